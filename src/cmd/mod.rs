@@ -1,0 +1,53 @@
+//! One module per subcommand, plus what they share: logging, the local CA, shutdown signals.
+
+pub(crate) mod ca;
+pub(crate) mod demo;
+pub(crate) mod mock;
+pub(crate) mod record;
+
+use anyhow::Context as _;
+use wiretape_fixtures::pki::{wiretape_home, LocalCa};
+
+/// Installs the `tracing` subscriber: warnings by default, `RUST_LOG` to change it. Logs go to
+/// stderr so that stdout stays machine-readable (`listening on ...` is its first line).
+pub(crate) fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+/// Loads wiretape's CA from `$WIRETAPE_HOME` (default `~/.wiretape`), creating it on first use.
+pub(crate) fn local_ca() -> anyhow::Result<LocalCa> {
+    let home = wiretape_home();
+    LocalCa::load_or_create(&home)
+        .with_context(|| format!("cannot load or create the wiretape CA in {}", home.display()))
+}
+
+/// Completes on the first SIGINT (Ctrl-C) or SIGTERM, and says which.
+pub(crate) async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                // Ctrl-C in a terminal, or `kill -INT`.
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                // `kill`, systemd, CI runners stopping a job.
+                _ = term.recv() => "SIGTERM",
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
+}

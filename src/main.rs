@@ -1,0 +1,63 @@
+//! `wiretape`: record, mock and replay LivePerson Messaging Window API WebSocket sessions.
+//!
+//! Exit codes: 0 success; 1 reserved; 2 tool error (bad arguments, cannot bind, ...);
+//! 3 the mock saw at least one invalid receipt.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Record, mock and replay LivePerson Messaging Window API (UMS) WebSocket sessions offline.
+#[derive(Debug, Parser)]
+#[command(name = "wiretape", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a TLS-terminating proxy in front of a real wss:// endpoint and record every
+    /// connection to a cassette.
+    Record(cmd::record::RecordArgs),
+    /// Run a mock of the Messaging Window API consumer side that plays the agent and validates
+    /// every AcceptStatusEvent.
+    Mock(cmd::mock::MockArgs),
+    /// Print the path of wiretape's local CA certificate (PEM), creating the CA on first use.
+    Ca(cmd::ca::CaArgs),
+    /// Run the read/accept receipts tutorial offline: mock + recording proxy + a built-in
+    /// consumer, printing every step and frame.
+    Demo(cmd::demo::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    cmd::init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("wiretape: cannot start the async runtime: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Record(args) => cmd::record::run(args).await,
+            Command::Mock(args) => cmd::mock::run(args).await,
+            Command::Ca(args) => cmd::ca::run(args),
+            Command::Demo(args) => cmd::demo::run(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("wiretape: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

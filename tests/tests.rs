@@ -1,0 +1,3 @@
+//! The one integration test binary (ripgrep style): one module per feature area.
+
+mod harness;
