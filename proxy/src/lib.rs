@@ -1,1 +1,58 @@
-//! placeholder
+//! wiretape-proxy: a TLS-terminating WebSocket relay that records every connection.
+//!
+//! The proxy is protocol-agnostic: it knows WebSocket framing and nothing of LivePerson. A
+//! client connects to it as it would to the real endpoint; the proxy dials the upstream with
+//! the client's path, query and end-to-end headers, answers the client with the upstream's
+//! handshake answer, and then relays every frame unchanged in both directions while the
+//! recorder writes the connection to a cassette (see `wiretape_fixtures::cassette`).
+//!
+//! # Layout
+//! - [`config`]: [`Config`], [`Timeouts`]; built and validated before anything binds.
+//! - `listener`: [`Proxy::start`] and the accept loop; [`ProxyHandle`] stops it.
+//! - `connection`: one connection's phases, TLS accept to relay (phase chart there).
+//! - [`upstream`]: maps the handshake onto the upstream and dials it.
+//! - [`tls`]: the upstream's trust ([`UpstreamTrust`]).
+//! - [`relay`]: the hot path and its policy on control frames (read its docs).
+//! - [`frame`]: the bits of RFC 6455 framing the relay needs.
+//! - [`recorder`]: cassettes and the live view, on a thread of their own.
+//! - [`error`]: [`Error`] with the [`Side`] and [`Phase`] that failed.
+//!
+//! # Example
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use wiretape_fixtures::pki::LocalCa;
+//! use wiretape_proxy::{Config, Proxy, UpstreamTrust, UpstreamUrl};
+//!
+//! let ca = LocalCa::generate()?;
+//! let upstream = UpstreamUrl::parse("wss://va.msg.liveperson.net")?;
+//! let mut config = Config::new(
+//!     upstream,
+//!     wiretape_proxy::tls::upstream_client_config(&UpstreamTrust::Verify)?,
+//!     Some(ca.local_leaf()?.server_config()?),
+//! );
+//! config.record.dir = Some("recordings".into());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let proxy = Proxy::start(listener, config).await?;
+//! println!("listening on {}", proxy.url());
+//! // ... point a client at proxy.url() ...
+//! proxy.shutdown().await; // every cassette is complete now
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+mod connection;
+pub mod error;
+pub mod frame;
+mod listener;
+pub mod recorder;
+pub mod relay;
+pub mod tls;
+pub mod upstream;
+
+pub use config::{Config, Timeouts};
+pub use error::{Error, Phase, Side};
+pub use listener::{Proxy, ProxyHandle};
+pub use recorder::RecordConfig;
+pub use relay::RelayLimits;
+pub use tls::UpstreamTrust;
+pub use upstream::UpstreamUrl;

@@ -1,0 +1,73 @@
+//! The proxy's configuration: one struct per concern, composed here, validated before binding.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::{ClientConfig, ServerConfig};
+
+use crate::recorder::RecordConfig;
+use crate::relay::RelayLimits;
+use crate::upstream::UpstreamUrl;
+
+/// Deadlines of each network phase of a connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// TLS handshake with the client, and with the upstream.
+    pub tls_handshake: Duration,
+    /// TCP connect to the upstream.
+    pub connect: Duration,
+    /// Reading the client's upgrade request, and waiting for the upstream's answer to it.
+    pub upgrade: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            tls_handshake: Duration::from_secs(10),
+            connect: Duration::from_secs(10),
+            upgrade: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Everything the proxy needs, checked before anything binds.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where connections are relayed to.
+    pub upstream: UpstreamUrl,
+    /// TLS client configuration for the upstream leg (see [`crate::tls`]).
+    pub upstream_tls: Arc<ClientConfig>,
+    /// TLS server configuration for the listening side; `None` listens for plain `ws://`
+    /// (for conformance suites that cannot speak TLS).
+    pub server_tls: Option<Arc<ServerConfig>>,
+    /// Recording and live view.
+    pub record: RecordConfig,
+    /// Per-phase deadlines.
+    pub timeouts: Timeouts,
+    /// Relay limits (frame size, close handshake deadline, buffers).
+    pub limits: RelayLimits,
+    /// Connections served at once; further clients wait in the listen backlog.
+    pub max_connections: usize,
+    /// How long shutdown waits for connections to finish their close handshakes.
+    pub grace: Duration,
+}
+
+impl Config {
+    /// A configuration relaying to `upstream` with the given TLS legs and default limits.
+    pub fn new(
+        upstream: UpstreamUrl,
+        upstream_tls: Arc<ClientConfig>,
+        server_tls: Option<Arc<ServerConfig>>,
+    ) -> Self {
+        Self {
+            upstream,
+            upstream_tls,
+            server_tls,
+            record: RecordConfig::default(),
+            timeouts: Timeouts::default(),
+            limits: RelayLimits::default(),
+            max_connections: 50_000,
+            grace: Duration::from_secs(5),
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! One client connection, from accept to the end of its relay.
+//!
+//! ```text
+//! TCP accept ─▶ TLS accept ─▶ read upgrade request ─▶ dial upstream ─▶ TLS ─▶ upgrade upstream
+//!   (listener)   (tls_handshake)   (upgrade)           (connect)  (tls_handshake)  (upgrade)
+//!                                                                             │
+//!     ┌────────────── 101: answer the client with the upstream's 101 ◀───────┤
+//!     │                refusal (e.g. 401): pass status and body back ◀───────┤
+//!     │                unreachable / bad certificate: 502 with the reason ◀──┘
+//!     ▼
+//!  relay::run (both directions) ─▶ recorder end line
+//! ```
+//! Every attempt is recorded, refused or not.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::either::Either;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use wiretape_fixtures::cassette::{EndedBy, Open};
+
+use crate::config::Config;
+use crate::error::{with_timeout, Error, Phase, Side};
+use crate::recorder::Recorder;
+use crate::relay::{self, RelayOutcome};
+use crate::upstream::{self, is_end_to_end, Handshake};
+
+/// What every connection of one proxy shares.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) recorder: Recorder,
+    /// Relays run as tracked tasks so shutdown can wait for their close handshakes.
+    pub(crate) tracker: TaskTracker,
+    /// The proxy's shutdown signal; each relay gets a child.
+    pub(crate) cancel: CancellationToken,
+    pub(crate) next_id: AtomicU64,
+}
+
+/// Serves one accepted TCP connection.
+#[tracing::instrument(name = "conn", skip_all, fields(%peer))]
+pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    let _ = stream.set_nodelay(true);
+    let io = match &shared.config.server_tls {
+        Some(tls) => {
+            let accept = TlsAcceptor::from(tls.clone()).accept(stream);
+            match with_timeout(
+                Side::Client,
+                Phase::TlsHandshake,
+                shared.config.timeouts.tls_handshake,
+                accept,
+            )
+            .await
+            {
+                Ok(tls) => Either::Left(tls),
+                Err(err) => {
+                    // Typical cause: a client that does not trust the wiretape CA.
+                    tracing::info!(cause = %err.one_line(), "client TLS handshake failed");
+                    return;
+                }
+            }
+        }
+        None => Either::Right(stream),
+    };
+    let service = {
+        let shared = shared.clone();
+        service_fn(move |req| handle(req, shared.clone()))
+    };
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(shared.config.timeouts.upgrade)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        // The HTTP exchange ended: either the connection was upgraded (the relay task owns it
+        // now) or it was a plain request that got its answer.
+        res = conn.as_mut() => {
+            if let Err(err) = res {
+                tracing::debug!(cause = %err, "client HTTP connection ended with an error");
+            }
+        }
+        // Shutdown before the upgrade: let hyper finish the exchange in flight.
+        () = shared.cancel.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+fn is_websocket_upgrade<B>(req: &Request<B>) -> bool {
+    let has = |name: header::HeaderName, token: &str| {
+        req.headers().get_all(name).iter().any(|v| {
+            v.to_str()
+                .map(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+                .unwrap_or(false)
+        })
+    };
+    has(header::CONNECTION, "upgrade") && has(header::UPGRADE, "websocket")
+}
+
+fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+async fn handle(
+    mut req: Request<Incoming>,
+    shared: Arc<Shared>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let config = &shared.config;
+    if !is_websocket_upgrade(&req) {
+        return Ok(text(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "wiretape record relays WebSocket connections to {}; connect with a WebSocket \
+                 client, e.g. wscat -c wss://HOST:PORT/ws_api/...\n",
+                config.upstream.origin()
+            ),
+        ));
+    }
+    let conn = shared.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+    let started = Instant::now();
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+    let mut open = Open::new(conn, path_and_query.clone());
+    open.upstream = Some(config.upstream.origin());
+    open.headers = req
+        .headers()
+        .iter()
+        .filter(|(name, _)| is_end_to_end(name.as_str()) && *name != header::SEC_WEBSOCKET_KEY)
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes());
+            (
+                name.as_str().to_owned(),
+                config.record.redactor.header(name.as_str(), &value),
+            )
+        })
+        .collect();
+
+    let answer = upstream::handshake(
+        &config.upstream,
+        &config.upstream_tls,
+        &path_and_query,
+        req.headers(),
+        &config.timeouts,
+    )
+    .await;
+    match answer {
+        Ok(Handshake::Accepted { io, headers }) => {
+            open.subprotocol = headers
+                .get(header::SEC_WEBSOCKET_PROTOCOL)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            shared.recorder.open(conn, open).await;
+            let on_client = hyper::upgrade::on(&mut req);
+            let mut resp = Response::new(Full::new(Bytes::new()));
+            *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+            for (name, value) in &headers {
+                if is_end_to_end(name.as_str()) {
+                    resp.headers_mut().append(name, value.clone());
+                }
+            }
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+            resp.headers_mut()
+                .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+            let relay_shared = shared.clone();
+            shared.tracker.spawn(async move {
+                let shared = relay_shared;
+                let outcome = match on_client.await {
+                    Ok(client) => {
+                        let tap = shared.recorder.tap(conn);
+                        relay::run(
+                            TokioIo::new(client),
+                            io,
+                            tap,
+                            shared.cancel.child_token(),
+                            shared.config.limits,
+                        )
+                        .await
+                    }
+                    Err(err) => RelayOutcome {
+                        ended_by: EndedBy::Client,
+                        error: Some(format!("client upgrade failed: {err}")),
+                    },
+                };
+                tracing::debug!(conn, ended_by = ?outcome.ended_by, error = ?outcome.error, "relay ended");
+                shared.recorder.end(conn, started.elapsed(), outcome).await;
+            });
+            Ok(resp)
+        }
+        Ok(Handshake::Refused {
+            status,
+            headers,
+            body,
+        }) => {
+            tracing::info!(conn, %status, "upstream refused the WebSocket upgrade");
+            open.status = status.as_u16();
+            shared.recorder.open(conn, open).await;
+            let outcome = RelayOutcome {
+                ended_by: EndedBy::Server,
+                error: Some(format!("upstream refused the WebSocket upgrade: {status}")),
+            };
+            shared.recorder.end(conn, started.elapsed(), outcome).await;
+            let mut resp = Response::new(Full::new(body));
+            *resp.status_mut() = status;
+            for (name, value) in &headers {
+                if is_end_to_end(name.as_str()) {
+                    resp.headers_mut().append(name, value.clone());
+                }
+            }
+            Ok(resp)
+        }
+        Err(err) => Ok(unreachable(&shared, conn, started, open, &err).await),
+    }
+}
+
+/// The upstream could not be reached or its certificate was refused: 502 with one line.
+async fn unreachable(
+    shared: &Shared,
+    conn: u64,
+    started: Instant,
+    mut open: Open,
+    err: &Error,
+) -> Response<Full<Bytes>> {
+    let reason = err.one_line();
+    let upstream = shared.config.upstream.origin();
+    tracing::warn!(conn, %upstream, cause = %reason, "upstream unavailable");
+    open.status = 502;
+    shared.recorder.open(conn, open).await;
+    let outcome = RelayOutcome {
+        ended_by: EndedBy::Proxy,
+        error: Some(reason.clone()),
+    };
+    shared.recorder.end(conn, started.elapsed(), outcome).await;
+    text(
+        StatusCode::BAD_GATEWAY,
+        format!("wiretape: upstream {upstream} unavailable: {reason}\n"),
+    )
+}

@@ -1,0 +1,123 @@
+//! Errors of the proxy: each says which leg ([`Side`]) and which [`Phase`] failed.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Which leg of a proxied connection an error happened on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Between the client and the proxy.
+    Client,
+    /// Between the proxy and the upstream.
+    Upstream,
+    /// Inside the proxy (configuration, binding, recording).
+    Local,
+}
+
+/// The phase of a connection's life an error happened in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading the configuration (URLs, certificates, directories).
+    Config,
+    /// Binding or accepting on the listening socket.
+    Listen,
+    /// TCP connect to the upstream.
+    Connect,
+    /// TLS handshake.
+    TlsHandshake,
+    /// The HTTP/1.1 WebSocket upgrade.
+    WsUpgrade,
+    /// Relaying frames.
+    Relay,
+    /// Writing cassettes.
+    Record,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Config => "configuration",
+            Phase::Listen => "listening",
+            Phase::Connect => "connecting",
+            Phase::TlsHandshake => "TLS handshake",
+            Phase::WsUpgrade => "WebSocket upgrade",
+            Phase::Relay => "relay",
+            Phase::Record => "recording",
+        })
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Side::Client => "client",
+            Side::Upstream => "upstream",
+            Side::Local => "wiretape",
+        })
+    }
+}
+
+/// An error of the proxy: this layer's message in `Display`, the cause in `source()`.
+#[derive(Debug, thiserror::Error)]
+#[error("{phase} ({side}) failed")]
+pub struct Error {
+    /// The leg.
+    pub side: Side,
+    /// The phase.
+    pub phase: Phase,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// A phase's deadline passed.
+#[derive(Debug, thiserror::Error)]
+#[error("timed out after {0:?}")]
+pub struct TimedOut(pub Duration);
+
+impl Error {
+    /// An error of `phase` on `side` caused by `source`.
+    pub fn new(
+        side: Side,
+        phase: Phase,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            side,
+            phase,
+            source: source.into(),
+        }
+    }
+
+    /// The message and every cause on one line: `TLS handshake (upstream) failed: invalid peer
+    /// certificate: UnknownIssuer`.
+    pub fn one_line(&self) -> String {
+        let mut out = self.to_string();
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self.source.as_ref());
+        while let Some(err) = cause {
+            let text = err.to_string();
+            if !out.ends_with(&text) {
+                out.push_str(": ");
+                out.push_str(&text);
+            }
+            cause = err.source();
+        }
+        out
+    }
+}
+
+/// Awaits `fut` for at most `after`, turning the elapsed deadline into an [`Error`] of `phase`.
+pub(crate) async fn with_timeout<T, E>(
+    side: Side,
+    phase: Phase,
+    after: Duration,
+    fut: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, Error>
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    match tokio::time::timeout(after, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(Error::new(side, phase, e)),
+        Err(_) => Err(Error::new(side, phase, TimedOut(after))),
+    }
+}

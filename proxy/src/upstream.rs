@@ -1,0 +1,251 @@
+//! The upstream leg: map the client's handshake onto the upstream, dial, TLS, upgrade.
+//!
+//! The client's path and query are forwarded unchanged (after the upstream URL's own path
+//! prefix, if it has one), and so are its end-to-end headers: `Authorization`,
+//! `Sec-WebSocket-Protocol`, `Sec-WebSocket-Key`/`-Version`, `Origin`, `User-Agent`, cookies
+//! and custom headers. `Host` names the upstream. Hop-by-hop headers ([`HOP_BY_HOP`]) are not
+//! forwarded; neither is `Sec-WebSocket-Extensions`: a compression extension would make the
+//! recorded payloads unreadable, so the two peers talk without one.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{header, HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt as _, Empty, Limited};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use rustls::ClientConfig;
+use rustls_pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_util::either::Either;
+
+use crate::config::Timeouts;
+use crate::error::{with_timeout, Error, Phase, Side};
+
+/// Request headers that belong to one hop (or that the proxy sets itself).
+pub const HOP_BY_HOP: &[&str] = &[
+    "host",
+    "connection",
+    "upgrade",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "content-length",
+    "sec-websocket-extensions",
+];
+
+/// Largest refusal body passed back to the client.
+const MAX_REFUSAL_BODY: usize = 64 << 10;
+
+/// Whether a header is forwarded end to end.
+pub fn is_end_to_end(name: &str) -> bool {
+    !HOP_BY_HOP.contains(&name)
+}
+
+/// A parsed `wss://host[:port][/prefix]` (or `ws://` for plain upstreams).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamUrl {
+    /// TLS (`wss`) or plain (`ws`).
+    pub tls: bool,
+    /// Host name or IP address (IPv6 without brackets).
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Path prefix put before the client's path ("" for none).
+    pub prefix: String,
+}
+
+impl UpstreamUrl {
+    /// Parses an upstream URL.
+    ///
+    /// # Errors
+    /// When the scheme is not `ws`/`wss` or there is no host.
+    pub fn parse(url: &str) -> Result<Self, Error> {
+        let bad = |what: String| Error::new(Side::Local, Phase::Config, what);
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|e| bad(format!("--upstream {url:?} is not a URL: {e}")))?;
+        let tls = match uri.scheme_str() {
+            Some("wss") | Some("https") => true,
+            Some("ws") | Some("http") => false,
+            _ => {
+                return Err(bad(format!(
+                    "--upstream {url:?} must start with wss:// or ws://"
+                )))
+            }
+        };
+        let host = uri
+            .host()
+            .ok_or_else(|| bad(format!("--upstream {url:?} has no host")))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        let prefix = uri.path().trim_end_matches('/').to_owned();
+        Ok(Self {
+            tls,
+            host,
+            port,
+            prefix,
+        })
+    }
+
+    /// `wss://host:port` as shown to users and stored in cassettes.
+    pub fn origin(&self) -> String {
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!(
+            "{scheme}://{}:{}{}",
+            self.host_for_url(),
+            self.port,
+            self.prefix
+        )
+    }
+
+    fn host_for_url(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        }
+    }
+
+    /// The `Host` header value for the upstream.
+    fn host_header(&self) -> String {
+        let default = if self.tls { 443 } else { 80 };
+        if self.port == default {
+            self.host_for_url()
+        } else {
+            format!("{}:{}", self.host_for_url(), self.port)
+        }
+    }
+}
+
+/// What the upstream answered to the upgrade.
+pub(crate) enum Handshake {
+    /// 101: the upgraded connection and the response's headers.
+    Accepted {
+        io: TokioIo<Upgraded>,
+        headers: HeaderMap,
+    },
+    /// Anything else: passed back to the client as it is.
+    Refused {
+        status: StatusCode,
+        headers: HeaderMap,
+        body: Bytes,
+    },
+}
+
+/// Dials the upstream and performs the WebSocket upgrade with the client's request.
+pub(crate) async fn handshake(
+    url: &UpstreamUrl,
+    tls: &Arc<ClientConfig>,
+    path_and_query: &str,
+    client_headers: &HeaderMap,
+    timeouts: &Timeouts,
+) -> Result<Handshake, Error> {
+    let tcp = with_timeout(
+        Side::Upstream,
+        Phase::Connect,
+        timeouts.connect,
+        TcpStream::connect((url.host.as_str(), url.port)),
+    )
+    .await?;
+    let _ = tcp.set_nodelay(true);
+    let io = if url.tls {
+        let name = ServerName::try_from(url.host.clone())
+            .map_err(|e| Error::new(Side::Upstream, Phase::TlsHandshake, e))?;
+        let stream = with_timeout(
+            Side::Upstream,
+            Phase::TlsHandshake,
+            timeouts.tls_handshake,
+            TlsConnector::from(tls.clone()).connect(name, tcp),
+        )
+        .await?;
+        Either::Left(stream)
+    } else {
+        Either::Right(tcp)
+    };
+    let upgrade = |e: hyper::Error| Error::new(Side::Upstream, Phase::WsUpgrade, e);
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(upgrade)?;
+    tokio::spawn(async move {
+        if let Err(err) = conn.with_upgrades().await {
+            tracing::debug!(cause = %err, "upstream HTTP connection ended");
+        }
+    });
+
+    let mut request = Request::builder()
+        .method(Method::GET)
+        .uri(format!("{}{}", url.prefix, path_and_query));
+    for (name, value) in client_headers {
+        if is_end_to_end(name.as_str()) {
+            request = request.header(name, value);
+        }
+    }
+    let request = request
+        .header(header::HOST, url.host_header())
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::UPGRADE, "websocket")
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| Error::new(Side::Client, Phase::WsUpgrade, e))?;
+    let mut response = with_timeout(
+        Side::Upstream,
+        Phase::WsUpgrade,
+        timeouts.upgrade,
+        sender.send_request(request),
+    )
+    .await?;
+
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        let on_upgrade = hyper::upgrade::on(&mut response);
+        let headers = response.headers().clone();
+        let io = on_upgrade.await.map_err(upgrade)?;
+        return Ok(Handshake::Accepted {
+            io: TokioIo::new(io),
+            headers,
+        });
+    }
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = tokio::time::timeout(
+        timeouts.upgrade,
+        Limited::new(response.into_body(), MAX_REFUSAL_BODY).collect(),
+    )
+    .await
+    .ok()
+    .and_then(Result::ok)
+    .map(|collected| collected.to_bytes())
+    .unwrap_or_default();
+    Ok(Handshake::Refused {
+        status,
+        headers,
+        body,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_urls_parse_with_defaults() {
+        let u = UpstreamUrl::parse("wss://va.msg.liveperson.net").unwrap();
+        assert_eq!((u.tls, u.port, u.prefix.as_str()), (true, 443, ""));
+        assert_eq!(u.host_header(), "va.msg.liveperson.net");
+        let u = UpstreamUrl::parse("ws://127.0.0.1:9000/base/").unwrap();
+        assert_eq!((u.tls, u.port, u.prefix.as_str()), (false, 9000, "/base"));
+        assert_eq!(u.origin(), "ws://127.0.0.1:9000/base");
+        assert_eq!(u.host_header(), "127.0.0.1:9000");
+        let u = UpstreamUrl::parse("wss://[::1]:8443").unwrap();
+        assert_eq!(u.host, "::1");
+        assert_eq!(u.origin(), "wss://[::1]:8443");
+        assert!(UpstreamUrl::parse("https//nope").is_err());
+        assert!(UpstreamUrl::parse("ftp://x").is_err());
+    }
+}
