@@ -1,3 +1,7 @@
 //! The one integration test binary (ripgrep style): one module per feature area.
 
 mod harness;
+// The recording proxy between a client and fake upstreams, in-process over TLS.
+mod record;
+// The `wiretape` binary itself: record under kill -9, the real wscat through the proxy.
+mod cli;

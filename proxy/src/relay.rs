@@ -10,8 +10,9 @@
 //!
 //! The proxy originates a frame in three cases only, always a close, never recorded as a frame
 //! (the cassette's end line says what happened instead):
-//! - the upstream drops the connection without a close frame: the client gets
-//!   `1014` ("bad gateway", RFC 6455 registry) with a reason;
+//! - the upstream drops the connection without a close frame: the client gets `1011`
+//!   (unexpected condition) with a reason. `1014` (bad gateway) would say it better, but
+//!   tungstenite-based clients reject it as invalid and answer with a protocol error;
 //! - the client drops without a close frame: the upstream gets `1001` (going away);
 //! - shutdown (Ctrl-C, SIGTERM, [`crate::ProxyHandle::shutdown`]): both get `1001`.
 //!
@@ -296,13 +297,14 @@ impl<T: Tap> Pump<'_, T> {
                     let _ = dst.shutdown().await;
                     return;
                 }
+                // A clean EOF, or a TLS peer that vanished without close_notify: either way the
+                // peer is gone without a close frame.
                 Ok(0) => {
-                    self.dropped(
-                        &mut dst,
-                        dst_done,
-                        "dropped the connection without a close frame",
-                    )
-                    .await;
+                    self.dropped(&mut dst, dst_done, WITHOUT_CLOSE).await;
+                    return;
+                }
+                Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    self.dropped(&mut dst, dst_done, WITHOUT_CLOSE).await;
                     return;
                 }
                 Err(err) => {
@@ -341,7 +343,7 @@ impl<T: Tap> Pump<'_, T> {
     /// The source went away without a close frame: tell dst with a close of our own.
     async fn dropped<W: AsyncWrite + Unpin>(&self, dst: &mut W, dst_done: bool, what: &str) {
         let (code, reason) = match self.from {
-            Sender::Server => (1014, "wiretape: the upstream dropped the connection"),
+            Sender::Server => (1011, "wiretape: the upstream dropped the connection"),
             Sender::Client => (1001, "wiretape: the client went away"),
         };
         self.ending
@@ -368,6 +370,8 @@ impl<T: Tap> Pump<'_, T> {
         dst.flush().await
     }
 }
+
+const WITHOUT_CLOSE: &str = "dropped the connection without a close frame";
 
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
@@ -528,13 +532,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_upstream_that_vanishes_gets_the_client_a_1014() {
+    async fn an_upstream_that_vanishes_gets_the_client_a_1011() {
         let mut p = start();
         drop(p.upstream);
         let close = read_frame(&mut p.client).await;
         let (h, payload) = frames(&close).next().unwrap();
         assert_eq!(h.opcode, OP_CLOSE);
-        assert_eq!(&payload[..2], &1014u16.to_be_bytes());
+        assert_eq!(&payload[..2], &1011u16.to_be_bytes());
         drop(p.client);
         let outcome = p.relay.await.unwrap();
         assert_eq!(outcome.ended_by, EndedBy::Server);

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{header, HeaderMap, Method, Request, StatusCode};
-use http_body_util::{BodyExt as _, Empty, Limited};
+use http_body_util::{BodyExt as _, Empty};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use rustls::ClientConfig;
@@ -213,20 +213,35 @@ pub(crate) async fn handshake(
     }
     let status = response.status();
     let headers = response.headers().clone();
-    let body = tokio::time::timeout(
-        timeouts.upgrade,
-        Limited::new(response.into_body(), MAX_REFUSAL_BODY).collect(),
-    )
-    .await
-    .ok()
-    .and_then(Result::ok)
-    .map(|collected| collected.to_bytes())
-    .unwrap_or_default();
+    let body = read_refusal_body(response.into_body(), timeouts.upgrade).await;
     Ok(Handshake::Refused {
         status,
         headers,
         body,
     })
+}
+
+/// Reads a refusal's body, keeping what arrived even when the upstream then drops the
+/// connection uncleanly (many servers close without a TLS close_notify after an error answer).
+async fn read_refusal_body(
+    mut body: hyper::body::Incoming,
+    deadline: std::time::Duration,
+) -> Bytes {
+    let mut out = Vec::new();
+    let read = async {
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else { break };
+            if let Some(data) = frame.data_ref() {
+                let room = MAX_REFUSAL_BODY.saturating_sub(out.len());
+                out.extend_from_slice(&data[..data.len().min(room)]);
+                if room <= data.len() {
+                    break;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(deadline, read).await;
+    Bytes::from(out)
 }
 
 #[cfg(test)]

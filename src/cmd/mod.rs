@@ -23,8 +23,12 @@ pub(crate) fn init_tracing() {
 /// Loads wiretape's CA from `$WIRETAPE_HOME` (default `~/.wiretape`), creating it on first use.
 pub(crate) fn local_ca() -> anyhow::Result<LocalCa> {
     let home = wiretape_home();
-    LocalCa::load_or_create(&home)
-        .with_context(|| format!("cannot load or create the wiretape CA in {}", home.display()))
+    LocalCa::load_or_create(&home).with_context(|| {
+        format!(
+            "cannot load or create the wiretape CA in {}",
+            home.display()
+        )
+    })
 }
 
 /// Completes on the first SIGINT (Ctrl-C) or SIGTERM, and says which.

@@ -1,11 +1,150 @@
-//! `wiretape record` (being written).
+//! `wiretape record`: the recording proxy in front of a real `wss://` endpoint.
 
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context as _;
+use wiretape_fixtures::pki;
+use wiretape_fixtures::redact::Redactor;
+use wiretape_proxy::{tls, Config, Proxy, UpstreamTrust, UpstreamUrl};
 
 /// Arguments of `wiretape record`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct RecordArgs {}
+#[command(after_help = "Examples:\n  \
+    wiretape record --upstream wss://va.msg.liveperson.net\n  \
+    wscat --ca \"$(wiretape ca)\" -H \"Authorization: jwt $LP_JWT\" \\\n    \
+    -c \"wss://127.0.0.1:8443/ws_api/account/$LP_ACCOUNT/messaging/consumer?v=3\"\n\n\
+    stdout: the first line is `listening on wss://ADDR:PORT`, then where cassettes go and the CA.\n\
+    stderr: one line per frame (> client to server, < server to client), unless --quiet.")]
+pub(crate) struct RecordArgs {
+    /// The real endpoint, `wss://HOST[:PORT]` (`ws://` for a plain one). The client's path and
+    /// query are appended unchanged.
+    #[arg(long, value_name = "URL")]
+    upstream: String,
+    /// Address to listen on. Port 0 picks a free port (printed on the first line).
+    #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR:PORT")]
+    listen: SocketAddr,
+    /// Directory for cassettes, one JSON Lines file per connection.
+    #[arg(long, default_value = "recordings", value_name = "DIR")]
+    out: PathBuf,
+    /// Extra CA certificate (PEM) to trust for the upstream, on top of the platform's and
+    /// Mozilla's roots. Repeatable.
+    #[arg(long, value_name = "FILE.pem")]
+    upstream_ca: Vec<PathBuf>,
+    /// Do not verify the upstream's certificate (logged as a warning).
+    #[arg(long)]
+    insecure_upstream: bool,
+    /// Serve this certificate chain (PEM) instead of a leaf signed by the wiretape CA.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+    /// The private key (PEM) of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+    /// Listen for plain ws:// instead of wss:// (for test suites that cannot speak TLS).
+    #[arg(long, conflicts_with_all = ["cert", "key"])]
+    plain: bool,
+    /// Also replace the value at this JSON pointer in every JSON frame (e.g. /body/message).
+    /// Repeatable. Authorization headers and JWTs are always redacted unless --no-redact.
+    #[arg(long, value_name = "JSON_POINTER", value_parser = parse_pointer)]
+    redact: Vec<String>,
+    /// Store secrets as they are (Authorization header, JWTs inside frames).
+    #[arg(long, conflicts_with = "redact")]
+    no_redact: bool,
+    /// No live view of frames on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+}
 
-pub(crate) async fn run(_args: RecordArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet available")
+fn parse_pointer(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.starts_with('/') {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not a JSON pointer; they start with '/', e.g. /body/message"
+        ))
+    }
+}
+
+pub(crate) async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
+    // Everything is checked and loaded before binding (R10).
+    let upstream = UpstreamUrl::parse(&args.upstream).map_err(|e| anyhow::anyhow!(e.one_line()))?;
+    let trust = if args.insecure_upstream {
+        tracing::warn!(
+            upstream = %upstream.origin(),
+            "--insecure-upstream: the upstream's certificate is NOT verified"
+        );
+        UpstreamTrust::Insecure
+    } else {
+        UpstreamTrust::VerifyWith(args.upstream_ca.clone())
+    };
+    let upstream_tls =
+        tls::upstream_client_config(&trust).map_err(|e| anyhow::anyhow!(e.one_line()))?;
+    let (server_tls, cert_note) = if args.plain {
+        (None, "plain ws:// (no TLS)".to_owned())
+    } else if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        let (chain, key) = pki::load_cert_and_key(cert, key)?;
+        (
+            Some(pki::server_config(chain, key)?),
+            format!("certificate: {}", cert.display()),
+        )
+    } else {
+        let ca = super::local_ca()?;
+        let leaf = ca
+            .local_leaf()
+            .context("cannot issue the localhost certificate")?;
+        let path = ca
+            .cert_path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        (
+            Some(leaf.server_config()?),
+            format!("CA certificate: {path}"),
+        )
+    };
+    std::fs::create_dir_all(&args.out).with_context(|| {
+        format!(
+            "cannot create the cassette directory {}",
+            args.out.display()
+        )
+    })?;
+    let mut config = Config::new(upstream.clone(), upstream_tls, server_tls);
+    config.record.dir = Some(args.out.clone());
+    config.record.live_view = !args.quiet;
+    config.record.redactor = if args.no_redact {
+        Redactor::disabled()
+    } else {
+        Redactor::new(args.redact.clone())
+    };
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let proxy = Proxy::start(listener, config)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.one_line()))?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on {}", proxy.url())?;
+        writeln!(
+            out,
+            "recording to {} (one cassette per connection)",
+            args.out.display()
+        )?;
+        writeln!(out, "{cert_note}")?;
+        writeln!(out, "upstream: {}", upstream.origin())?;
+        if args.no_redact {
+            writeln!(
+                out,
+                "redaction: OFF (--no-redact): cassettes will contain secrets"
+            )?;
+        }
+        out.flush()?;
+    }
+    let signal = super::shutdown_signal().await;
+    tracing::info!(signal, "shutting down: closing connections with 1001");
+    proxy.shutdown().await;
+    println!("stopped; cassettes are in {}", args.out.display());
+    Ok(ExitCode::SUCCESS)
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 /// The `wscat` executable: `$WIRETAPE_WSCAT`, else `.ci/node_modules/.bin/wscat` in the
 /// repository, else `wscat` on `PATH`. Returns `None` when none exists.
-pub fn path() -> Option<PathBuf> {
+pub(crate) fn path() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("WIRETAPE_WSCAT") {
         return Some(PathBuf::from(p));
     }
@@ -21,7 +21,7 @@ pub fn path() -> Option<PathBuf> {
 
 /// The `wscat` executable, or a panic that says how to install it. In CI (`CI` set) a missing
 /// wscat is a failure, never a silent skip.
-pub fn require() -> PathBuf {
+pub(crate) fn require() -> PathBuf {
     path().unwrap_or_else(|| {
         panic!(
             "wscat not found: run `npm install --prefix .ci wscat@6` (what .ci/run does) \
