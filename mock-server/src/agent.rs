@@ -1,0 +1,206 @@
+//! The simulated agent's hands: the [`Agent`] handle used by tests, the control API and the
+//! scenario runner alike.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::hub::{Hub, State};
+use crate::model::{ReceiptStatus, Role};
+use crate::AgentError;
+
+/// What the agent published: where, and under which sequence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Published {
+    /// The conversation.
+    pub conversation_id: String,
+    /// The dialog (the MAIN dialog, whose id is the conversation id).
+    pub dialog_id: String,
+    /// The sequence the event was stored under.
+    pub sequence: u64,
+}
+
+/// Acts as the agent in the mock's conversations. Cheap to clone.
+///
+/// Every method acts at once and returns when the event is stored and queued to the
+/// subscribed sockets.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    hub: Arc<Hub>,
+}
+
+impl Agent {
+    pub(crate) fn new(hub: Arc<Hub>) -> Self {
+        Self { hub }
+    }
+
+    /// The agent's participant id (`originatorId` of its events).
+    pub fn id(&self) -> &str {
+        &self.hub.settings.agent_id
+    }
+
+    /// Joins the conversation as ASSIGNED_AGENT; metadata subscribers get an UPSERT.
+    /// Joining twice is a no-op.
+    ///
+    /// # Errors
+    /// When the conversation does not exist or is closed.
+    pub fn join(&self, conversation_id: &str) -> Result<(), AgentError> {
+        let agent = self.id().to_owned();
+        self.hub.with_state(|s| {
+            let conv = open_conversation(s, conversation_id)?;
+            let c = &mut s.conversations[conv];
+            if c.has_participant(&agent, Role::AssignedAgent) {
+                return Ok(());
+            }
+            c.participants.push(crate::model::Participant {
+                id: agent,
+                role: Role::AssignedAgent,
+            });
+            c.last_update_ts = crate::model::now_ms();
+            s.notify_metadata(conv);
+            Ok(())
+        })
+    }
+
+    /// Sends a text message (`ContentEvent`, `text/plain`).
+    ///
+    /// # Errors
+    /// When the conversation does not exist, is closed, or the agent has not joined.
+    pub fn say(&self, conversation_id: &str, text: &str) -> Result<Published, AgentError> {
+        self.publish(
+            conversation_id,
+            json!({"type": "ContentEvent", "message": text, "contentType": "text/plain"}),
+        )
+    }
+
+    /// Publishes any event object (e.g. a `RichContentEvent`).
+    ///
+    /// # Errors
+    /// As [`Agent::say`], and when `event` is not an object with a `type`.
+    pub fn publish(&self, conversation_id: &str, event: Value) -> Result<Published, AgentError> {
+        if event.get("type").and_then(Value::as_str).is_none() {
+            return Err(AgentError::BadEvent);
+        }
+        let agent = self.id().to_owned();
+        self.hub.with_state(|s| {
+            let conv = joined_conversation(s, conversation_id, &agent)?;
+            Ok(store(s, conv, &agent, event))
+        })
+    }
+
+    /// Publishes a receipt for the given sequences. Not validated: tests may use it to make
+    /// the agent misbehave.
+    ///
+    /// # Errors
+    /// As [`Agent::say`], and when `sequences` is empty.
+    pub fn receipt(
+        &self,
+        conversation_id: &str,
+        status: ReceiptStatus,
+        sequences: &[u64],
+    ) -> Result<Published, AgentError> {
+        if sequences.is_empty() {
+            return Err(AgentError::EmptySequenceList);
+        }
+        self.publish(
+            conversation_id,
+            json!({"type": "AcceptStatusEvent", "status": status, "sequenceList": sequences}),
+        )
+    }
+
+    /// Publishes a receipt with `status` for every consumer message the agent has not yet
+    /// marked with it. Returns `None` when there was nothing to acknowledge.
+    ///
+    /// # Errors
+    /// As [`Agent::say`].
+    pub fn acknowledge_all(
+        &self,
+        conversation_id: &str,
+        status: ReceiptStatus,
+    ) -> Result<Option<Published>, AgentError> {
+        let agent = self.id().to_owned();
+        self.hub.with_state(|s| {
+            let conv = joined_conversation(s, conversation_id, &agent)?;
+            let dialog = &s.conversations[conv].dialog;
+            let pending: Vec<u64> = dialog
+                .events
+                .iter()
+                .filter(|e| e.role == Role::Consumer && e.is_message())
+                .map(|e| e.sequence)
+                .filter(|&seq| !dialog.receipt_statuses(seq, &agent).contains(&status))
+                .collect();
+            if pending.is_empty() {
+                return Ok(None);
+            }
+            let event =
+                json!({"type": "AcceptStatusEvent", "status": status, "sequenceList": pending});
+            Ok(Some(store(s, conv, &agent, event)))
+        })
+    }
+
+    /// Publishes a chat state (`COMPOSING`, `PAUSE`, ...): sequence 0, not stored.
+    ///
+    /// # Errors
+    /// As [`Agent::say`].
+    pub fn chat_state(&self, conversation_id: &str, state: &str) -> Result<(), AgentError> {
+        let agent = self.id().to_owned();
+        self.hub.with_state(|s| {
+            let conv = joined_conversation(s, conversation_id, &agent)?;
+            let change = s.conversations[conv].chat_state_change(
+                &agent,
+                Role::AssignedAgent,
+                json!({"type": "ChatStateEvent", "chatState": state}),
+            );
+            s.notify_dialog(conv, change);
+            Ok(())
+        })
+    }
+
+    /// Closes the conversation (closeReason AGENT).
+    ///
+    /// # Errors
+    /// When the conversation does not exist or is already closed.
+    pub fn close(&self, conversation_id: &str) -> Result<(), AgentError> {
+        self.hub.with_state(|s| {
+            let conv = open_conversation(s, conversation_id)?;
+            s.close_conversation(conv, crate::model::ClosedBy::Agent, "Closed by agent");
+            Ok(())
+        })
+    }
+}
+
+fn open_conversation(s: &State, id: &str) -> Result<usize, AgentError> {
+    let conv = s
+        .conversation_index(id)
+        .ok_or_else(|| AgentError::UnknownConversation(id.to_owned()))?;
+    if s.conversations[conv].is_open() {
+        Ok(conv)
+    } else {
+        Err(AgentError::ConversationClosed(id.to_owned()))
+    }
+}
+
+fn joined_conversation(s: &State, id: &str, agent: &str) -> Result<usize, AgentError> {
+    let conv = open_conversation(s, id)?;
+    if s.conversations[conv].has_participant(agent, Role::AssignedAgent) {
+        Ok(conv)
+    } else {
+        Err(AgentError::NotJoined(id.to_owned()))
+    }
+}
+
+fn store(s: &mut State, conv: usize, agent: &str, event: Value) -> Published {
+    let c = &mut s.conversations[conv];
+    let sequence = c.store(agent, Role::AssignedAgent, event, None);
+    let published = Published {
+        conversation_id: c.id.clone(),
+        dialog_id: c.dialog.id.clone(),
+        sequence,
+    };
+    if let Some(change) = c.dialog.event(sequence).map(|e| c.change(e)) {
+        s.notify_dialog(conv, change);
+    }
+    published
+}

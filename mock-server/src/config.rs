@@ -1,0 +1,189 @@
+//! Configuration: what the CLI converts its flags into and what the builder fills in.
+//! Everything is validated before anything binds.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::{ClientConfig, ServerConfig};
+use wiretape_fixtures::pki::LocalCa;
+
+use crate::scenario::Scenario;
+use crate::Error;
+
+/// The account served when none is configured (LivePerson account ids are numeric strings).
+pub const DEFAULT_ACCOUNT: &str = "12345678";
+
+/// Everything [`MockServer::start_with`](crate::MockServer::start_with) needs.
+#[derive(Debug)]
+pub struct Config {
+    /// Where to listen.
+    pub listen: Listen,
+    /// TLS or plain WebSocket.
+    pub transport: Transport,
+    /// The account id in `/ws_api/account/{account}/...`; other accounts get 404.
+    pub account: String,
+    /// Which tokens are accepted.
+    pub auth: Auth,
+    /// What happens to a receipt that breaks a rule.
+    pub strictness: Strictness,
+    /// How the simulated agent behaves.
+    pub agent: AgentMode,
+    /// Named timeouts of a connection's phases.
+    pub timeouts: Timeouts,
+    /// Largest WebSocket message (and frame) accepted; larger ones close the socket with 1009.
+    pub max_message_bytes: usize,
+    /// Who may use the control API under `/mock/api/`.
+    pub control_api: ControlAccess,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: Listen::Addr(SocketAddr::from(([127, 0, 0, 1], 0))),
+            transport: Transport::GeneratedCa,
+            account: DEFAULT_ACCOUNT.to_owned(),
+            auth: Auth::AnyToken,
+            strictness: Strictness::Standard,
+            agent: AgentMode::Auto {
+                delay: Duration::from_millis(250),
+            },
+            timeouts: Timeouts::default(),
+            max_message_bytes: 1024 * 1024,
+            control_api: ControlAccess::LoopbackOnly,
+        }
+    }
+}
+
+/// Where the server listens.
+#[derive(Debug)]
+pub enum Listen {
+    /// Bind this address (port 0 picks a free port).
+    Addr(SocketAddr),
+    /// Use an already bound std listener (it is switched to non-blocking mode).
+    Std(std::net::TcpListener),
+    /// Use an already bound tokio listener.
+    Tokio(tokio::net::TcpListener),
+}
+
+/// TLS (`wss://`) or plain (`ws://`).
+#[derive(Debug, Default)]
+pub enum Transport {
+    /// TLS with a fresh in-memory CA and a leaf for localhost (what tests want).
+    #[default]
+    GeneratedCa,
+    /// TLS with the given identity (the CLI uses wiretape's CA).
+    Tls(TlsIdentity),
+    /// Plain `ws://`.
+    Plain,
+}
+
+/// A TLS server configuration and what clients need to trust it.
+#[derive(Debug, Clone)]
+pub struct TlsIdentity {
+    /// The rustls server configuration (ALPN `http/1.1`).
+    pub server: Arc<ServerConfig>,
+    /// A client configuration trusting the server, when known.
+    pub client: Option<Arc<ClientConfig>>,
+    /// The CA certificate file clients can be pointed at (`wscat --ca`), when stored.
+    pub ca_cert_path: Option<PathBuf>,
+}
+
+impl TlsIdentity {
+    /// A leaf for `localhost`, `127.0.0.1` and `::1` signed by `ca`.
+    ///
+    /// # Errors
+    /// When the leaf cannot be issued or rustls rejects it.
+    pub fn from_ca(ca: &LocalCa) -> Result<Self, Error> {
+        Ok(Self {
+            server: ca.local_leaf()?.server_config()?,
+            client: Some(ca.client_config()),
+            ca_cert_path: ca.cert_path().map(PathBuf::from),
+        })
+    }
+}
+
+/// Which tokens authenticate a consumer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Auth {
+    /// Any well-formed token (signatures are not checked).
+    #[default]
+    AnyToken,
+    /// Only this exact token (`--jwt`).
+    Pinned(String),
+}
+
+/// What happens to a receipt that breaks a rule (every violation is recorded in all modes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Strictness {
+    /// Answer as the live service most plausibly would: semantic violations (unknown or own
+    /// sequences, ...) are accepted, stored and notified; structural ones get the error.
+    Lenient,
+    /// Every violation gets a 400 response naming the rule, the field and the value.
+    #[default]
+    Standard,
+    /// Like `Standard`, and the offending connection is then closed with 1008.
+    Strict,
+}
+
+/// How the simulated agent behaves.
+#[derive(Debug, Clone)]
+pub enum AgentMode {
+    /// Join each new conversation, greet, answer every consumer message, and publish ACCEPT
+    /// then READ for the consumer's messages, pausing `delay` before each action.
+    Auto {
+        /// The pause before each of the agent's actions.
+        delay: Duration,
+    },
+    /// Do nothing until driven through the control API or an [`Agent`](crate::Agent) handle.
+    Manual,
+    /// Follow a scenario.
+    Scenario(Scenario),
+}
+
+impl AgentMode {
+    /// The scenario this mode runs.
+    pub(crate) fn scenario(&self) -> Scenario {
+        match self {
+            AgentMode::Auto { delay } => Scenario::auto(*delay),
+            AgentMode::Manual => Scenario::default(),
+            AgentMode::Scenario(s) => s.clone(),
+        }
+    }
+}
+
+/// Who may use the control API.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ControlAccess {
+    /// Only peers on a loopback address; others get 403.
+    #[default]
+    LoopbackOnly,
+    /// Anyone who can reach the port.
+    Anyone,
+}
+
+/// Named timeouts of a connection's phases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TLS handshake.
+    pub tls_handshake: Duration,
+    /// A client that connected without an `Authorization` header must authenticate with
+    /// `InitConnection` within this time, or is closed with 4401.
+    pub init_connection: Duration,
+    /// A socket without any traffic (frames or pings) for this long is closed with 1000.
+    pub idle: Duration,
+    /// How long shutdown waits for connections to finish their close handshake.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            tls_handshake: Duration::from_secs(10),
+            init_connection: Duration::from_secs(5),
+            idle: Duration::from_secs(90),
+            shutdown_grace: Duration::from_secs(3),
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! The control API: HTTP JSON under `/mock/api/` on the same port as the WebSocket endpoint,
+//! loopback-only unless opened ([`ControlAccess::Anyone`]).
+//!
+//! | method and path | does |
+//! |---|---|
+//! | `GET /mock/api/conversations` | every conversation with its events and receipts |
+//! | `GET /mock/api/conversations/{id}` | one (`latest` = the newest) |
+//! | `POST /mock/api/conversations/{id}/join` | the agent joins |
+//! | `POST /mock/api/conversations/{id}/say` `{"text": "..."}` or `{"event": {...}}` | the agent sends; returns `{conversationId, dialogId, sequence}` |
+//! | `POST /mock/api/conversations/{id}/receipts` `{"status": "READ", "sequenceList": [0]}` | the agent publishes a receipt (without `sequenceList`: for every consumer message not yet marked) |
+//! | `POST /mock/api/conversations/{id}/chat-state` `{"chatState": "COMPOSING"}` | the agent's chat state |
+//! | `POST /mock/api/conversations/{id}/close` | the agent closes the conversation |
+//! | `GET /mock/api/receipts` | every consumer receipt with its verdict |
+//! | `GET /mock/api/violations` | every violation |
+//! | `GET /mock/api/report` | summary, receipts and violations (what `--report` writes) |
+//! | `POST /mock/api/shutdown` | stops the server (like SIGTERM for `wiretape mock`) |
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::config::ControlAccess;
+use crate::endpoint::Peer;
+use crate::hub::Hub;
+use crate::model::ReceiptStatus;
+use crate::snapshot::ConversationSnapshot;
+use crate::{Agent, AgentError};
+
+/// The control API's routes (nested under `/mock/api`).
+pub(crate) fn router() -> Router<Arc<Hub>> {
+    Router::new()
+        .route("/conversations", get(conversations))
+        .route("/conversations/{id}", get(conversation))
+        .route("/conversations/{id}/join", post(join))
+        .route("/conversations/{id}/say", post(say))
+        .route("/conversations/{id}/receipts", post(receipts_post))
+        .route("/conversations/{id}/chat-state", post(chat_state))
+        .route("/conversations/{id}/close", post(close))
+        .route("/receipts", get(receipts))
+        .route("/violations", get(violations))
+        .route("/report", get(report))
+        .route("/shutdown", post(shutdown))
+}
+
+/// Extractor that refuses non-loopback peers with 403 unless the API is open.
+struct Allowed;
+
+impl FromRequestParts<Arc<Hub>> for Allowed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, hub: &Arc<Hub>) -> Result<Self, Response> {
+        if hub.settings.control_api == ControlAccess::Anyone {
+            return Ok(Allowed);
+        }
+        match parts.extensions.get::<Peer>() {
+            Some(Peer(addr)) if addr.ip().is_loopback() => Ok(Allowed),
+            _ => Err(error(
+                StatusCode::FORBIDDEN,
+                "the control API only answers loopback peers",
+            )),
+        }
+    }
+}
+
+/// Control API errors as JSON `{"error": "..."}`.
+struct ApiError(AgentError);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match self.0 {
+            AgentError::UnknownConversation(_) | AgentError::NoConversation => {
+                StatusCode::NOT_FOUND
+            }
+            AgentError::ConversationClosed(_) | AgentError::NotJoined(_) => StatusCode::CONFLICT,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        error(status, &self.0.to_string())
+    }
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({"error": message}))).into_response()
+}
+
+/// Resolves `latest` to the newest conversation's id.
+fn resolve(hub: &Hub, id: &str) -> Result<String, ApiError> {
+    if id != "latest" {
+        return Ok(id.to_owned());
+    }
+    hub.read(|s| s.conversations.last().map(|c| c.id.clone()))
+        .ok_or(ApiError(AgentError::NoConversation))
+}
+
+async fn conversations(_: Allowed, State(hub): State<Arc<Hub>>) -> Json<Vec<ConversationSnapshot>> {
+    Json(hub.read(|s| {
+        s.conversations
+            .iter()
+            .map(|c| ConversationSnapshot::of(c, s))
+            .collect()
+    }))
+}
+
+async fn conversation(
+    _: Allowed,
+    State(hub): State<Arc<Hub>>,
+    Path(id): Path<String>,
+) -> Result<Json<ConversationSnapshot>, ApiError> {
+    let id = resolve(&hub, &id)?;
+    hub.read(|s| {
+        s.conversations
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| Json(ConversationSnapshot::of(c, s)))
+    })
+    .ok_or(ApiError(AgentError::UnknownConversation(id)))
+}
+
+async fn join(
+    _: Allowed,
+    State(hub): State<Arc<Hub>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = resolve(&hub, &id)?;
+    Agent::new(hub).join(&id).map_err(ApiError)?;
+    Ok(Json(json!({"conversationId": id, "joined": true})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SayBody {
+    text: Option<String>,
+    event: Option<Value>,
+}
+
+async fn say(
+    _: Allowed,
+    State(hub): State<Arc<Hub>>,
+    Path(id): Path<String>,
+    Json(body): Json<SayBody>,
+) -> Result<Response, ApiError> {
+    let id = resolve(&hub, &id)?;
+    let agent = Agent::new(hub);
+    let published = match (body.text, body.event) {
+        (Some(text), None) => agent.say(&id, &text),
+        (None, Some(event)) => agent.publish(&id, event),
+        _ => {
+            return Ok(error(
+                StatusCode::BAD_REQUEST,
+                "send exactly one of {\"text\": \"...\"} or {\"event\": {...}}",
+            ))
+        }
+    }
+    .map_err(ApiError)?;
+    Ok(Json(published).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ReceiptBody {
+    status: ReceiptStatus,
+    sequence_list: Option<Vec<u64>>,
+}
+
+async fn receipts_post(
+    _: Allowed,
+    State(hub): State<Arc<Hub>>,
+    Path(id): Path<String>,
+    Json(body): Json<ReceiptBody>,
+) -> Result<Response, ApiError> {
+    let id = resolve(&hub, &id)?;
+    let agent = Agent::new(hub);
+    match body.sequence_list {
+        Some(list) => {
+            let published = agent.receipt(&id, body.status, &list).map_err(ApiError)?;
+            Ok(Json(published).into_response())
+        }
+        None => match agent.acknowledge_all(&id, body.status).map_err(ApiError)? {
+            Some(published) => Ok(Json(published).into_response()),
+            None => Ok(error(
+                StatusCode::CONFLICT,
+                &format!("no consumer message is waiting for {}", body.status),
+            )),
+        },
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ChatStateBody {
+    chat_state: String,
+}
+
+async fn chat_state(
+    _: Allowed,
+    State(hub): State<Arc<Hub>>,
+    Path(id): Path<String>,
+    Json(body): Json<ChatStateBody>,
+) -> Result<Json<Value>, ApiError> {
+    let id = resolve(&hub, &id)?;
+    Agent::new(hub)
+        .chat_state(&id, &body.chat_state)
+        .map_err(ApiError)?;
+    Ok(Json(
+        json!({"conversationId": id, "chatState": body.chat_state}),
+    ))
+}
+
+async fn close(
+    _: Allowed,
+    State(hub): State<Arc<Hub>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = resolve(&hub, &id)?;
+    Agent::new(hub).close(&id).map_err(ApiError)?;
+    Ok(Json(json!({"conversationId": id, "state": "CLOSE"})))
+}
+
+async fn receipts(_: Allowed, State(hub): State<Arc<Hub>>) -> Json<Value> {
+    Json(hub.read(|s| json!(s.journal.receipts())))
+}
+
+async fn violations(_: Allowed, State(hub): State<Arc<Hub>>) -> Json<Value> {
+    Json(hub.read(|s| json!(s.journal.violations())))
+}
+
+async fn report(_: Allowed, State(hub): State<Arc<Hub>>) -> Json<crate::Report> {
+    Json(hub.read(|s| s.journal.report()))
+}
+
+async fn shutdown(_: Allowed, State(hub): State<Arc<Hub>>) -> (StatusCode, Json<Value>) {
+    hub.cancel.cancel();
+    (StatusCode::ACCEPTED, Json(json!({"shuttingDown": true})))
+}

@@ -1,0 +1,166 @@
+//! The HTTP side of the port: the consumer WebSocket upgrade at
+//! `/ws_api/account/{account}/messaging/consumer?v=3` and the control API under `/mock/api/`,
+//! one axum router for both.
+//!
+//! The upgrade is done by hand (not with axum's `WebSocketUpgrade`) so that authentication can
+//! refuse it with a plain 401 and so the socket runs on the workspace's tungstenite, whose
+//! errors (invalid UTF-8, oversized messages) the session answers with 1007 and 1009.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::auth;
+use crate::config::Auth;
+use crate::hub::Hub;
+
+/// The peer address of the HTTP connection a request came on (inserted per connection).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Peer(pub SocketAddr);
+
+/// The router of one server.
+pub(crate) fn router(hub: Arc<Hub>) -> Router {
+    Router::new()
+        .route(
+            "/ws_api/account/{account}/messaging/consumer",
+            get(consumer_socket),
+        )
+        .nest("/mock/api", crate::control::router())
+        .fallback(not_found)
+        .with_state(hub)
+}
+
+async fn not_found(req: Request) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        format!(
+            "no such endpoint: {}; consumers connect to /ws_api/account/{{account}}/messaging/consumer?v=3",
+            req.uri().path()
+        ),
+    )
+        .into_response()
+}
+
+/// Checks the upgrade request, authenticates it, and hands the upgraded socket to a session.
+async fn consumer_socket(
+    State(hub): State<Arc<Hub>>,
+    Path(account): Path<String>,
+    mut req: Request,
+) -> Response {
+    let headers = req.headers();
+    let Some(key) = websocket_key(headers) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "this is a WebSocket endpoint: send a WebSocket upgrade (version 13)",
+        );
+    };
+    if account != hub.settings.account {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "unknown account {account:?}; this mock serves account {:?}",
+                hub.settings.account
+            ),
+        );
+    }
+    let version_ok = req
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| kv == "v=3"));
+    if !version_ok {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "unsupported API version: the consumer endpoint needs the query v=3",
+        );
+    }
+    let consumer_id = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(value) => {
+            let pinned = match &hub.settings.auth {
+                Auth::AnyToken => None,
+                Auth::Pinned(token) => Some(token.as_str()),
+            };
+            let checked = value
+                .to_str()
+                .map_err(|_| auth::Refused("the Authorization header is not ASCII".into()))
+                .and_then(auth::header_token)
+                .and_then(|token| auth::authenticate(token, pinned));
+            match checked {
+                Ok(consumer) => Some(consumer),
+                Err(refused) => {
+                    return refuse(
+                        StatusCode::UNAUTHORIZED,
+                        &format!("401 Unauthorized: {}", refused.0),
+                    )
+                }
+            }
+        }
+    };
+    let accept = derive_accept_key(key.as_bytes());
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let limit = hub.settings.max_message_bytes;
+    let task_hub = hub.clone();
+    hub.tracker.spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(err) => {
+                tracing::debug!(cause = %err, "WebSocket upgrade did not complete");
+                return;
+            }
+        };
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(limit))
+            .max_frame_size(Some(limit));
+        let ws =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
+                .await;
+        crate::session::run(ws, task_hub, consumer_id).await;
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+        .body(Body::empty())
+        .unwrap_or_else(|_| {
+            refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot build the upgrade response",
+            )
+        })
+}
+
+/// The `Sec-WebSocket-Key` of a valid version-13 upgrade request.
+fn websocket_key(headers: &HeaderMap) -> Option<String> {
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    if !has_token(header::UPGRADE, "websocket") || !has_token(header::CONNECTION, "upgrade") {
+        return None;
+    }
+    if headers.get(header::SEC_WEBSOCKET_VERSION)?.as_bytes() != b"13" {
+        return None;
+    }
+    headers
+        .get(header::SEC_WEBSOCKET_KEY)?
+        .to_str()
+        .ok()
+        .map(str::to_owned)
+}
+
+fn refuse(status: StatusCode, message: &str) -> Response {
+    (status, message.to_owned()).into_response()
+}

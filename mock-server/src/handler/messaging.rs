@@ -1,0 +1,237 @@
+//! `ms.PublishEvent` (messages, chat states and validated receipts) and
+//! `ms.SubscribeMessagingEvents`.
+
+use serde_json::{json, Value};
+
+use super::{close_reason, reject, ConnCtx, Reply, CLOSE_POLICY};
+use crate::config::Strictness;
+use crate::hub::{Hub, State};
+use crate::journal::ReceiptRecord;
+use crate::model::{now_ms, Role};
+use crate::protocol::{notification, response, types, Publish, PublishKind, Rejection, ReqId};
+use crate::scenario::runner::ConsumerEvent;
+use crate::scenario::Trigger;
+use crate::validation::{self, DialogView, Finding, Rule, Verdict};
+
+/// Serves `ms.PublishEvent`.
+pub(super) fn publish(
+    hub: &Hub,
+    ctx: &ConnCtx,
+    consumer: &str,
+    id: &ReqId,
+    publish: Publish,
+) -> Reply {
+    if publish.kind == PublishKind::Receipt {
+        return receipt(hub, ctx, consumer, id, publish);
+    }
+    let result = hub.with_state(|s| {
+        let dialog_id = publish
+            .dialog_id
+            .as_ref()
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let conv = own_dialog(s, consumer, dialog_id, publish.conversation_id.as_deref())?;
+        let c = &mut s.conversations[conv];
+        if !c.is_open() {
+            return Err(closed(dialog_id));
+        }
+        let event = Value::Object(publish.event);
+        if publish.kind == PublishKind::ChatState {
+            // Chat states are relayed, not stored: sequence 0, no serverTimestamp.
+            let change = c.chat_state_change(consumer, Role::Consumer, event);
+            s.notify_dialog(conv, change);
+            return Ok(0);
+        }
+        let text = event
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let sequence = c.store(consumer, Role::Consumer, event, publish.metadata);
+        if let Some(change) = c.dialog.event(sequence).map(|e| c.change(e)) {
+            s.notify_dialog(conv, change);
+        }
+        s.events.push(ConsumerEvent {
+            trigger: Trigger::ConsumerMessage,
+            conversation_id: s.conversations[conv].id.clone(),
+            message: text,
+            status: None,
+        });
+        Ok(sequence)
+    });
+    match result {
+        Ok(sequence) => Reply {
+            frames: vec![sequence_response(id, sequence)],
+            close: None,
+        },
+        Err(rejection) => reject(hub, ctx, Some(id), Some("ms.PublishEvent"), &rejection),
+    }
+}
+
+/// Validates, then stores or refuses, one consumer `AcceptStatusEvent`; records it either way.
+fn receipt(hub: &Hub, ctx: &ConnCtx, consumer: &str, id: &ReqId, publish: Publish) -> Reply {
+    let strictness = hub.settings.strictness;
+    hub.with_state(|s| {
+        let dialog_id = publish.dialog_id.as_ref().and_then(Value::as_str);
+        let conv = dialog_id.and_then(|d| s.consumer_dialog(consumer, d));
+        let view = match (dialog_id, conv) {
+            (None, _) => DialogView::Unnamed,
+            (Some(_), None) => DialogView::NotYours,
+            (Some(_), Some(i)) => DialogView::Found {
+                dialog: &s.conversations[i].dialog,
+                conversation_open: s.conversations[i].is_open(),
+            },
+        };
+        let checked = validation::check_receipt(
+            publish.dialog_id.as_ref(),
+            &publish.event,
+            publish.metadata.as_ref(),
+            consumer,
+            view,
+        );
+        let verdict = Verdict::of(&checked.findings);
+        let first_violation = checked.findings.iter().find(|f| f.is_violation()).cloned();
+        let accepted = match (&first_violation, conv) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(_), Some(_)) => {
+                strictness == Strictness::Lenient
+                    && checked
+                        .findings
+                        .iter()
+                        .all(|f| !f.is_violation() || f.rule.live_service_accepts())
+            }
+        };
+        let (stored_sequence, code, body) = match (accepted, conv, &first_violation) {
+            (true, Some(conv), _) => {
+                let event = Value::Object(publish.event.clone());
+                let c = &mut s.conversations[conv];
+                let sequence = c.store(consumer, Role::Consumer, event, publish.metadata.clone());
+                if let Some(change) = c.dialog.event(sequence).map(|e| c.change(e)) {
+                    s.notify_dialog(conv, change);
+                }
+                s.events.push(ConsumerEvent {
+                    trigger: Trigger::ConsumerReceipt,
+                    conversation_id: s.conversations[conv].id.clone(),
+                    message: None,
+                    status: checked.status,
+                });
+                (Some(sequence), 200, json!({"sequence": sequence}))
+            }
+            (_, _, Some(finding)) => (None, 400, Value::String(finding.error_body())),
+            // Not accepted without a violation cannot happen: no dialog means a finding.
+            (_, _, None) => (None, 400, Value::String("Bad Request".into())),
+        };
+        let record = ReceiptRecord {
+            index: 0,
+            connection: ctx.id,
+            consumer_id: consumer.to_owned(),
+            received_at: now_ms(),
+            request_id: id.0.clone(),
+            dialog_id: dialog_id.map(str::to_owned),
+            status: checked.status,
+            sequence_list: checked.sequences,
+            event: Value::Object(publish.event),
+            verdict,
+            findings: checked.findings,
+            stored_sequence,
+            response_code: code,
+            response_body: body.clone(),
+        };
+        s.journal.record_receipt(record, accepted);
+        let frame = response(Some(id), code, types::PUBLISH_EVENT_RESPONSE, body);
+        let close = match (strictness, first_violation) {
+            (Strictness::Strict, Some(finding)) => Some((CLOSE_POLICY, close_reason(&finding))),
+            _ => None,
+        };
+        Reply {
+            frames: vec![frame],
+            close,
+        }
+    })
+}
+
+/// Serves `ms.SubscribeMessagingEvents`: the response, then one notification with the
+/// dialog's events from `fromSeq` (inclusive; `changes: []` when none), then live events.
+pub(super) fn subscribe(
+    hub: &Hub,
+    ctx: &ConnCtx,
+    consumer: &str,
+    id: &ReqId,
+    dialog_id: &str,
+    from_seq: u64,
+) -> Result<Reply, Rejection> {
+    hub.with_state(|s| {
+        let conv = own_dialog(s, consumer, dialog_id, None)?;
+        if let Some(conn) = s.connections.get_mut(&ctx.id) {
+            conn.dialogs.insert(dialog_id.to_owned());
+        }
+        let c = &s.conversations[conv];
+        let history: Vec<Value> = c
+            .dialog
+            .events
+            .iter()
+            .filter(|e| e.sequence >= from_seq)
+            .map(|e| c.change(e))
+            .collect();
+        Ok(Reply {
+            frames: vec![
+                response(Some(id), 200, types::GENERIC_SUBSCRIBE_RESPONSE, json!({})),
+                notification(
+                    types::MESSAGING_EVENT_NOTIFICATION,
+                    json!({"changes": history}),
+                ),
+            ],
+            close: None,
+        })
+    })
+}
+
+/// The index of the consumer's conversation owning `dialog_id`; `conversation_id`, when
+/// given, must be that conversation.
+fn own_dialog(
+    s: &State,
+    consumer: &str,
+    dialog_id: &str,
+    conversation_id: Option<&str>,
+) -> Result<usize, Rejection> {
+    let conv = s.consumer_dialog(consumer, dialog_id).ok_or_else(|| {
+        Rejection::bad_request(
+            Rule::Dialog,
+            "body.dialogId",
+            Value::String(dialog_id.to_owned()),
+            format!("dialog {dialog_id} is not a dialog of your conversations"),
+        )
+    })?;
+    if let Some(given) = conversation_id {
+        if given != s.conversations[conv].id {
+            return Err(Rejection::bad_request(
+                Rule::Body,
+                "body.conversationId",
+                Value::String(given.to_owned()),
+                format!("conversationId {given} does not own dialog {dialog_id}"),
+            ));
+        }
+    }
+    Ok(conv)
+}
+
+fn closed(dialog_id: &str) -> Rejection {
+    Rejection {
+        code: 400,
+        finding: Finding::violation(
+            Rule::ConversationOpen,
+            "body.dialogId",
+            Value::String(dialog_id.to_owned()),
+            format!("the conversation of dialog {dialog_id} is closed"),
+        ),
+    }
+}
+
+fn sequence_response(id: &ReqId, sequence: u64) -> String {
+    response(
+        Some(id),
+        200,
+        types::PUBLISH_EVENT_RESPONSE,
+        json!({"sequence": sequence}),
+    )
+}

@@ -1,0 +1,201 @@
+//! Serving requests: one text frame in, the frames to answer with out.
+//!
+//! [`handle_text`] parses the envelope, enforces authentication, parses the typed request and
+//! dispatches to one function per request family. Every rejection is answered with one error
+//! response (never silence) and recorded in the journal; in strict mode the socket is then
+//! closed with 1008.
+
+mod conversation;
+mod messaging;
+mod misc;
+mod subscription;
+
+use serde_json::Value;
+
+use crate::config::Strictness;
+use crate::hub::Hub;
+use crate::journal::ViolationRecord;
+use crate::model::now_ms;
+use crate::protocol::{
+    init_jwt, response, string_response, types, ConsumerRequest, Envelope, Rejection, ReqId,
+};
+use crate::validation::{Finding, Rule};
+
+/// Close code for a policy violation (RFC 6455), used by strict mode.
+pub(crate) const CLOSE_POLICY: u16 = 1008;
+/// Close code asking the client for a fresh token (reference §1.5).
+pub(crate) const CLOSE_UNAUTHORIZED: u16 = 4401;
+
+/// What one socket knows about itself while serving a frame.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnCtx {
+    pub id: u64,
+    /// The authenticated consumer, once known.
+    pub consumer_id: Option<String>,
+}
+
+/// The answer to one frame: frames to send in order, then possibly a close.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Reply {
+    pub frames: Vec<String>,
+    pub close: Option<(u16, String)>,
+}
+
+impl Reply {
+    fn one(frame: String) -> Self {
+        Self {
+            frames: vec![frame],
+            close: None,
+        }
+    }
+}
+
+/// Serves one text frame.
+pub(crate) fn handle_text(hub: &Hub, ctx: &mut ConnCtx, text: &str) -> Reply {
+    let env = match Envelope::parse(text) {
+        Ok(env) => env,
+        Err(unparsed) => {
+            return reject(
+                hub,
+                ctx,
+                unparsed.id.as_ref(),
+                unparsed.req_type.as_deref(),
+                &unparsed.rejection,
+            )
+        }
+    };
+    if env.req_type == "InitConnection" {
+        return match init_jwt(env.headers.as_ref()) {
+            Ok(jwt) => misc::init_connection(hub, ctx, &env.id, jwt.as_deref()),
+            Err(rejection) => misc::refuse_init(hub, ctx, &env.id, &rejection),
+        };
+    }
+    let request = match ConsumerRequest::parse(&env) {
+        Ok(request) => request,
+        Err(rejection) => return reject(hub, ctx, Some(&env.id), Some(&env.req_type), &rejection),
+    };
+    let Some(consumer) = ctx.consumer_id.clone() else {
+        let rejection = Rejection::unauthorized(
+            "type",
+            Value::String(env.req_type.clone()),
+            format!(
+                "{} refused: authenticate first with an Authorization header or InitConnection",
+                env.req_type
+            ),
+        );
+        return reject(hub, ctx, Some(&env.id), Some(&env.req_type), &rejection);
+    };
+    let id = &env.id;
+    let result = match request {
+        ConsumerRequest::GetClock => Ok(misc::get_clock(id)),
+        ConsumerRequest::KeepAlive => Ok(Reply::one(string_response(Some(id), 200, "OK"))),
+        ConsumerRequest::RequestConversation { skill_id } => {
+            conversation::request(hub, ctx, &consumer, id, skill_id)
+        }
+        ConsumerRequest::UpdateConversationField {
+            conversation_id,
+            changes,
+        } => conversation::update_field(hub, &consumer, id, &conversation_id, changes),
+        ConsumerRequest::PublishEvent(publish) => {
+            return messaging::publish(hub, ctx, &consumer, id, publish)
+        }
+        ConsumerRequest::SubscribeMessagingEvents {
+            dialog_id,
+            from_seq,
+        } => messaging::subscribe(hub, ctx, &consumer, id, &dialog_id, from_seq),
+        ConsumerRequest::SubscribeExConversations(filter) => {
+            Ok(subscription::subscribe(hub, ctx, &consumer, id, filter))
+        }
+        ConsumerRequest::UnsubscribeExConversations { subscription_id } => {
+            subscription::unsubscribe(hub, ctx, id, &subscription_id)
+        }
+        ConsumerRequest::GetUserProfile { user_id } => {
+            misc::user_profile(hub, &consumer, id, user_id.as_deref())
+        }
+        ConsumerRequest::SetUserProfile => Ok(Reply::one(string_response(Some(id), 200, "OK"))),
+        ConsumerRequest::GenerateUploadUrl { file_type } => {
+            Ok(misc::upload_url(hub, id, &file_type))
+        }
+        ConsumerRequest::GenerateDownloadUrl { relative_path } => {
+            Ok(misc::download_url(id, &relative_path))
+        }
+    };
+    result.unwrap_or_else(|rejection| reject(hub, ctx, Some(id), Some(&env.req_type), &rejection))
+}
+
+/// Serves a binary frame: the API speaks JSON text only.
+pub(crate) fn handle_binary(hub: &Hub, ctx: &mut ConnCtx, len: usize) -> Reply {
+    let rejection = Rejection::bad_request(
+        Rule::Frame,
+        "frame",
+        Value::from(len),
+        format!("binary frame of {len} bytes refused; send JSON requests as text frames"),
+    );
+    reject(hub, ctx, None, None, &rejection)
+}
+
+/// Answers a rejection with one error response, records it, and in strict mode closes.
+pub(crate) fn reject(
+    hub: &Hub,
+    ctx: &ConnCtx,
+    id: Option<&ReqId>,
+    req_type: Option<&str>,
+    rejection: &Rejection,
+) -> Reply {
+    record_violation(
+        hub,
+        ctx,
+        id,
+        req_type,
+        &rejection.finding,
+        Some(rejection.code),
+    );
+    let resp_type = types::response_type_for(req_type.unwrap_or(""));
+    let body = Value::String(rejection.body());
+    let mut reply = Reply::one(response(id, rejection.code, resp_type, body));
+    if hub.settings.strictness == Strictness::Strict {
+        reply.close = Some((CLOSE_POLICY, close_reason(&rejection.finding)));
+    }
+    reply
+}
+
+/// Records a violation that is not a receipt's (receipts record their own).
+pub(crate) fn record_violation(
+    hub: &Hub,
+    ctx: &ConnCtx,
+    id: Option<&ReqId>,
+    req_type: Option<&str>,
+    finding: &Finding,
+    code: Option<u16>,
+) {
+    tracing::debug!(connection = ctx.id, rule = %finding.rule, "{}", finding.message);
+    let record = ViolationRecord {
+        index: 0,
+        connection: ctx.id,
+        consumer_id: ctx.consumer_id.clone(),
+        at: now_ms(),
+        request_id: id.map(|i| i.0.clone()),
+        request_type: req_type.map(str::to_owned),
+        finding: finding.clone(),
+        receipt: None,
+        response_code: code,
+    };
+    hub.with_state(|s| s.journal.record_violation(record));
+}
+
+/// A close reason naming the rule, cut to the 123 bytes a close frame allows.
+pub(crate) fn close_reason(finding: &Finding) -> String {
+    truncate_utf8(format!("{}: {}", finding.rule, finding.message), 123)
+}
+
+/// Cuts a string to at most `max` bytes on a character boundary.
+pub(crate) fn truncate_utf8(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}

@@ -1,0 +1,268 @@
+//! The shared state of one mock server: conversations, connected sockets and their
+//! subscriptions, and the journal; plus the fan-out of notifications.
+//!
+//! State sits behind a `std::sync::Mutex`, held for short critical sections that never span an
+//! `.await` (the lint `await_holding_lock` enforces it). Notifications are handed to each
+//! socket's bounded queue with `try_send` while the lock is held, so the order in which events
+//! are stored is the order every socket sees them; a socket whose queue is full is too slow and
+//! is closed instead of letting memory grow.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Auth, ControlAccess, Strictness, Timeouts};
+use crate::journal::Journal;
+use crate::model::{now_ms, Closed, ClosedBy, Conversation};
+use crate::protocol::{notification, types, ExFilter};
+use crate::scenario::runner::ConsumerEvent;
+
+/// Frames a socket's queue holds before the socket counts as too slow.
+pub(crate) const QUEUE_CAPACITY: usize = 1024;
+
+/// Settings every connection reads, fixed at start.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub account: String,
+    pub auth: Auth,
+    pub strictness: Strictness,
+    pub timeouts: Timeouts,
+    pub max_message_bytes: usize,
+    pub control_api: ControlAccess,
+    /// The simulated agent's participant id.
+    pub agent_id: String,
+}
+
+/// What a socket's writer receives.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Outgoing {
+    /// A text frame.
+    Frame(String),
+}
+
+/// A `cqm.SubscribeExConversations` subscription of one socket.
+#[derive(Debug)]
+pub(crate) struct ExSubscription {
+    pub id: String,
+    pub filter: ExFilter,
+    /// Conversations this subscription has shown (a later non-match becomes a DELETE).
+    pub shown: HashSet<String>,
+}
+
+/// One connected socket.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    /// The authenticated consumer, once known.
+    pub consumer_id: Option<String>,
+    /// Its queue of outgoing frames.
+    tx: mpsc::Sender<Outgoing>,
+    /// Cancelled when its queue overflows; the session then closes the socket.
+    pub overflow: CancellationToken,
+    /// Dialogs whose messaging events it receives.
+    pub dialogs: HashSet<String>,
+    /// Its metadata subscriptions.
+    pub ex_subscriptions: Vec<ExSubscription>,
+}
+
+/// The mutable state.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    /// Every conversation, in creation order.
+    pub conversations: Vec<Conversation>,
+    pub connections: HashMap<u64, Conn>,
+    pub journal: Journal,
+    /// Consumer events for the scenario runner, drained after each critical section.
+    pub events: Vec<ConsumerEvent>,
+}
+
+/// The shared state of one server.
+#[derive(Debug)]
+pub(crate) struct Hub {
+    state: Mutex<State>,
+    pub settings: Settings,
+    /// Bumped after every change, so waiters (`wait_for_receipt`, ...) re-check.
+    revision: watch::Sender<u64>,
+    /// Feeds the scenario runner.
+    agent_events: mpsc::Sender<ConsumerEvent>,
+    /// Every task of the server (connections, sessions, agent steps), awaited on shutdown.
+    pub tracker: TaskTracker,
+    /// Cancelled to shut everything down.
+    pub cancel: CancellationToken,
+    next_connection: AtomicU64,
+}
+
+impl Hub {
+    /// A hub and the receiving end of its scenario event queue.
+    pub(crate) fn new(settings: Settings) -> (Self, mpsc::Receiver<ConsumerEvent>) {
+        let (agent_events, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let hub = Self {
+            state: Mutex::new(State::default()),
+            settings,
+            revision: watch::channel(0).0,
+            agent_events,
+            tracker: TaskTracker::new(),
+            cancel: CancellationToken::new(),
+            next_connection: AtomicU64::new(1),
+        };
+        (hub, rx)
+    }
+
+    /// Runs `f` on the state under the lock, then wakes waiters and forwards consumer events
+    /// to the scenario runner.
+    pub(crate) fn with_state<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        let (out, events) = {
+            let mut state = self.lock();
+            let out = f(&mut state);
+            (out, std::mem::take(&mut state.events))
+        };
+        for event in events {
+            if self.agent_events.try_send(event).is_err() {
+                tracing::warn!("the simulated agent is behind; a consumer event was dropped");
+            }
+        }
+        self.revision.send_modify(|r| *r += 1);
+        out
+    }
+
+    /// Reads the state under the lock without waking anyone.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        f(&self.lock())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves consistent-enough data for a test tool.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A receiver that changes whenever the state does.
+    pub(crate) fn subscribe_changes(&self) -> watch::Receiver<u64> {
+        self.revision.subscribe()
+    }
+
+    /// Registers a socket; returns its id, its queue and its overflow token.
+    pub(crate) fn register(
+        &self,
+        consumer_id: Option<String>,
+    ) -> (u64, mpsc::Receiver<Outgoing>, CancellationToken) {
+        let id = self.next_connection.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let overflow = CancellationToken::new();
+        let conn = Conn {
+            consumer_id,
+            tx,
+            overflow: overflow.clone(),
+            dialogs: HashSet::new(),
+            ex_subscriptions: Vec::new(),
+        };
+        self.with_state(|s| s.connections.insert(id, conn));
+        (id, rx, overflow)
+    }
+
+    /// Forgets a socket.
+    pub(crate) fn unregister(&self, id: u64) {
+        self.with_state(|s| s.connections.remove(&id));
+    }
+}
+
+impl State {
+    /// Queues a frame for one socket; a full queue marks the socket as too slow.
+    pub(crate) fn send(&mut self, conn_id: u64, frame: String) {
+        if let Some(conn) = self.connections.get(&conn_id) {
+            if conn.tx.try_send(Outgoing::Frame(frame)).is_err() {
+                conn.overflow.cancel();
+            }
+        }
+    }
+
+    /// Index of the conversation with this id.
+    pub(crate) fn conversation_index(&self, id: &str) -> Option<usize> {
+        self.conversations.iter().position(|c| c.id == id)
+    }
+
+    /// Index of `consumer`'s conversation whose dialog is `dialog_id`.
+    pub(crate) fn consumer_dialog(&self, consumer: &str, dialog_id: &str) -> Option<usize> {
+        self.conversations
+            .iter()
+            .position(|c| c.dialog.id == dialog_id && c.consumer_id == consumer)
+    }
+
+    /// Index of `consumer`'s open conversation.
+    pub(crate) fn open_conversation_of(&self, consumer: &str) -> Option<usize> {
+        self.conversations
+            .iter()
+            .position(|c| c.consumer_id == consumer && c.is_open())
+    }
+
+    /// Sends one `ms.MessagingEventNotification` change to every socket subscribed to the
+    /// conversation's dialog, the publisher included.
+    pub(crate) fn notify_dialog(&mut self, conv: usize, change: Value) {
+        let dialog = self.conversations[conv].dialog.id.clone();
+        let frame = notification(
+            types::MESSAGING_EVENT_NOTIFICATION,
+            json!({"changes": [change]}),
+        );
+        let targets: Vec<u64> = self
+            .connections
+            .iter()
+            .filter(|(_, c)| c.dialogs.contains(&dialog))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in targets {
+            self.send(id, frame.clone());
+        }
+    }
+
+    /// Sends the conversation's new metadata to every metadata subscription of its consumer:
+    /// UPSERT while it matches the filter, DELETE once it stops matching.
+    pub(crate) fn notify_metadata(&mut self, conv: usize) {
+        let conversation = &self.conversations[conv];
+        let (consumer, conv_id) = (conversation.consumer_id.clone(), conversation.id.clone());
+        let (open, ts) = (conversation.is_open(), conversation.last_update_ts);
+        let upsert = conversation.ex_conversation();
+        let close_reason = conversation.closed.as_ref().map(|c| json!(c.by));
+        let mut frames = Vec::new();
+        for (id, conn) in &mut self.connections {
+            if conn.consumer_id.as_deref() != Some(consumer.as_str()) {
+                continue;
+            }
+            for sub in &mut conn.ex_subscriptions {
+                let change = if sub.filter.matches(open, ts) {
+                    sub.shown.insert(conv_id.clone());
+                    json!({"type": "UPSERT", "result": upsert})
+                } else if sub.shown.remove(&conv_id) {
+                    json!({"type": "DELETE", "result": {"convId": conv_id, "closeReason": close_reason}})
+                } else {
+                    continue;
+                };
+                frames.push((
+                    *id,
+                    notification(
+                        types::EX_CONVERSATION_CHANGE_NOTIFICATION,
+                        json!({"subscriptionId": sub.id, "changes": [change]}),
+                    ),
+                ));
+            }
+        }
+        for (id, frame) in frames {
+            self.send(id, frame);
+        }
+    }
+
+    /// Closes a conversation and tells its metadata subscribers.
+    pub(crate) fn close_conversation(&mut self, conv: usize, by: ClosedBy, cause: &str) {
+        let now = now_ms();
+        let conversation = &mut self.conversations[conv];
+        conversation.closed = Some(Closed {
+            by,
+            cause: cause.to_owned(),
+            at: now,
+        });
+        conversation.last_update_ts = now;
+        self.notify_metadata(conv);
+    }
+}

@@ -1,0 +1,220 @@
+//! The journal: every receipt with its verdict, and every violation (bad frames and requests
+//! included), in arrival order. [`Report`] is its serializable summary, used by
+//! `GET /mock/api/report`, `--report FILE` and the library API.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::model::ReceiptStatus;
+use crate::validation::{Finding, Verdict};
+
+/// One `AcceptStatusEvent` a consumer published, with its verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptRecord {
+    /// Position in the journal's receipt list, from 0.
+    pub index: usize,
+    /// The connection it came on (numbered from 1 in accept order).
+    pub connection: u64,
+    /// The publishing consumer.
+    pub consumer_id: String,
+    /// When it arrived (epoch ms).
+    pub received_at: u64,
+    /// The request id, as answered in `reqId`.
+    pub request_id: String,
+    /// `body.dialogId`, when it was a string.
+    pub dialog_id: Option<String>,
+    /// The status, when it is one of the five.
+    pub status: Option<ReceiptStatus>,
+    /// The sequences, when the list was well-formed.
+    pub sequence_list: Vec<u64>,
+    /// The `event` object exactly as sent.
+    pub event: Value,
+    /// Valid, valid with warnings, or invalid.
+    pub verdict: Verdict,
+    /// Everything found (violations first).
+    pub findings: Vec<Finding>,
+    /// The sequence the receipt was stored under, when it was stored.
+    pub stored_sequence: Option<u64>,
+    /// The `code` of the response it got.
+    pub response_code: u16,
+    /// The `body` of the response it got.
+    pub response_body: Value,
+}
+
+impl ReceiptRecord {
+    /// Whether the verdict is [`Verdict::Invalid`].
+    pub fn is_invalid(&self) -> bool {
+        self.verdict == Verdict::Invalid
+    }
+}
+
+impl fmt::Display for ReceiptRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = self.status.map_or("?", ReceiptStatus::as_str);
+        write!(
+            f,
+            "#{} {status} {:?} in dialog {} (request {}): {:?} -> {}",
+            self.index,
+            self.sequence_list,
+            self.dialog_id.as_deref().unwrap_or("?"),
+            self.request_id,
+            self.verdict,
+            self.response_code,
+        )?;
+        for finding in &self.findings {
+            write!(
+                f,
+                "\n    {:?} {}: {}",
+                finding.severity, finding.rule, finding.message
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// One violation: a bad frame, a bad request, or a receipt rule broken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ViolationRecord {
+    /// Position in the journal's violation list, from 0.
+    pub index: usize,
+    /// The connection it came on.
+    pub connection: u64,
+    /// The consumer, once authenticated.
+    pub consumer_id: Option<String>,
+    /// When (epoch ms).
+    pub at: u64,
+    /// The request id, when the frame had a usable one.
+    pub request_id: Option<String>,
+    /// The request type, when the frame had one.
+    pub request_type: Option<String>,
+    /// What was wrong.
+    pub finding: Finding,
+    /// The receipt record this belongs to, for receipt violations.
+    pub receipt: Option<usize>,
+    /// The `code` of the error response, or `null` when the receipt was accepted anyway
+    /// (`--lenient`).
+    pub response_code: Option<u16>,
+}
+
+/// Counts of a [`Report`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    /// Receipts received.
+    pub receipts: usize,
+    /// Receipts without findings.
+    pub valid: usize,
+    /// Receipts with warnings only.
+    pub with_warnings: usize,
+    /// Invalid receipts.
+    pub invalid: usize,
+    /// Violations of any kind (receipt violations included).
+    pub violations: usize,
+}
+
+/// Everything the mock validated: what `--report FILE` holds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The counts.
+    pub summary: Summary,
+    /// Every receipt, in arrival order.
+    pub receipts: Vec<ReceiptRecord>,
+    /// Every violation, in arrival order.
+    pub violations: Vec<ViolationRecord>,
+}
+
+impl Report {
+    /// Whether any receipt was invalid (what makes `wiretape mock` exit 3).
+    pub fn has_invalid_receipts(&self) -> bool {
+        self.summary.invalid > 0
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.summary;
+        write!(
+            f,
+            "{} receipts: {} valid, {} valid with warnings, {} invalid; {} violations",
+            s.receipts, s.valid, s.with_warnings, s.invalid, s.violations
+        )?;
+        for receipt in &self.receipts {
+            write!(f, "\n  {receipt}")?;
+        }
+        for v in self.violations.iter().filter(|v| v.receipt.is_none()) {
+            write!(
+                f,
+                "\n  violation #{} on connection {}: {}: {}",
+                v.index, v.connection, v.finding.rule, v.finding.message
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The journal itself (kept inside the server's shared state).
+#[derive(Debug, Default)]
+pub(crate) struct Journal {
+    receipts: Vec<ReceiptRecord>,
+    violations: Vec<ViolationRecord>,
+}
+
+impl Journal {
+    /// Appends a receipt record (its `index` is set here) and one violation record per
+    /// violation it holds.
+    pub(crate) fn record_receipt(&mut self, mut record: ReceiptRecord, accepted: bool) -> usize {
+        let index = self.receipts.len();
+        record.index = index;
+        for finding in record.findings.iter().filter(|f| f.is_violation()) {
+            self.violations.push(ViolationRecord {
+                index: self.violations.len(),
+                connection: record.connection,
+                consumer_id: Some(record.consumer_id.clone()),
+                at: record.received_at,
+                request_id: Some(record.request_id.clone()),
+                request_type: Some("ms.PublishEvent".to_owned()),
+                finding: finding.clone(),
+                receipt: Some(index),
+                response_code: (!accepted).then_some(record.response_code),
+            });
+        }
+        self.receipts.push(record);
+        index
+    }
+
+    /// Appends a violation record (its `index` is set here).
+    pub(crate) fn record_violation(&mut self, mut record: ViolationRecord) {
+        record.index = self.violations.len();
+        self.violations.push(record);
+    }
+
+    /// All receipts.
+    pub(crate) fn receipts(&self) -> &[ReceiptRecord] {
+        &self.receipts
+    }
+
+    /// All violations.
+    pub(crate) fn violations(&self) -> &[ViolationRecord] {
+        &self.violations
+    }
+
+    /// A snapshot report.
+    pub(crate) fn report(&self) -> Report {
+        let count = |v: Verdict| self.receipts.iter().filter(|r| r.verdict == v).count();
+        Report {
+            summary: Summary {
+                receipts: self.receipts.len(),
+                valid: count(Verdict::Valid),
+                with_warnings: count(Verdict::ValidWithWarnings),
+                invalid: count(Verdict::Invalid),
+                violations: self.violations.len(),
+            },
+            receipts: self.receipts.clone(),
+            violations: self.violations.clone(),
+        }
+    }
+}

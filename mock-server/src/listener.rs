@@ -1,0 +1,89 @@
+//! The accept loop and one HTTP connection's life: TLS handshake (named timeout), then hyper
+//! serving the router with upgrades, until the connection ends or the server shuts down.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::{Extension, Router};
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+use crate::endpoint::Peer;
+use crate::hub::Hub;
+
+/// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Accepts connections until the server is cancelled.
+pub(crate) async fn run(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    router: Router,
+    hub: Arc<Hub>,
+) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            // Shutdown: stop accepting; connections wind down on the same token.
+            () = hub.cancel.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(err) => {
+                    tracing::warn!(cause = %err, "accept failed; retrying");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+        };
+        let router = router.clone().layer(Extension(Peer(peer)));
+        let (tls, hub) = (tls.clone(), hub.clone());
+        hub.clone()
+            .tracker
+            .spawn(async move { connection(stream, peer, tls, router, &hub).await });
+    }
+}
+
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    router: Router,
+    hub: &Hub,
+) {
+    let Some(acceptor) = tls else {
+        return serve_http(stream, router, &hub.cancel).await;
+    };
+    let limit = hub.settings.timeouts.tls_handshake;
+    match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => serve_http(stream, router, &hub.cancel).await,
+        Ok(Err(err)) => tracing::debug!(%peer, cause = %err, "TLS handshake failed"),
+        Err(_) => tracing::debug!(%peer, "TLS handshake timed out after {limit:?}"),
+    }
+}
+
+async fn serve_http<IO>(io: IO, router: Router, cancel: &CancellationToken)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = TowerToHyperService::new(router);
+    let conn = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        // The connection ended (or was handed over to a WebSocket session).
+        result = conn.as_mut() => result,
+        // Shutdown: let an in-flight request finish, then stop.
+        () = cancel.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(err) = result {
+        tracing::debug!(cause = %err, "HTTP connection ended with an error");
+    }
+}

@@ -1,0 +1,111 @@
+//! The Messaging Window API wire model (reference §2–§4): parsing client frames into
+//! [`Envelope`]s and typed [`ConsumerRequest`]s, and building responses and notifications.
+//!
+//! Parsing never fails silently: every way a frame can be wrong is a [`Rejection`] that names
+//! the rule, the field and the value, and that the session turns into one error response.
+
+mod envelope;
+mod request;
+mod response;
+
+pub(crate) use envelope::{Envelope, ReqId};
+pub(crate) use request::{init_jwt, ConsumerRequest, ExFilter, FieldChange, Publish, PublishKind};
+pub(crate) use response::{notification, response, string_response};
+
+use serde_json::Value;
+
+use crate::validation::{Finding, Rule};
+
+/// Request, response and notification `type` names used on the consumer socket.
+pub(crate) mod types {
+    /// Response to `cm.ConsumerRequestConversation`.
+    pub(crate) const REQUEST_CONVERSATION_RESPONSE: &str = "cm.RequestConversationResponse";
+    /// Response to `ms.PublishEvent`.
+    pub(crate) const PUBLISH_EVENT_RESPONSE: &str = "ms.PublishEventResponse";
+    /// Response to `ms.SubscribeMessagingEvents`.
+    pub(crate) const GENERIC_SUBSCRIBE_RESPONSE: &str = "GenericSubscribeResponse";
+    /// Response to `cqm.SubscribeExConversations`.
+    pub(crate) const SUBSCRIBE_EX_CONVERSATIONS_RESPONSE: &str =
+        "cqm.SubscribeExConversationsResponse";
+    /// Response carrying a string body (InitConnection, KeepAlive, UpdateConversationField,
+    /// Unsubscribe, and every error without a more specific type).
+    pub(crate) const STRING_RESPONSE: &str = "StringResponse";
+    /// Response to `GetClock` (reference §1.4: the AMSC constant; see protocol-decisions).
+    pub(crate) const GET_CLOCK_RESPONSE: &str = ".GetClock$Response";
+    /// Response to the two `ms.GenerateURLFor*File` requests.
+    pub(crate) const GENERATE_URL_RESPONSE: &str = "ms.GenerateURLResponse";
+    /// Response to `userprofile.GetUserProfile`.
+    pub(crate) const GET_USER_PROFILE_RESPONSE: &str = "userprofile.GetUserProfileResponse";
+    /// Messaging events of a dialog.
+    pub(crate) const MESSAGING_EVENT_NOTIFICATION: &str = "ms.MessagingEventNotification";
+    /// Conversation metadata changes.
+    pub(crate) const EX_CONVERSATION_CHANGE_NOTIFICATION: &str =
+        "cqm.ExConversationChangeNotification";
+
+    /// The response type of a request type; errors are answered with it too, so a client
+    /// that dispatches on `type` sees the error where it expects the answer (see
+    /// protocol-decisions). Unknown types get `StringResponse`.
+    pub(crate) fn response_type_for(request_type: &str) -> &'static str {
+        match request_type {
+            "GetClock" | ".GetClock" => GET_CLOCK_RESPONSE,
+            "cm.ConsumerRequestConversation" => REQUEST_CONVERSATION_RESPONSE,
+            "ms.PublishEvent" => PUBLISH_EVENT_RESPONSE,
+            "ms.SubscribeMessagingEvents" => GENERIC_SUBSCRIBE_RESPONSE,
+            "cqm.SubscribeExConversations" => SUBSCRIBE_EX_CONVERSATIONS_RESPONSE,
+            "ms.GenerateURLForUploadFile" | "ms.GenerateURLForDownloadFile" => {
+                GENERATE_URL_RESPONSE
+            }
+            "userprofile.GetUserProfile" => GET_USER_PROFILE_RESPONSE,
+            _ => STRING_RESPONSE,
+        }
+    }
+}
+
+/// A request, or a frame, that cannot be served: the error response to send and the
+/// finding to record.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Rejection {
+    /// The HTTP-style `code` of the error response (400 or 401).
+    pub code: u16,
+    /// What was wrong.
+    pub finding: Finding,
+}
+
+impl Rejection {
+    /// A 400 for a violation of `rule`.
+    pub(crate) fn bad_request(
+        rule: Rule,
+        field: impl Into<String>,
+        value: Value,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            code: 400,
+            finding: Finding::violation(rule, field, value, message),
+        }
+    }
+
+    /// A 401 (authentication).
+    pub(crate) fn unauthorized(
+        field: impl Into<String>,
+        value: Value,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            code: 401,
+            finding: Finding::violation(Rule::Auth, field, value, message),
+        }
+    }
+
+    /// The string body of the error response.
+    pub(crate) fn body(&self) -> String {
+        if self.code == 401 {
+            format!(
+                "Unauthorized, {} (rule {}, field {})",
+                self.finding.message, self.finding.rule, self.finding.field
+            )
+        } else {
+            self.finding.error_body()
+        }
+    }
+}

@@ -1,0 +1,587 @@
+//! Typed consumer requests (reference §3), one variant per request `type`.
+//!
+//! `ConsumerRequest::parse` checks the body's shape; state-dependent checks (does the dialog
+//! exist, is the conversation open) happen in the handlers.
+
+use serde_json::{Map, Value};
+
+use super::{Envelope, Rejection};
+use crate::validation::{short, Rule};
+
+/// A consumer request with a body of the documented shape.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ConsumerRequest {
+    /// `GetClock` or `.GetClock`.
+    GetClock,
+    /// `KeepAlive`.
+    KeepAlive,
+    /// `cm.ConsumerRequestConversation`.
+    RequestConversation { skill_id: String },
+    /// `ms.PublishEvent`.
+    PublishEvent(Publish),
+    /// `ms.SubscribeMessagingEvents`.
+    SubscribeMessagingEvents { dialog_id: String, from_seq: u64 },
+    /// `cqm.SubscribeExConversations`.
+    SubscribeExConversations(ExFilter),
+    /// `cqm.UnsubscribeExConversations`.
+    UnsubscribeExConversations { subscription_id: String },
+    /// `cm.UpdateConversationField`.
+    UpdateConversationField {
+        conversation_id: String,
+        changes: Vec<FieldChange>,
+    },
+    /// `userprofile.GetUserProfile` (body: a consumer id string, or nothing for oneself).
+    GetUserProfile { user_id: Option<String> },
+    /// `userprofile.SetUserProfile` (accepted and stored nowhere).
+    SetUserProfile,
+    /// `ms.GenerateURLForUploadFile`.
+    GenerateUploadUrl { file_type: String },
+    /// `ms.GenerateURLForDownloadFile`.
+    GenerateDownloadUrl { relative_path: String },
+}
+
+/// The filter of a `cqm.SubscribeExConversations`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ExFilter {
+    /// Include open conversations.
+    pub open: bool,
+    /// Include closed conversations.
+    pub closed: bool,
+    /// Skip conversations not updated since (epoch ms).
+    pub min_last_updated: u64,
+}
+
+impl ExFilter {
+    /// Whether a conversation in this state, last updated at `ts`, matches.
+    pub(crate) fn matches(&self, open: bool, ts: u64) -> bool {
+        (if open { self.open } else { self.closed }) && ts >= self.min_last_updated
+    }
+}
+
+/// An `ms.PublishEvent` body.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Publish {
+    /// `body.dialogId` as sent (receipts record a wrong one instead of refusing it outright).
+    pub dialog_id: Option<Value>,
+    /// `body.conversationId`, when sent.
+    pub conversation_id: Option<String>,
+    /// `body.event`.
+    pub event: Map<String, Value>,
+    /// What kind of event it is.
+    pub kind: PublishKind,
+    /// The request's top-level `metadata`.
+    pub metadata: Option<Value>,
+}
+
+/// The event kinds a consumer may publish.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum PublishKind {
+    /// `ContentEvent`.
+    Content,
+    /// `RichContentEvent`.
+    RichContent,
+    /// `ChatStateEvent`.
+    ChatState,
+    /// `AcceptStatusEvent`, validated by [`crate::validation`].
+    Receipt,
+}
+
+/// One `conversationField` change.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum FieldChange {
+    /// `ConversationStateField`, `Stage` or `DialogChange` closing the conversation.
+    Close { cause: String },
+    /// `CSATRate`.
+    Csat(Value),
+    /// `TTRField`.
+    Ttr(Value),
+}
+
+const CHAT_STATES: [&str; 6] = [
+    "ACTIVE",
+    "INACTIVE",
+    "GONE",
+    "COMPOSING",
+    "PAUSE",
+    "BACKGROUND",
+];
+const TTR_TYPES: [&str; 4] = ["CUSTOM", "NORMAL", "PRIORITIZED", "URGENT"];
+const CSAT_STATUSES: [&str; 3] = ["FILLED", "PARTIALLY_FILLED", "SKIPPED"];
+
+impl ConsumerRequest {
+    /// Parses the request the envelope names. An unknown type is a [`Rule::UnknownType`]
+    /// rejection, never silence.
+    pub(crate) fn parse(env: &Envelope) -> Result<Self, Rejection> {
+        let body = env.body.as_ref();
+        Ok(match env.req_type.as_str() {
+            "GetClock" | ".GetClock" => ConsumerRequest::GetClock,
+            "KeepAlive" => ConsumerRequest::KeepAlive,
+            "cm.ConsumerRequestConversation" => {
+                let skill_id = match body.and_then(|b| b.get("skillId")) {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Number(n)) => n.to_string(),
+                    _ => "-1".to_owned(),
+                };
+                ConsumerRequest::RequestConversation { skill_id }
+            }
+            "ms.PublishEvent" => {
+                ConsumerRequest::PublishEvent(publish(body, env.metadata.clone())?)
+            }
+            "ms.SubscribeMessagingEvents" => {
+                let body = object(body, "body")?;
+                let dialog_id = string_field(body, "dialogId")?;
+                let from_seq = match body.get("fromSeq") {
+                    None | Some(Value::Null) => 0,
+                    Some(v) => v.as_u64().ok_or_else(|| {
+                        bad(
+                            "body.fromSeq",
+                            v,
+                            format!("fromSeq must be a non-negative integer, got {}", short(v)),
+                        )
+                    })?,
+                };
+                ConsumerRequest::SubscribeMessagingEvents {
+                    dialog_id,
+                    from_seq,
+                }
+            }
+            "cqm.SubscribeExConversations" => {
+                ConsumerRequest::SubscribeExConversations(ex_filter(body)?)
+            }
+            "cqm.UnsubscribeExConversations" => {
+                let body = object(body, "body")?;
+                ConsumerRequest::UnsubscribeExConversations {
+                    subscription_id: string_field(body, "subscriptionId")?,
+                }
+            }
+            "cm.UpdateConversationField" => {
+                let body = object(body, "body")?;
+                let conversation_id = string_field(body, "conversationId")?;
+                let changes = field_changes(body.get("conversationField"))?;
+                ConsumerRequest::UpdateConversationField {
+                    conversation_id,
+                    changes,
+                }
+            }
+            "userprofile.GetUserProfile" => ConsumerRequest::GetUserProfile {
+                user_id: body.and_then(Value::as_str).map(str::to_owned),
+            },
+            "userprofile.SetUserProfile" => ConsumerRequest::SetUserProfile,
+            "ms.GenerateURLForUploadFile" => {
+                let body = object(body, "body")?;
+                let file_type = string_field(body, "fileType")?;
+                if !["JPG", "JPEG", "PNG", "GIF", "PDF", "TXT"].contains(&file_type.as_str()) {
+                    return Err(bad(
+                        "body.fileType",
+                        &Value::String(file_type.clone()),
+                        format!(
+                            "fileType {file_type:?} is not one of JPG, JPEG, PNG, GIF, PDF, TXT"
+                        ),
+                    ));
+                }
+                ConsumerRequest::GenerateUploadUrl { file_type }
+            }
+            "ms.GenerateURLForDownloadFile" => {
+                let body = object(body, "body")?;
+                ConsumerRequest::GenerateDownloadUrl {
+                    relative_path: string_field(body, "relativePath")?,
+                }
+            }
+            other => {
+                return Err(Rejection::bad_request(
+                    Rule::UnknownType,
+                    "type",
+                    Value::String(other.to_owned()),
+                    format!("unknown request type {other:?} for the consumer endpoint"),
+                ))
+            }
+        })
+    }
+}
+
+fn bad(field: &str, value: &Value, message: String) -> Rejection {
+    Rejection::bad_request(Rule::Body, field, value.clone(), message)
+}
+
+fn object<'a>(value: Option<&'a Value>, field: &str) -> Result<&'a Map<String, Value>, Rejection> {
+    match value {
+        Some(Value::Object(map)) => Ok(map),
+        Some(other) => Err(bad(
+            field,
+            other,
+            format!("{field} must be an object, got {}", short(other)),
+        )),
+        None => Err(bad(field, &Value::Null, format!("{field} is missing"))),
+    }
+}
+
+fn string_field(map: &Map<String, Value>, key: &str) -> Result<String, Rejection> {
+    let field = format!("body.{key}");
+    match map.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(other) => Err(bad(
+            &field,
+            other,
+            format!("{key} must be a non-empty string, got {}", short(other)),
+        )),
+        None => Err(bad(&field, &Value::Null, format!("{key} is missing"))),
+    }
+}
+
+/// The JWT of an InitConnection's `.ams.headers.ConsumerAuthentication` header.
+pub(crate) fn init_jwt(headers: Option<&Value>) -> Result<Option<String>, Rejection> {
+    let headers: Vec<&Value> = match headers {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(items)) => items.iter().collect(),
+        // A one-element array may be sent as the bare element (reference §2).
+        Some(obj @ Value::Object(_)) => vec![obj],
+        Some(other) => {
+            return Err(bad(
+                "headers",
+                other,
+                format!("headers must be a list of objects, got {}", short(other)),
+            ))
+        }
+    };
+    for header in headers {
+        let kind = header.get("type").and_then(Value::as_str).unwrap_or("");
+        if kind.ends_with("ConsumerAuthentication") {
+            return match header.get("jwt") {
+                Some(Value::String(jwt)) => Ok(Some(jwt.clone())),
+                other => Err(Rejection::unauthorized(
+                    "headers[].jwt",
+                    other.cloned().unwrap_or(Value::Null),
+                    "the ConsumerAuthentication header has no jwt string",
+                )),
+            };
+        }
+    }
+    Ok(None)
+}
+
+fn publish(body: Option<&Value>, metadata: Option<Value>) -> Result<Publish, Rejection> {
+    let body = object(body, "body")?;
+    let event = object(body.get("event"), "body.event")?.clone();
+    let kind = match event.get("type") {
+        Some(Value::String(t)) => match t.as_str() {
+            "ContentEvent" => PublishKind::Content,
+            "RichContentEvent" => PublishKind::RichContent,
+            "ChatStateEvent" => PublishKind::ChatState,
+            "AcceptStatusEvent" => PublishKind::Receipt,
+            other => {
+                return Err(bad(
+                    "body.event.type",
+                    &Value::String(other.to_owned()),
+                    format!(
+                        "event type {other:?} is not one of ContentEvent, RichContentEvent, \
+                         ChatStateEvent, AcceptStatusEvent"
+                    ),
+                ))
+            }
+        },
+        other => {
+            let value = other.cloned().unwrap_or(Value::Null);
+            return Err(bad(
+                "body.event.type",
+                &value,
+                format!("event type is missing or not a string: {}", short(&value)),
+            ));
+        }
+    };
+    let conversation_id = match body.get("conversationId") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => {
+            return Err(bad(
+                "body.conversationId",
+                other,
+                format!("conversationId must be a string, got {}", short(other)),
+            ))
+        }
+    };
+    let dialog_id = body.get("dialogId").cloned();
+    if kind != PublishKind::Receipt {
+        // Receipts record a bad dialogId as a receipt finding; other events are refused here.
+        string_field(body, "dialogId")?;
+        check_event(&kind, &event)?;
+    }
+    Ok(Publish {
+        dialog_id,
+        conversation_id,
+        event,
+        kind,
+        metadata,
+    })
+}
+
+fn check_event(kind: &PublishKind, event: &Map<String, Value>) -> Result<(), Rejection> {
+    match kind {
+        PublishKind::Content => {
+            let content_type = match event.get("contentType") {
+                None => "text/plain",
+                Some(Value::String(s)) => s.as_str(),
+                Some(other) => {
+                    return Err(bad(
+                        "body.event.contentType",
+                        other,
+                        format!("contentType must be a string, got {}", short(other)),
+                    ))
+                }
+            };
+            match (content_type, event.get("message")) {
+                (_, None) => Err(bad(
+                    "body.event.message",
+                    &Value::Null,
+                    "message is missing".into(),
+                )),
+                ("text/plain", Some(m)) if !m.is_string() => Err(bad(
+                    "body.event.message",
+                    m,
+                    format!("a text/plain message must be a string, got {}", short(m)),
+                )),
+                _ => Ok(()),
+            }
+        }
+        PublishKind::RichContent => match event.get("content") {
+            Some(Value::Object(_)) => Ok(()),
+            other => Err(bad(
+                "body.event.content",
+                other.unwrap_or(&Value::Null),
+                "RichContentEvent needs a content object".into(),
+            )),
+        },
+        PublishKind::ChatState => match event.get("chatState") {
+            Some(Value::String(s)) if CHAT_STATES.contains(&s.as_str()) => Ok(()),
+            other => {
+                let value = other.cloned().unwrap_or(Value::Null);
+                Err(bad(
+                    "body.event.chatState",
+                    &value,
+                    format!(
+                        "chatState {} is not one of {}",
+                        short(&value),
+                        CHAT_STATES.join(", ")
+                    ),
+                ))
+            }
+        },
+        PublishKind::Receipt => Ok(()),
+    }
+}
+
+fn ex_filter(body: Option<&Value>) -> Result<ExFilter, Rejection> {
+    let mut filter = ExFilter {
+        open: true,
+        closed: true,
+        min_last_updated: 0,
+    };
+    let Some(body) = body else {
+        return Ok(filter);
+    };
+    let body = object(Some(body), "body")?;
+    if let Some(states) = body.get("convState") {
+        let list = match states {
+            Value::Array(items) => items.iter().collect::<Vec<_>>(),
+            single => vec![single],
+        };
+        filter.open = false;
+        filter.closed = false;
+        for state in list {
+            match state.as_str() {
+                Some("OPEN") => filter.open = true,
+                Some("CLOSE") => filter.closed = true,
+                // Unknown enum values are ignored (reference §2).
+                _ => {}
+            }
+        }
+    }
+    match body.get("minLastUpdatedTime") {
+        None | Some(Value::Null) => {}
+        Some(v) => {
+            filter.min_last_updated = v.as_u64().ok_or_else(|| {
+                bad(
+                    "body.minLastUpdatedTime",
+                    v,
+                    format!(
+                        "minLastUpdatedTime must be a non-negative integer, got {}",
+                        short(v)
+                    ),
+                )
+            })?;
+        }
+    }
+    Ok(filter)
+}
+
+fn field_changes(value: Option<&Value>) -> Result<Vec<FieldChange>, Rejection> {
+    let items: Vec<&Value> = match value {
+        // A one-element array may be sent as the bare element (reference §2).
+        Some(obj @ Value::Object(_)) => vec![obj],
+        Some(Value::Array(items)) if !items.is_empty() => items.iter().collect(),
+        other => {
+            let value = other.cloned().unwrap_or(Value::Null);
+            return Err(bad(
+                "body.conversationField",
+                &value,
+                format!(
+                    "conversationField must be an object or a non-empty list of objects, got {}",
+                    short(&value)
+                ),
+            ));
+        }
+    };
+    items.into_iter().map(field_change).collect()
+}
+
+fn field_change(item: &Value) -> Result<FieldChange, Rejection> {
+    let at = "body.conversationField";
+    let field = item.get("field").and_then(Value::as_str).unwrap_or("");
+    let close_state = |cause: &str| match item.get("conversationState") {
+        Some(Value::String(s)) if s == "CLOSE" => Ok(FieldChange::Close {
+            cause: cause.to_owned(),
+        }),
+        other => {
+            let value = other.cloned().unwrap_or(Value::Null);
+            Err(bad(
+                &format!("{at}.conversationState"),
+                &value,
+                format!(
+                    "conversationState {} is not supported; consumers can only send \"CLOSE\"",
+                    short(&value)
+                ),
+            ))
+        }
+    };
+    match field {
+        "ConversationStateField" => close_state("Closed by consumer"),
+        "Stage" => close_state("Closed by consumer"),
+        "DialogChange" => {
+            let dialog = item.get("dialog");
+            let state = dialog.and_then(|d| d.get("state")).and_then(Value::as_str);
+            if state != Some("CLOSE") {
+                let value = dialog.cloned().unwrap_or(Value::Null);
+                return Err(bad(
+                    &format!("{at}.dialog.state"),
+                    &value,
+                    "DialogChange must carry dialog.state \"CLOSE\"".into(),
+                ));
+            }
+            let cause = dialog
+                .and_then(|d| d.get("closedCause"))
+                .and_then(Value::as_str)
+                .unwrap_or("Closed by consumer");
+            Ok(FieldChange::Close {
+                cause: cause.to_owned(),
+            })
+        }
+        "CSATRate" => {
+            let rate = item.get("csatRate").and_then(Value::as_u64);
+            let confirmation = item
+                .get("csatResolutionConfirmation")
+                .map(Value::is_boolean);
+            let status = item.get("status").and_then(Value::as_str);
+            if !matches!(rate, Some(1..=5))
+                || confirmation != Some(true)
+                || !status.is_some_and(|s| CSAT_STATUSES.contains(&s))
+            {
+                return Err(bad(
+                    at,
+                    item,
+                    "CSATRate needs csatRate 1-5, csatResolutionConfirmation (boolean) and \
+                     status FILLED|PARTIALLY_FILLED|SKIPPED"
+                        .into(),
+                ));
+            }
+            Ok(FieldChange::Csat(item.clone()))
+        }
+        "TTRField" => {
+            let ttr_type = item.get("ttrType").and_then(Value::as_str);
+            if !ttr_type.is_some_and(|t| TTR_TYPES.contains(&t)) {
+                let value = item.get("ttrType").cloned().unwrap_or(Value::Null);
+                return Err(bad(
+                    &format!("{at}.ttrType"),
+                    &value,
+                    format!(
+                        "ttrType {} is not one of {}",
+                        short(&value),
+                        TTR_TYPES.join(", ")
+                    ),
+                ));
+            }
+            let value = item.get("value").and_then(Value::as_u64).unwrap_or(0);
+            Ok(FieldChange::Ttr(
+                serde_json::json!({"ttrType": ttr_type, "value": value}),
+            ))
+        }
+        other => Err(bad(
+            &format!("{at}.field"),
+            &Value::String(other.to_owned()),
+            format!(
+                "field {other:?} is not supported for consumers (ConversationStateField, Stage, \
+                 DialogChange, CSATRate, TTRField)"
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ConsumerRequest, Rejection> {
+        ConsumerRequest::parse(&Envelope::parse(text).unwrap())
+    }
+
+    #[test]
+    fn conversation_field_may_be_an_object_or_an_array() {
+        let obj = r#"{"kind":"req","id":1,"type":"cm.UpdateConversationField","body":{"conversationId":"c","conversationField":{"field":"ConversationStateField","conversationState":"CLOSE"}}}"#;
+        let arr = r#"{"kind":"req","id":1,"type":"cm.UpdateConversationField","body":{"conversationId":"c","conversationField":[{"field":"ConversationStateField","conversationState":"CLOSE"}]}}"#;
+        assert_eq!(parse(obj).unwrap(), parse(arr).unwrap());
+    }
+
+    #[test]
+    fn unknown_types_are_rejected_by_name() {
+        let err = parse(r#"{"kind":"req","id":1,"type":"ms.Nope"}"#).unwrap_err();
+        assert_eq!(err.finding.rule, Rule::UnknownType);
+        assert!(err.body().contains("\"ms.Nope\""), "{}", err.body());
+    }
+
+    #[test]
+    fn publish_needs_body_event_and_dialog() {
+        for (text, field) in [
+            (r#"{"kind":"req","id":1,"type":"ms.PublishEvent"}"#, "body"),
+            (
+                r#"{"kind":"req","id":1,"type":"ms.PublishEvent","body":{"dialogId":"d"}}"#,
+                "body.event",
+            ),
+            (
+                r#"{"kind":"req","id":1,"type":"ms.PublishEvent","body":{"event":{"type":"ContentEvent","message":"x"}}}"#,
+                "body.dialogId",
+            ),
+            (
+                r#"{"kind":"req","id":1,"type":"ms.PublishEvent","body":{"dialogId":"d","event":{"type":"ChatStateEvent","chatState":"typing"}}}"#,
+                "body.event.chatState",
+            ),
+        ] {
+            assert_eq!(parse(text).unwrap_err().finding.field, field, "{text}");
+        }
+    }
+
+    #[test]
+    fn receipts_keep_a_bad_dialog_id_for_the_validator() {
+        let req = parse(r#"{"kind":"req","id":1,"type":"ms.PublishEvent","body":{"dialogId":5,"event":{"type":"AcceptStatusEvent"}}}"#).unwrap();
+        let ConsumerRequest::PublishEvent(publish) = req else {
+            panic!("not a publish")
+        };
+        assert_eq!(publish.kind, PublishKind::Receipt);
+        assert_eq!(publish.dialog_id, Some(Value::from(5)));
+    }
+
+    #[test]
+    fn init_connection_reads_the_jwt_header() {
+        let env = Envelope::parse(r#"{"kind":"req","id":"0","type":"InitConnection","headers":[{"type":".ams.headers.ClientProperties"},{"type":".ams.headers.ConsumerAuthentication","jwt":"abc"}]}"#).unwrap();
+        assert_eq!(init_jwt(env.headers.as_ref()).unwrap(), Some("abc".into()));
+        let env = Envelope::parse(r#"{"kind":"req","id":"0","type":"InitConnection","headers":{"type":".ams.headers.ConsumerAuthentication","jwt":"abc"}}"#).unwrap();
+        assert_eq!(init_jwt(env.headers.as_ref()).unwrap(), Some("abc".into()));
+    }
+}

@@ -1,0 +1,58 @@
+//! Outgoing frames: responses and notifications, serialized with the field order of the
+//! reference's captures (`kind`, `reqId`, `code`, `body`, `type`, as in the seed tutorial).
+
+use serde_json::{json, Value};
+
+use super::{types, ReqId};
+
+/// A response frame. `req_id` is `None` only when the request had no usable id; the frame
+/// then carries `"reqId": null` (see protocol-decisions).
+pub(crate) fn response(req_id: Option<&ReqId>, code: u16, resp_type: &str, body: Value) -> String {
+    json!({
+        "kind": "resp",
+        "reqId": req_id.map(|id| id.0.clone()),
+        "code": code,
+        "body": body,
+        "type": resp_type,
+    })
+    .to_string()
+}
+
+/// A `StringResponse` (success or error).
+pub(crate) fn string_response(req_id: Option<&ReqId>, code: u16, body: &str) -> String {
+    response(
+        req_id,
+        code,
+        types::STRING_RESPONSE,
+        Value::String(body.to_owned()),
+    )
+}
+
+/// A notification frame.
+pub(crate) fn notification(notification_type: &str, body: Value) -> String {
+    json!({
+        "kind": "notification",
+        "body": body,
+        "type": notification_type,
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_order_follows_the_tutorial() {
+        let frame = response(
+            Some(&ReqId("1".into())),
+            200,
+            types::REQUEST_CONVERSATION_RESPONSE,
+            json!({"conversationId": "c"}),
+        );
+        assert_eq!(
+            frame,
+            r#"{"kind":"resp","reqId":"1","code":200,"body":{"conversationId":"c"},"type":"cm.RequestConversationResponse"}"#
+        );
+    }
+}

@@ -1,0 +1,410 @@
+//! [`MockServer`] and its builder: start (bound and ready on return), addresses, handles,
+//! records, waits, and shutdown (explicit, or on drop).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::ClientConfig;
+use tokio_rustls::TlsAcceptor;
+use uuid::Uuid;
+use wiretape_fixtures::pki::LocalCa;
+
+use crate::config::{
+    AgentMode, Auth, Config, ControlAccess, Listen, Strictness, Timeouts, TlsIdentity, Transport,
+};
+use crate::expect::{ExpectedReceipt, Unmet};
+use crate::hub::{Hub, Settings, State};
+use crate::journal::{ReceiptRecord, Report, ViolationRecord};
+use crate::scenario::{runner, Scenario};
+use crate::snapshot::ConversationSnapshot;
+use crate::{Agent, Error};
+
+/// Namespace of the simulated agent's id (a UUIDv5 of the account in it).
+const AGENT_NAMESPACE: Uuid = Uuid::from_u128(0x29c3_019d_fe0b_5200_afe8_737a_bfea_e4b4);
+
+/// A running mock of the Messaging Window API consumer side.
+///
+/// Dropping it stops the server (connections get close 1001); [`MockServer::shutdown`] also
+/// waits for them to finish. Use one server per test.
+#[derive(Debug)]
+pub struct MockServer {
+    hub: Arc<Hub>,
+    address: SocketAddr,
+    /// `Some` for `wss://`.
+    tls: Option<TlsIdentity>,
+}
+
+impl MockServer {
+    /// Starts a `wss://` server on `127.0.0.1` (a free port) with its own in-memory CA, the
+    /// automatic agent and default settings. It accepts connections when this returns.
+    ///
+    /// # Panics
+    /// When the server cannot start (no free port, TLS setup failure); use
+    /// [`MockServer::start_with`] to get the error instead.
+    pub async fn start() -> Self {
+        Self::builder().start().await
+    }
+
+    /// A builder for anything but the defaults.
+    pub fn builder() -> MockServerBuilder {
+        MockServerBuilder {
+            config: Config::default(),
+        }
+    }
+
+    /// Starts a server from a complete configuration (what `wiretape mock` does).
+    ///
+    /// # Errors
+    /// When the address cannot be bound, a given listener cannot be used, or TLS cannot be
+    /// set up.
+    pub async fn start_with(config: Config) -> Result<Self, Error> {
+        let tls = match config.transport {
+            Transport::GeneratedCa => Some(TlsIdentity::from_ca(&LocalCa::generate()?)?),
+            Transport::Tls(identity) => Some(identity),
+            Transport::Plain => None,
+        };
+        let listener = match config.listen {
+            Listen::Addr(addr) => tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| Error::Bind { addr, source })?,
+            Listen::Std(listener) => {
+                listener.set_nonblocking(true).map_err(Error::Listener)?;
+                tokio::net::TcpListener::from_std(listener).map_err(Error::Listener)?
+            }
+            Listen::Tokio(listener) => listener,
+        };
+        let address = listener.local_addr().map_err(Error::Listener)?;
+        let settings = Settings {
+            agent_id: Uuid::new_v5(&AGENT_NAMESPACE, config.account.as_bytes()).to_string(),
+            account: config.account,
+            auth: config.auth,
+            strictness: config.strictness,
+            timeouts: config.timeouts,
+            max_message_bytes: config.max_message_bytes,
+            control_api: config.control_api,
+        };
+        let (hub, agent_events) = Hub::new(settings);
+        let hub = Arc::new(hub);
+        hub.tracker.spawn(runner::run(
+            config.agent.scenario(),
+            Agent::new(hub.clone()),
+            agent_events,
+            hub.tracker.clone(),
+            hub.cancel.clone(),
+        ));
+        let acceptor = tls.as_ref().map(|t| TlsAcceptor::from(t.server.clone()));
+        let router = crate::endpoint::router(hub.clone());
+        hub.tracker.spawn(crate::listener::run(
+            listener,
+            acceptor,
+            router,
+            hub.clone(),
+        ));
+        tracing::info!(%address, tls = tls.is_some(), "mock server listening");
+        Ok(Self { hub, address, tls })
+    }
+
+    /// The base URL, e.g. `wss://127.0.0.1:PORT` (`ws://` when plain).
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "wss" } else { "ws" };
+        format!("{scheme}://{}", self.address)
+    }
+
+    /// The consumer endpoint:
+    /// `wss://127.0.0.1:PORT/ws_api/account/{account}/messaging/consumer?v=3`.
+    pub fn consumer_url(&self) -> String {
+        format!(
+            "{}/ws_api/account/{}/messaging/consumer?v=3",
+            self.url(),
+            self.hub.settings.account
+        )
+    }
+
+    /// The control API's base URL, e.g. `https://127.0.0.1:PORT/mock/api`.
+    pub fn control_url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}/mock/api", self.address)
+    }
+
+    /// The bound address.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The account served.
+    pub fn account(&self) -> &str {
+        &self.hub.settings.account
+    }
+
+    /// A rustls client configuration that trusts this server (`None` when plain, or when the
+    /// TLS identity was given without one).
+    pub fn client_tls(&self) -> Option<Arc<ClientConfig>> {
+        self.tls.as_ref().and_then(|t| t.client.clone())
+    }
+
+    /// The CA certificate file to give clients (`wscat --ca`), when the CA is stored.
+    pub fn ca_cert_path(&self) -> Option<&Path> {
+        self.tls.as_ref().and_then(|t| t.ca_cert_path.as_deref())
+    }
+
+    /// A handle to act as the agent.
+    pub fn agent(&self) -> Agent {
+        Agent::new(self.hub.clone())
+    }
+
+    /// Every conversation, with events and receipts.
+    pub fn conversations(&self) -> Vec<ConversationSnapshot> {
+        self.hub.read(|s| {
+            s.conversations
+                .iter()
+                .map(|c| ConversationSnapshot::of(c, s))
+                .collect()
+        })
+    }
+
+    /// The newest conversation.
+    pub fn latest_conversation(&self) -> Option<ConversationSnapshot> {
+        self.hub.read(|s| {
+            s.conversations
+                .last()
+                .map(|c| ConversationSnapshot::of(c, s))
+        })
+    }
+
+    /// Every consumer receipt with its verdict, in arrival order.
+    pub fn receipts(&self) -> Vec<ReceiptRecord> {
+        self.hub.read(|s| s.journal.receipts().to_vec())
+    }
+
+    /// Every violation (bad frames and requests included), in arrival order.
+    pub fn violations(&self) -> Vec<ViolationRecord> {
+        self.hub.read(|s| s.journal.violations().to_vec())
+    }
+
+    /// Summary, receipts and violations.
+    pub fn report(&self) -> Report {
+        self.hub.read(|s| s.journal.report())
+    }
+
+    /// Checks, now, that every expected receipt has arrived.
+    ///
+    /// # Errors
+    /// The first expectation not met, with every receipt that did arrive.
+    pub fn verify_receipts(&self, expected: &[ExpectedReceipt]) -> Result<(), Unmet> {
+        let arrived = self.receipts();
+        match expected
+            .iter()
+            .find(|e| !arrived.iter().any(|r| e.matches(r)))
+        {
+            None => Ok(()),
+            Some(missing) => Err(Unmet {
+                expected: missing.clone(),
+                waited: None,
+                arrived,
+            }),
+        }
+    }
+
+    /// Waits until a receipt matching `expected` has arrived and returns it. No built-in
+    /// timeout: wrap it in `tokio::time::timeout`, or use
+    /// [`MockServer::wait_for_receipt_within`].
+    pub async fn wait_for_receipt(&self, expected: &ExpectedReceipt) -> ReceiptRecord {
+        self.wait_until(|s| {
+            s.journal
+                .receipts()
+                .iter()
+                .find(|r| expected.matches(r))
+                .cloned()
+        })
+        .await
+    }
+
+    /// [`MockServer::wait_for_receipt`] with a deadline.
+    ///
+    /// # Errors
+    /// [`Unmet`] listing what was expected and every receipt that arrived.
+    pub async fn wait_for_receipt_within(
+        &self,
+        expected: &ExpectedReceipt,
+        limit: Duration,
+    ) -> Result<ReceiptRecord, Unmet> {
+        tokio::time::timeout(limit, self.wait_for_receipt(expected))
+            .await
+            .map_err(|_| Unmet {
+                expected: expected.clone(),
+                waited: Some(limit),
+                arrived: self.receipts(),
+            })
+    }
+
+    /// Waits until `check` finds something in a conversation snapshot, e.g. the agent's
+    /// first message. No built-in timeout.
+    pub async fn wait_for_conversation<T>(
+        &self,
+        check: impl Fn(&ConversationSnapshot) -> Option<T>,
+    ) -> T {
+        self.wait_until(|s| {
+            s.conversations
+                .iter()
+                .find_map(|c| check(&ConversationSnapshot::of(c, s)))
+        })
+        .await
+    }
+
+    async fn wait_until<T>(&self, check: impl Fn(&State) -> Option<T>) -> T {
+        let mut changes = self.hub.subscribe_changes();
+        loop {
+            if let Some(found) = self.hub.read(&check) {
+                return found;
+            }
+            if changes.changed().await.is_err() {
+                // The hub (owned by self) outlives this call, so this cannot happen; waiting
+                // forever is the documented behaviour of an unmet wait anyway.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Completes when the server is asked to stop (`POST /mock/api/shutdown`, or
+    /// [`MockServer::shutdown`] elsewhere).
+    pub async fn stopped(&self) {
+        self.hub.cancel.cancelled().await;
+    }
+
+    /// Stops accepting, closes every socket with 1001, and waits (up to the configured grace
+    /// period) for connections to finish.
+    pub async fn shutdown(self) {
+        self.hub.cancel.cancel();
+        self.hub.tracker.close();
+        let grace = self.hub.settings.timeouts.shutdown_grace;
+        if tokio::time::timeout(grace, self.hub.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections still open after the {grace:?} shutdown grace period");
+        }
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        self.hub.cancel.cancel();
+    }
+}
+
+/// Configures a [`MockServer`]; every setting has a default suitable for tests.
+#[derive(Debug)]
+#[must_use = "a builder does nothing until .start().await"]
+pub struct MockServerBuilder {
+    config: Config,
+}
+
+impl MockServerBuilder {
+    /// Listen on this address (default `127.0.0.1:0`).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.config.listen = Listen::Addr(addr);
+        self
+    }
+
+    /// Serve on an already bound std listener.
+    pub fn listener(mut self, listener: std::net::TcpListener) -> Self {
+        self.config.listen = Listen::Std(listener);
+        self
+    }
+
+    /// Serve on an already bound tokio listener.
+    pub fn tokio_listener(mut self, listener: tokio::net::TcpListener) -> Self {
+        self.config.listen = Listen::Tokio(listener);
+        self
+    }
+
+    /// Plain `ws://` instead of TLS.
+    pub fn plain(mut self) -> Self {
+        self.config.transport = Transport::Plain;
+        self
+    }
+
+    /// TLS with this identity instead of a generated CA.
+    pub fn tls(mut self, identity: TlsIdentity) -> Self {
+        self.config.transport = Transport::Tls(identity);
+        self
+    }
+
+    /// The agent's behaviour (default: automatic, 250 ms between actions).
+    pub fn agent(mut self, mode: AgentMode) -> Self {
+        self.config.agent = mode;
+        self
+    }
+
+    /// The automatic agent with this pause before each action.
+    pub fn auto_agent(self, delay: Duration) -> Self {
+        self.agent(AgentMode::Auto { delay })
+    }
+
+    /// An agent that only acts when driven.
+    pub fn manual_agent(self) -> Self {
+        self.agent(AgentMode::Manual)
+    }
+
+    /// An agent following a scenario.
+    pub fn scenario(self, scenario: Scenario) -> Self {
+        self.agent(AgentMode::Scenario(scenario))
+    }
+
+    /// The account served (default [`DEFAULT_ACCOUNT`](crate::DEFAULT_ACCOUNT)).
+    pub fn account(mut self, account: impl Into<String>) -> Self {
+        self.config.account = account.into();
+        self
+    }
+
+    /// Accept only this token.
+    pub fn jwt(mut self, token: impl Into<String>) -> Self {
+        self.config.auth = Auth::Pinned(token.into());
+        self
+    }
+
+    /// What happens to invalid receipts (default [`Strictness::Standard`]).
+    pub fn strictness(mut self, strictness: Strictness) -> Self {
+        self.config.strictness = strictness;
+        self
+    }
+
+    /// Connection timeouts.
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.config.timeouts = timeouts;
+        self
+    }
+
+    /// Largest message accepted (default 1 MiB); larger ones close with 1009.
+    pub fn max_message_bytes(mut self, limit: usize) -> Self {
+        self.config.max_message_bytes = limit;
+        self
+    }
+
+    /// Who may use the control API (default loopback only).
+    pub fn control_api(mut self, access: ControlAccess) -> Self {
+        self.config.control_api = access;
+        self
+    }
+
+    /// Starts the server.
+    ///
+    /// # Panics
+    /// When it cannot start; use [`MockServerBuilder::try_start`] to get the error.
+    pub async fn start(self) -> MockServer {
+        match self.try_start().await {
+            Ok(server) => server,
+            Err(err) => panic!("the mock server did not start: {err}"),
+        }
+    }
+
+    /// Starts the server.
+    ///
+    /// # Errors
+    /// As [`MockServer::start_with`].
+    pub async fn try_start(self) -> Result<MockServer, Error> {
+        MockServer::start_with(self.config).await
+    }
+}
