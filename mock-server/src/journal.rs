@@ -132,16 +132,20 @@ impl Report {
     pub fn has_invalid_receipts(&self) -> bool {
         self.summary.invalid > 0
     }
+
+    /// One line: `3 receipts: 2 valid, 0 valid with warnings, 1 invalid; 1 violations`.
+    pub fn summary_line(&self) -> String {
+        let s = &self.summary;
+        format!(
+            "{} receipts: {} valid, {} valid with warnings, {} invalid; {} violations",
+            s.receipts, s.valid, s.with_warnings, s.invalid, s.violations
+        )
+    }
 }
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = &self.summary;
-        write!(
-            f,
-            "{} receipts: {} valid, {} valid with warnings, {} invalid; {} violations",
-            s.receipts, s.valid, s.with_warnings, s.invalid, s.violations
-        )?;
+        f.write_str(&self.summary_line())?;
         for receipt in &self.receipts {
             write!(f, "\n  {receipt}")?;
         }
