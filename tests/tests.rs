@@ -5,3 +5,5 @@ mod harness;
 mod record;
 // The `wiretape` binary itself: record under kill -9, the real wscat through the proxy.
 mod cli;
+// The LivePerson consumer mock: tutorial snapshots, receipt rules, bad input, wscat.
+mod mock;

@@ -84,7 +84,10 @@ fn status_must_be_one_of_five_case_sensitive() {
     }
     for good in ["ACCEPT", "READ", "ACCESS", "NACK"] {
         let checked = check(&c, json!(good), json!([0]), None);
-        assert!(!checked.findings.iter().any(Finding::is_violation), "{good}");
+        assert!(
+            !checked.findings.iter().any(Finding::is_violation),
+            "{good}"
+        );
     }
 }
 

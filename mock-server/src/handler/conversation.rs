@@ -91,12 +91,12 @@ pub(super) fn update_field(
         if needs_open && !open {
             return Err(Rejection {
                 code: 400,
-                finding: Finding::violation(
+                finding: Box::new(Finding::violation(
                     Rule::ConversationOpen,
                     "body.conversationId",
                     Value::String(conversation_id.to_owned()),
                     format!("conversation {conversation_id} is closed"),
-                ),
+                )),
             });
         }
         let mut closed = false;

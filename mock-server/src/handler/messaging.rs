@@ -218,12 +218,12 @@ fn own_dialog(
 fn closed(dialog_id: &str) -> Rejection {
     Rejection {
         code: 400,
-        finding: Finding::violation(
+        finding: Box::new(Finding::violation(
             Rule::ConversationOpen,
             "body.dialogId",
             Value::String(dialog_id.to_owned()),
             format!("the conversation of dialog {dialog_id} is closed"),
-        ),
+        )),
     }
 }
 

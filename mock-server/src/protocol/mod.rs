@@ -68,7 +68,7 @@ pub(crate) struct Rejection {
     /// The HTTP-style `code` of the error response (400 or 401).
     pub code: u16,
     /// What was wrong.
-    pub finding: Finding,
+    pub finding: Box<Finding>,
 }
 
 impl Rejection {
@@ -81,7 +81,7 @@ impl Rejection {
     ) -> Self {
         Self {
             code: 400,
-            finding: Finding::violation(rule, field, value, message),
+            finding: Box::new(Finding::violation(rule, field, value, message)),
         }
     }
 
@@ -93,7 +93,7 @@ impl Rejection {
     ) -> Self {
         Self {
             code: 401,
-            finding: Finding::violation(Rule::Auth, field, value, message),
+            finding: Box::new(Finding::violation(Rule::Auth, field, value, message)),
         }
     }
 

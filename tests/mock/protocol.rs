@@ -1,0 +1,315 @@
+//! Bad input, authentication, protocol-level closes and the control API.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::Message;
+use wiretape_mock_server::{client, MockServer, Rule, Timeouts};
+
+use super::Consumer;
+
+#[tokio::test]
+async fn every_bad_frame_gets_one_precise_error_and_the_connection_keeps_working() {
+    let server = MockServer::builder().manual_agent().start().await;
+    let mut c = Consumer::connect(&server, Some("test")).await;
+    let null = Value::Null;
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("not json", null.clone(), "field frame"),
+        ("[1,2,3]", null.clone(), "frame must be a JSON object"),
+        (
+            r#"{"id":1,"type":"GetClock"}"#,
+            json!("1"),
+            "kind is missing",
+        ),
+        (
+            r#"{"kind":"req","type":"GetClock"}"#,
+            null.clone(),
+            "id is missing",
+        ),
+        (
+            r#"{"kind":"req","id":true,"type":"GetClock"}"#,
+            null.clone(),
+            "id must be a string or an integer",
+        ),
+        (r#"{"kind":"req","id":7}"#, json!("7"), "type is missing"),
+        (
+            r#"{"kind":"req","id":8,"type":"ms.Bogus"}"#,
+            json!("8"),
+            "unknown request type \"ms.Bogus\"",
+        ),
+        (
+            r#"{"kind":"req","id":9,"type":"ms.PublishEvent"}"#,
+            json!("9"),
+            "body is missing",
+        ),
+        (
+            r#"{"kind":"req","id":10,"type":"ms.PublishEvent","body":{"dialogId":"x"}}"#,
+            json!("10"),
+            "body.event is missing",
+        ),
+    ];
+    for (text, req_id, says) in &cases {
+        c.send_text(text).await;
+        let resp = c.response_to(req_id).await;
+        assert_eq!(resp["code"], 400, "{text} -> {resp}");
+        assert!(
+            resp["body"].as_str().unwrap().contains(says),
+            "{text} -> {resp}"
+        );
+        c.assert_alive().await;
+    }
+    // A binary frame: refused, connection open.
+    c.ws_mut()
+        .send(Message::binary(vec![1, 2, 3]))
+        .await
+        .unwrap();
+    let resp = c.response_to(&Value::Null).await;
+    assert!(
+        resp["body"].as_str().unwrap().contains("binary frame"),
+        "{resp}"
+    );
+    c.assert_alive().await;
+    let violations = server.violations();
+    assert_eq!(violations.len(), cases.len() + 1);
+    assert!(violations.iter().all(|v| v.receipt.is_none()));
+    assert_eq!(violations[6].finding.rule, Rule::UnknownType);
+    assert!(server.receipts().is_empty());
+}
+
+#[tokio::test]
+async fn an_oversized_message_closes_1009_and_others_keep_working() {
+    let server = MockServer::builder()
+        .manual_agent()
+        .max_message_bytes(1024)
+        .start()
+        .await;
+    let mut big = Consumer::connect(&server, Some("test")).await;
+    let mut other = Consumer::connect(&server, Some("test")).await;
+    big.send_text(&format!(
+        r#"{{"kind":"req","id":1,"type":"GetClock","pad":"{}"}}"#,
+        "x".repeat(2000)
+    ))
+    .await;
+    let (code, reason) = big.closed().await;
+    assert_eq!(code, 1009, "{reason}");
+    other.assert_alive().await;
+}
+
+#[tokio::test]
+async fn invalid_utf8_in_a_text_frame_closes_1007() {
+    let server = MockServer::builder().manual_agent().start().await;
+    let mut c = Consumer::connect(&server, Some("test")).await;
+    let frame = Frame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(Data::Text), true);
+    c.ws_mut().send(Message::Frame(frame)).await.unwrap();
+    let (code, _) = c.closed().await;
+    assert_eq!(code, 1007);
+    assert_eq!(server.violations()[0].finding.rule, Rule::Frame);
+}
+
+#[tokio::test]
+async fn a_wrong_token_is_refused_at_the_upgrade_with_401() {
+    let server = MockServer::builder()
+        .manual_agent()
+        .jwt("right")
+        .start()
+        .await;
+    let err = client::connect(&server.consumer_url(), server.client_tls(), Some("wrong"))
+        .await
+        .expect_err("refused");
+    let text = format!("{:?}", err);
+    assert!(text.contains("401"), "{text}");
+    Consumer::connect(&server, Some("right"))
+        .await
+        .assert_alive()
+        .await;
+}
+
+#[tokio::test]
+async fn a_wrong_init_connection_token_closes_4401() {
+    let server = MockServer::builder()
+        .manual_agent()
+        .jwt("right")
+        .start()
+        .await;
+    let mut c = Consumer::connect(&server, None).await;
+    let resp = c
+        .request(json!({"kind":"req","id":"0","type":"InitConnection","headers":[{"type":".ams.headers.ConsumerAuthentication","jwt":"wrong"}]}))
+        .await;
+    assert_eq!(resp["code"], 401, "{resp}");
+    assert!(
+        !resp.to_string().contains("wrong"),
+        "the token is never echoed: {resp}"
+    );
+    assert_eq!(c.closed().await.0, 4401);
+}
+
+#[tokio::test]
+async fn no_init_connection_in_time_closes_4401() {
+    let server = MockServer::builder()
+        .manual_agent()
+        .timeouts(Timeouts {
+            init_connection: Duration::from_millis(100),
+            ..Timeouts::default()
+        })
+        .start()
+        .await;
+    let mut c = Consumer::connect(&server, None).await;
+    let (code, reason) = c.closed().await;
+    assert_eq!(code, 4401);
+    assert!(reason.contains("InitConnection"), "{reason}");
+}
+
+#[tokio::test]
+async fn other_consumer_requests_have_their_documented_shapes() {
+    let server = MockServer::builder().manual_agent().start().await;
+    let mut c = Consumer::connect(&server, Some("test")).await;
+    let clock = c
+        .request(json!({"kind":"req","id":1,"type":".GetClock"}))
+        .await;
+    assert!(clock["body"]["currentTime"].as_u64().unwrap() > 1_600_000_000_000);
+    let keep = c
+        .request(json!({"kind":"req","id":2,"type":"KeepAlive"}))
+        .await;
+    assert_eq!(keep["type"], "StringResponse");
+    let up = c
+        .request(json!({"kind":"req","id":3,"type":"ms.GenerateURLForUploadFile","body":{"fileSize":"5020","fileType":"PNG"}}))
+        .await;
+    assert_eq!(up["type"], "ms.GenerateURLResponse");
+    assert!(up["body"]["queryParams"]["temp_url_sig"].is_string());
+    let profile = c
+        .request(json!({"kind":"req","id":4,"type":"userprofile.GetUserProfile","body":server.agent().id()}))
+        .await;
+    assert_eq!(profile["body"]["role"], "ASSIGNED_AGENT", "{profile}");
+    let created = c
+        .request(json!({"kind":"req","id":5,"type":"cm.ConsumerRequestConversation"}))
+        .await;
+    let twice = c
+        .request(json!({"kind":"req","id":6,"type":"cm.ConsumerRequestConversation"}))
+        .await;
+    assert_eq!(
+        twice["code"], 400,
+        "one open conversation per consumer: {twice}"
+    );
+    let conv = created["body"]["conversationId"].as_str().unwrap();
+    let typing = c
+        .request(super::publish(
+            7,
+            conv,
+            json!({"type":"ChatStateEvent","chatState":"COMPOSING"}),
+        ))
+        .await;
+    assert_eq!(typing["body"], json!({"sequence": 0}));
+    let echo = c.notification("ms.MessagingEventNotification").await;
+    assert!(echo["body"]["changes"][0].get("serverTimestamp").is_none());
+    assert!(
+        server.latest_conversation().unwrap().events.is_empty(),
+        "not stored"
+    );
+}
+
+/// One HTTP/1.1 request to a plain server's control API; returns status and JSON body.
+async fn http(server: &MockServer, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut tcp = tokio::net::TcpStream::connect(server.address())
+        .await
+        .unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let request = format!(
+        "{method} /mock/api{path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).await.unwrap();
+    let status = response[9..12].parse().unwrap();
+    let json = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| serde_json::from_str(b).unwrap_or(Value::String(b.to_owned())))
+        .unwrap();
+    (status, json)
+}
+
+#[tokio::test]
+async fn the_control_api_drives_the_agent_and_lists_receipts() {
+    let server = MockServer::builder().plain().manual_agent().start().await;
+    assert!(server.url().starts_with("ws://"));
+    let mut c = Consumer::connect(&server, Some("test")).await;
+    let created = c
+        .request(json!({"kind":"req","id":1,"type":"cm.ConsumerRequestConversation"}))
+        .await;
+    let conv = created["body"]["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let (status, _) = http(
+        &server,
+        "POST",
+        "/conversations/latest/say",
+        Some(json!({"text":"hi"})),
+    )
+    .await;
+    assert_eq!(status, 409, "the agent must join first");
+    let (status, _) = http(
+        &server,
+        "POST",
+        &format!("/conversations/{conv}/join"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, said) = http(
+        &server,
+        "POST",
+        "/conversations/latest/say",
+        Some(json!({"text":"hi"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        said,
+        json!({"conversationId": conv, "dialogId": conv, "sequence": 0})
+    );
+    let note = c.notification("ms.MessagingEventNotification").await;
+    assert_eq!(note["body"]["changes"][0]["event"]["message"], "hi");
+
+    c.request(super::receipt(2, &conv, "READ", json!([0])))
+        .await;
+    let (_, receipts) = http(&server, "GET", "/receipts", None).await;
+    assert_eq!(receipts[0]["verdict"], "valid-with-warnings", "{receipts}");
+    let (_, conversations) = http(&server, "GET", "/conversations", None).await;
+    assert_eq!(conversations[0]["events"].as_array().unwrap().len(), 2);
+    assert_eq!(conversations[0]["receipts"].as_array().unwrap().len(), 1);
+
+    let (status, _) = http(&server, "POST", "/conversations/latest/close", None).await;
+    assert_eq!(status, 200);
+    let (status, _) = http(&server, "GET", "/conversations/nope", None).await;
+    assert_eq!(status, 404);
+    let (status, _) = http(&server, "POST", "/shutdown", None).await;
+    assert_eq!(status, 202);
+    tokio::time::timeout(Duration::from_secs(5), server.stopped())
+        .await
+        .expect("stopped");
+    let (code, _) = c.closed().await;
+    assert_eq!(code, 1001);
+}
+
+impl Consumer {
+    fn ws_mut(&mut self) -> &mut client::ConsumerSocket {
+        // Only for tests that need raw frames.
+        self.socket_mut()
+    }
+}
+
+#[tokio::test]
+async fn a_client_close_is_answered_and_forgotten() {
+    let server = MockServer::builder().manual_agent().start().await;
+    let c = Consumer::connect(&server, Some("test")).await;
+    let mut ws = c.into_socket();
+    ws.close(None).await.unwrap();
+    while let Some(Ok(_)) = ws.next().await {}
+}
