@@ -4,6 +4,7 @@
 //! Parsing never fails silently: every way a frame can be wrong is a [`Rejection`] that names
 //! the rule, the field and the value, and that the session turns into one error response.
 
+mod conversation;
 mod envelope;
 mod request;
 mod response;

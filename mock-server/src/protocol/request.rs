@@ -5,6 +5,8 @@
 
 use serde_json::{Map, Value};
 
+use super::conversation::{ex_filter, field_changes};
+pub(crate) use super::conversation::{ExFilter, FieldChange};
 use super::{Envelope, Rejection};
 use crate::validation::{short, Rule};
 
@@ -40,24 +42,6 @@ pub(crate) enum ConsumerRequest {
     GenerateDownloadUrl { relative_path: String },
 }
 
-/// The filter of a `cqm.SubscribeExConversations`.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ExFilter {
-    /// Include open conversations.
-    pub open: bool,
-    /// Include closed conversations.
-    pub closed: bool,
-    /// Skip conversations not updated since (epoch ms).
-    pub min_last_updated: u64,
-}
-
-impl ExFilter {
-    /// Whether a conversation in this state, last updated at `ts`, matches.
-    pub(crate) fn matches(&self, open: bool, ts: u64) -> bool {
-        (if open { self.open } else { self.closed }) && ts >= self.min_last_updated
-    }
-}
-
 /// An `ms.PublishEvent` body.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Publish {
@@ -86,17 +70,6 @@ pub(crate) enum PublishKind {
     Receipt,
 }
 
-/// One `conversationField` change.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum FieldChange {
-    /// `ConversationStateField`, `Stage` or `DialogChange` closing the conversation.
-    Close { cause: String },
-    /// `CSATRate`.
-    Csat(Value),
-    /// `TTRField`.
-    Ttr(Value),
-}
-
 const CHAT_STATES: [&str; 6] = [
     "ACTIVE",
     "INACTIVE",
@@ -105,8 +78,6 @@ const CHAT_STATES: [&str; 6] = [
     "PAUSE",
     "BACKGROUND",
 ];
-const TTR_TYPES: [&str; 4] = ["CUSTOM", "NORMAL", "PRIORITIZED", "URGENT"];
-const CSAT_STATUSES: [&str; 3] = ["FILLED", "PARTIALLY_FILLED", "SKIPPED"];
 
 impl ConsumerRequest {
     /// Parses the request the envelope names. An unknown type is a [`Rule::UnknownType`]
@@ -199,11 +170,14 @@ impl ConsumerRequest {
     }
 }
 
-fn bad(field: &str, value: &Value, message: String) -> Rejection {
+pub(super) fn bad(field: &str, value: &Value, message: String) -> Rejection {
     Rejection::bad_request(Rule::Body, field, value.clone(), message)
 }
 
-fn object<'a>(value: Option<&'a Value>, field: &str) -> Result<&'a Map<String, Value>, Rejection> {
+pub(super) fn object<'a>(
+    value: Option<&'a Value>,
+    field: &str,
+) -> Result<&'a Map<String, Value>, Rejection> {
     match value {
         Some(Value::Object(map)) => Ok(map),
         Some(other) => Err(bad(
@@ -215,7 +189,7 @@ fn object<'a>(value: Option<&'a Value>, field: &str) -> Result<&'a Map<String, V
     }
 }
 
-fn string_field(map: &Map<String, Value>, key: &str) -> Result<String, Rejection> {
+pub(super) fn string_field(map: &Map<String, Value>, key: &str) -> Result<String, Rejection> {
     let field = format!("body.{key}");
     match map.get(key) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
@@ -366,161 +340,6 @@ fn check_event(kind: &PublishKind, event: &Map<String, Value>) -> Result<(), Rej
             }
         },
         PublishKind::Receipt => Ok(()),
-    }
-}
-
-fn ex_filter(body: Option<&Value>) -> Result<ExFilter, Rejection> {
-    let mut filter = ExFilter {
-        open: true,
-        closed: true,
-        min_last_updated: 0,
-    };
-    let Some(body) = body else {
-        return Ok(filter);
-    };
-    let body = object(Some(body), "body")?;
-    if let Some(states) = body.get("convState") {
-        let list = match states {
-            Value::Array(items) => items.iter().collect::<Vec<_>>(),
-            single => vec![single],
-        };
-        filter.open = false;
-        filter.closed = false;
-        for state in list {
-            match state.as_str() {
-                Some("OPEN") => filter.open = true,
-                Some("CLOSE") => filter.closed = true,
-                // Unknown enum values are ignored (reference §2).
-                _ => {}
-            }
-        }
-    }
-    match body.get("minLastUpdatedTime") {
-        None | Some(Value::Null) => {}
-        Some(v) => {
-            filter.min_last_updated = v.as_u64().ok_or_else(|| {
-                bad(
-                    "body.minLastUpdatedTime",
-                    v,
-                    format!(
-                        "minLastUpdatedTime must be a non-negative integer, got {}",
-                        short(v)
-                    ),
-                )
-            })?;
-        }
-    }
-    Ok(filter)
-}
-
-fn field_changes(value: Option<&Value>) -> Result<Vec<FieldChange>, Rejection> {
-    let items: Vec<&Value> = match value {
-        // A one-element array may be sent as the bare element (reference §2).
-        Some(obj @ Value::Object(_)) => vec![obj],
-        Some(Value::Array(items)) if !items.is_empty() => items.iter().collect(),
-        other => {
-            let value = other.cloned().unwrap_or(Value::Null);
-            return Err(bad(
-                "body.conversationField",
-                &value,
-                format!(
-                    "conversationField must be an object or a non-empty list of objects, got {}",
-                    short(&value)
-                ),
-            ));
-        }
-    };
-    items.into_iter().map(field_change).collect()
-}
-
-fn field_change(item: &Value) -> Result<FieldChange, Rejection> {
-    let at = "body.conversationField";
-    let field = item.get("field").and_then(Value::as_str).unwrap_or("");
-    let close_state = |cause: &str| match item.get("conversationState") {
-        Some(Value::String(s)) if s == "CLOSE" => Ok(FieldChange::Close {
-            cause: cause.to_owned(),
-        }),
-        other => {
-            let value = other.cloned().unwrap_or(Value::Null);
-            Err(bad(
-                &format!("{at}.conversationState"),
-                &value,
-                format!(
-                    "conversationState {} is not supported; consumers can only send \"CLOSE\"",
-                    short(&value)
-                ),
-            ))
-        }
-    };
-    match field {
-        "ConversationStateField" => close_state("Closed by consumer"),
-        "Stage" => close_state("Closed by consumer"),
-        "DialogChange" => {
-            let dialog = item.get("dialog");
-            let state = dialog.and_then(|d| d.get("state")).and_then(Value::as_str);
-            if state != Some("CLOSE") {
-                let value = dialog.cloned().unwrap_or(Value::Null);
-                return Err(bad(
-                    &format!("{at}.dialog.state"),
-                    &value,
-                    "DialogChange must carry dialog.state \"CLOSE\"".into(),
-                ));
-            }
-            let cause = dialog
-                .and_then(|d| d.get("closedCause"))
-                .and_then(Value::as_str)
-                .unwrap_or("Closed by consumer");
-            Ok(FieldChange::Close {
-                cause: cause.to_owned(),
-            })
-        }
-        "CSATRate" => {
-            let rate = item.get("csatRate").and_then(Value::as_u64);
-            let confirmation = item
-                .get("csatResolutionConfirmation")
-                .map(Value::is_boolean);
-            let status = item.get("status").and_then(Value::as_str);
-            if !matches!(rate, Some(1..=5))
-                || confirmation != Some(true)
-                || !status.is_some_and(|s| CSAT_STATUSES.contains(&s))
-            {
-                return Err(bad(
-                    at,
-                    item,
-                    "CSATRate needs csatRate 1-5, csatResolutionConfirmation (boolean) and \
-                     status FILLED|PARTIALLY_FILLED|SKIPPED"
-                        .into(),
-                ));
-            }
-            Ok(FieldChange::Csat(item.clone()))
-        }
-        "TTRField" => {
-            let ttr_type = item.get("ttrType").and_then(Value::as_str);
-            if !ttr_type.is_some_and(|t| TTR_TYPES.contains(&t)) {
-                let value = item.get("ttrType").cloned().unwrap_or(Value::Null);
-                return Err(bad(
-                    &format!("{at}.ttrType"),
-                    &value,
-                    format!(
-                        "ttrType {} is not one of {}",
-                        short(&value),
-                        TTR_TYPES.join(", ")
-                    ),
-                ));
-            }
-            let value = item.get("value").and_then(Value::as_u64).unwrap_or(0);
-            Ok(FieldChange::Ttr(
-                serde_json::json!({"ttrType": ttr_type, "value": value}),
-            ))
-        }
-        other => Err(bad(
-            &format!("{at}.field"),
-            &Value::String(other.to_owned()),
-            format!(
-                "field {other:?} is not supported for consumers (ConversationStateField, Stage, \
-                 DialogChange, CSATRate, TTRField)"
-            ),
-        )),
     }
 }
 

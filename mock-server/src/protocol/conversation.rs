@@ -1,0 +1,195 @@
+//! Bodies of the conversation requests: `cm.UpdateConversationField` changes (object or
+//! array, reference §3.5) and the `cqm.SubscribeExConversations` filter (§3.4).
+
+use serde_json::Value;
+
+use super::request::{bad, object};
+use super::Rejection;
+use crate::validation::short;
+
+const TTR_TYPES: [&str; 4] = ["CUSTOM", "NORMAL", "PRIORITIZED", "URGENT"];
+const CSAT_STATUSES: [&str; 3] = ["FILLED", "PARTIALLY_FILLED", "SKIPPED"];
+
+/// The filter of a `cqm.SubscribeExConversations`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ExFilter {
+    /// Include open conversations.
+    pub open: bool,
+    /// Include closed conversations.
+    pub closed: bool,
+    /// Skip conversations not updated since (epoch ms).
+    pub min_last_updated: u64,
+}
+
+impl ExFilter {
+    /// Whether a conversation in this state, last updated at `ts`, matches.
+    pub(crate) fn matches(&self, open: bool, ts: u64) -> bool {
+        (if open { self.open } else { self.closed }) && ts >= self.min_last_updated
+    }
+}
+
+/// One `conversationField` change.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum FieldChange {
+    /// `ConversationStateField`, `Stage` or `DialogChange` closing the conversation.
+    Close { cause: String },
+    /// `CSATRate`.
+    Csat(Value),
+    /// `TTRField`.
+    Ttr(Value),
+}
+
+pub(super) fn ex_filter(body: Option<&Value>) -> Result<ExFilter, Rejection> {
+    let mut filter = ExFilter {
+        open: true,
+        closed: true,
+        min_last_updated: 0,
+    };
+    let Some(body) = body else {
+        return Ok(filter);
+    };
+    let body = object(Some(body), "body")?;
+    if let Some(states) = body.get("convState") {
+        let list = match states {
+            Value::Array(items) => items.iter().collect::<Vec<_>>(),
+            single => vec![single],
+        };
+        filter.open = false;
+        filter.closed = false;
+        for state in list {
+            match state.as_str() {
+                Some("OPEN") => filter.open = true,
+                Some("CLOSE") => filter.closed = true,
+                // Unknown enum values are ignored (reference §2).
+                _ => {}
+            }
+        }
+    }
+    match body.get("minLastUpdatedTime") {
+        None | Some(Value::Null) => {}
+        Some(v) => {
+            filter.min_last_updated = v.as_u64().ok_or_else(|| {
+                bad(
+                    "body.minLastUpdatedTime",
+                    v,
+                    format!(
+                        "minLastUpdatedTime must be a non-negative integer, got {}",
+                        short(v)
+                    ),
+                )
+            })?;
+        }
+    }
+    Ok(filter)
+}
+
+pub(super) fn field_changes(value: Option<&Value>) -> Result<Vec<FieldChange>, Rejection> {
+    let items: Vec<&Value> = match value {
+        // A one-element array may be sent as the bare element (reference §2).
+        Some(obj @ Value::Object(_)) => vec![obj],
+        Some(Value::Array(items)) if !items.is_empty() => items.iter().collect(),
+        other => {
+            let value = other.cloned().unwrap_or(Value::Null);
+            return Err(bad(
+                "body.conversationField",
+                &value,
+                format!(
+                    "conversationField must be an object or a non-empty list of objects, got {}",
+                    short(&value)
+                ),
+            ));
+        }
+    };
+    items.into_iter().map(field_change).collect()
+}
+
+fn field_change(item: &Value) -> Result<FieldChange, Rejection> {
+    let at = "body.conversationField";
+    let field = item.get("field").and_then(Value::as_str).unwrap_or("");
+    let close_state = |cause: &str| match item.get("conversationState") {
+        Some(Value::String(s)) if s == "CLOSE" => Ok(FieldChange::Close {
+            cause: cause.to_owned(),
+        }),
+        other => {
+            let value = other.cloned().unwrap_or(Value::Null);
+            Err(bad(
+                &format!("{at}.conversationState"),
+                &value,
+                format!(
+                    "conversationState {} is not supported; consumers can only send \"CLOSE\"",
+                    short(&value)
+                ),
+            ))
+        }
+    };
+    match field {
+        "ConversationStateField" => close_state("Closed by consumer"),
+        "Stage" => close_state("Closed by consumer"),
+        "DialogChange" => {
+            let dialog = item.get("dialog");
+            let state = dialog.and_then(|d| d.get("state")).and_then(Value::as_str);
+            if state != Some("CLOSE") {
+                let value = dialog.cloned().unwrap_or(Value::Null);
+                return Err(bad(
+                    &format!("{at}.dialog.state"),
+                    &value,
+                    "DialogChange must carry dialog.state \"CLOSE\"".into(),
+                ));
+            }
+            let cause = dialog
+                .and_then(|d| d.get("closedCause"))
+                .and_then(Value::as_str)
+                .unwrap_or("Closed by consumer");
+            Ok(FieldChange::Close {
+                cause: cause.to_owned(),
+            })
+        }
+        "CSATRate" => {
+            let rate = item.get("csatRate").and_then(Value::as_u64);
+            let confirmation = item
+                .get("csatResolutionConfirmation")
+                .map(Value::is_boolean);
+            let status = item.get("status").and_then(Value::as_str);
+            if !matches!(rate, Some(1..=5))
+                || confirmation != Some(true)
+                || !status.is_some_and(|s| CSAT_STATUSES.contains(&s))
+            {
+                return Err(bad(
+                    at,
+                    item,
+                    "CSATRate needs csatRate 1-5, csatResolutionConfirmation (boolean) and \
+                     status FILLED|PARTIALLY_FILLED|SKIPPED"
+                        .into(),
+                ));
+            }
+            Ok(FieldChange::Csat(item.clone()))
+        }
+        "TTRField" => {
+            let ttr_type = item.get("ttrType").and_then(Value::as_str);
+            if !ttr_type.is_some_and(|t| TTR_TYPES.contains(&t)) {
+                let value = item.get("ttrType").cloned().unwrap_or(Value::Null);
+                return Err(bad(
+                    &format!("{at}.ttrType"),
+                    &value,
+                    format!(
+                        "ttrType {} is not one of {}",
+                        short(&value),
+                        TTR_TYPES.join(", ")
+                    ),
+                ));
+            }
+            let value = item.get("value").and_then(Value::as_u64).unwrap_or(0);
+            Ok(FieldChange::Ttr(
+                serde_json::json!({"ttrType": ttr_type, "value": value}),
+            ))
+        }
+        other => Err(bad(
+            &format!("{at}.field"),
+            &Value::String(other.to_owned()),
+            format!(
+                "field {other:?} is not supported for consumers (ConversationStateField, Stage, \
+                 DialogChange, CSATRate, TTRField)"
+            ),
+        )),
+    }
+}

@@ -1,0 +1,243 @@
+//! Receipt validation: the rules every consumer `AcceptStatusEvent` is checked against.
+//!
+//! [`check_receipt`] is pure: it reads the publish request and a read-only view of the dialog
+//! the receipt names, and returns [`Finding`]s. What happens next (a 400 response, a lenient
+//! acceptance, a 1008 close) is decided by the caller from the findings and the
+//! [`Strictness`](crate::Strictness). The rules and the reasoning behind each are listed in
+//! `docs/protocol-decisions.md`.
+
+mod checks;
+mod rule;
+
+pub use rule::Rule;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::model::{Dialog, ReceiptStatus};
+use checks::{check_sequence_list, check_sequences, check_status};
+
+/// The largest sequence a receipt may name: 2^53 - 1, the largest integer every JSON parser
+/// (JavaScript included) represents exactly.
+pub const MAX_SAFE_SEQUENCE: u64 = (1 << 53) - 1;
+
+/// The most sequences one receipt may list. Larger lists are recorded as a violation (the live
+/// service would most plausibly accept them, so `--lenient` does).
+pub const MAX_SEQUENCES: usize = 1000;
+
+/// At most this many findings are kept per receipt, so that a 10,000-entry list does not
+/// produce 10,000 records.
+const MAX_FINDINGS: usize = 20;
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The input is invalid: by default it is answered with an error.
+    Violation,
+    /// Accepted, but worth a look.
+    Warning,
+}
+
+/// One broken rule: which, where (`field`, a path into the request) and the offending value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The rule.
+    pub rule: Rule,
+    /// Violation or warning.
+    pub severity: Severity,
+    /// Path of the offending field, e.g. `body.event.sequenceList[0]`.
+    pub field: String,
+    /// The offending value (`null` when the field is missing).
+    pub value: Value,
+    /// A sentence naming the field and the value, e.g. `sequence 99 does not exist in dialog …`.
+    pub message: String,
+}
+
+impl Finding {
+    /// A violation of `rule`.
+    pub fn violation(
+        rule: Rule,
+        field: impl Into<String>,
+        value: Value,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            rule,
+            severity: Severity::Violation,
+            field: field.into(),
+            value,
+            message: message.into(),
+        }
+    }
+
+    /// A warning about `rule`.
+    pub fn warning(
+        rule: Rule,
+        field: impl Into<String>,
+        value: Value,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            severity: Severity::Warning,
+            ..Self::violation(rule, field, value, message)
+        }
+    }
+
+    /// Whether this is a violation (not a warning).
+    pub fn is_violation(&self) -> bool {
+        self.severity == Severity::Violation
+    }
+
+    /// The string body of the error response for this finding: the message, then the rule and
+    /// the field. A closed conversation is answered with the live service's exact string.
+    pub fn error_body(&self) -> String {
+        if self.rule == Rule::ConversationOpen {
+            return CONVERSATION_IS_CLOSE.to_owned();
+        }
+        format!(
+            "Bad Request, {} (rule {}, field {})",
+            self.message, self.rule, self.field
+        )
+    }
+}
+
+/// The live service's error body for a request on a closed conversation (reference §5).
+pub const CONVERSATION_IS_CLOSE: &str = "Bad Request, Conversation is close";
+
+/// The verdict on one receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// No finding.
+    Valid,
+    /// Only warnings.
+    ValidWithWarnings,
+    /// At least one violation.
+    Invalid,
+}
+
+impl Verdict {
+    /// The verdict for a set of findings.
+    pub fn of(findings: &[Finding]) -> Self {
+        if findings.iter().any(Finding::is_violation) {
+            Verdict::Invalid
+        } else if findings.is_empty() {
+            Verdict::Valid
+        } else {
+            Verdict::ValidWithWarnings
+        }
+    }
+}
+
+/// What [`check_receipt`] knows about the dialog a receipt names.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum DialogView<'a> {
+    /// `dialogId` is missing or not a string, so nothing could be looked up.
+    Unnamed,
+    /// No dialog of this consumer has that id (it does not exist, or it is someone else's).
+    NotYours,
+    /// The dialog, and whether its conversation is still open.
+    Found {
+        dialog: &'a Dialog,
+        conversation_open: bool,
+    },
+}
+
+/// The outcome of [`check_receipt`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Checked {
+    /// Everything found, violations first in the order the rules are checked.
+    pub findings: Vec<Finding>,
+    /// The status, when it is one of the five.
+    pub status: Option<ReceiptStatus>,
+    /// The sequences, when the list is well-formed.
+    pub sequences: Vec<u64>,
+}
+
+/// Checks one consumer receipt.
+///
+/// `event` is the request's `body.event` object (already known to have
+/// `"type":"AcceptStatusEvent"`), `dialog_id` the raw `body.dialogId`, `metadata` the request's
+/// top-level `metadata`, `consumer_id` the publisher.
+pub(crate) fn check_receipt(
+    dialog_id: Option<&Value>,
+    event: &Map<String, Value>,
+    metadata: Option<&Value>,
+    consumer_id: &str,
+    view: DialogView<'_>,
+) -> Checked {
+    let mut findings = Vec::new();
+    let dialog_label = match dialog_id {
+        Some(Value::String(id)) => id.clone(),
+        Some(other) => {
+            findings.push(Finding::violation(
+                Rule::ReceiptShape,
+                "body.dialogId",
+                other.clone(),
+                format!("dialogId must be a string, got {}", short(other)),
+            ));
+            String::new()
+        }
+        None => {
+            findings.push(Finding::violation(
+                Rule::ReceiptShape,
+                "body.dialogId",
+                Value::Null,
+                "dialogId is missing",
+            ));
+            String::new()
+        }
+    };
+
+    let status = check_status(event.get("status"), metadata, &mut findings);
+    let sequences = check_sequence_list(event.get("sequenceList"), &mut findings);
+
+    if let Some(sequences) = &sequences {
+        match view {
+            DialogView::Unnamed => {}
+            DialogView::NotYours => findings.push(Finding::violation(
+                Rule::Dialog,
+                "body.dialogId",
+                Value::String(dialog_label.clone()),
+                format!("dialog {dialog_label} is not a dialog of your conversations"),
+            )),
+            DialogView::Found {
+                dialog,
+                conversation_open,
+            } => {
+                if !conversation_open {
+                    findings.push(Finding::violation(
+                        Rule::ConversationOpen,
+                        "body.dialogId",
+                        Value::String(dialog_label.clone()),
+                        format!("the conversation of dialog {dialog_label} is closed"),
+                    ));
+                }
+                check_sequences(dialog, sequences, status, consumer_id, &mut findings);
+            }
+        }
+    }
+    // Violations first (the error response names the first one), each group in check order.
+    findings.sort_by_key(|f| !f.is_violation());
+    findings.truncate(MAX_FINDINGS);
+    Checked {
+        findings,
+        status,
+        sequences: sequences.unwrap_or_default(),
+    }
+}
+
+/// A compact rendering of a JSON value for messages (long values are cut).
+pub(crate) fn short(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 60 {
+        let cut: String = text.chars().take(57).collect();
+        format!("{cut}...")
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests;
