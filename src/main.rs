@@ -35,6 +35,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     cmd::init_tracing();
+    // A proxy holds two sockets (and a cassette) per connection: allow as many as the system
+    // lets this process have.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -16,7 +16,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use wiretape_fixtures::cassette::{End, EndedBy, Frame, Kind, Line, Open, Sender, Writer};
 use wiretape_fixtures::redact::Redactor;
 
@@ -34,6 +36,8 @@ pub struct RecordConfig {
     pub live_view: bool,
     /// Capacity of the queue between the relay and the recorder thread, in chunks.
     pub queue: usize,
+    /// Bytes of frames that may wait in that queue; a relay that would exceed it waits.
+    pub queue_bytes: usize,
 }
 
 impl Default for RecordConfig {
@@ -43,6 +47,7 @@ impl Default for RecordConfig {
             redactor: Redactor::default(),
             live_view: false,
             queue: 4096,
+            queue_bytes: 16 << 20,
         }
     }
 }
@@ -56,14 +61,21 @@ impl RecordConfig {
 
 enum Msg {
     Open(u64, Box<Open>),
-    Chunk(u64, Sender, Duration, Bytes),
+    /// Frames of one connection; the permit holds their share of the byte budget until the
+    /// recorder thread is done with them.
+    Chunk(u64, Sender, Duration, Bytes, OwnedSemaphorePermit),
     End(u64, Duration, RelayOutcome),
 }
 
 /// The sending side of the recorder, cloned into every connection.
 #[derive(Debug, Clone)]
 pub(crate) struct Recorder {
-    tx: mpsc::Sender<Msg>,
+    /// `None` when nothing needs frames (no cassettes, no live view): the taps do nothing.
+    tx: Option<mpsc::Sender<Msg>>,
+    /// The byte budget of the queue (see [`RecordConfig::queue_bytes`]).
+    budget: Arc<Semaphore>,
+    /// Its size.
+    limit: usize,
 }
 
 impl std::fmt::Debug for Msg {
@@ -79,24 +91,34 @@ impl Recorder {
         config: RecordConfig,
     ) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel(config.queue.max(1));
+        let limit = config.queue_bytes.clamp(1 << 16, u32::MAX as usize);
+        let budget = Arc::new(Semaphore::new(limit));
+        let active = config.is_active();
         let thread = std::thread::Builder::new()
             .name("wiretape-recorder".into())
             .spawn(move || Thread::new(config).run(rx))?;
-        Ok((Self { tx }, thread))
+        let tx = active.then_some(tx);
+        Ok((Self { tx, budget, limit }, thread))
     }
 
     pub(crate) async fn open(&self, conn: u64, open: Open) {
-        let _ = self.tx.send(Msg::Open(conn, Box::new(open))).await;
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Msg::Open(conn, Box::new(open))).await;
+        }
     }
 
     pub(crate) async fn end(&self, conn: u64, at: Duration, outcome: RelayOutcome) {
-        let _ = self.tx.send(Msg::End(conn, at, outcome)).await;
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Msg::End(conn, at, outcome)).await;
+        }
     }
 
     pub(crate) fn tap(&self, conn: u64) -> RecorderTap {
         RecorderTap {
             conn,
             tx: self.tx.clone(),
+            budget: self.budget.clone(),
+            limit: self.limit,
         }
     }
 }
@@ -105,12 +127,24 @@ impl Recorder {
 #[derive(Debug, Clone)]
 pub(crate) struct RecorderTap {
     conn: u64,
-    tx: mpsc::Sender<Msg>,
+    tx: Option<mpsc::Sender<Msg>>,
+    budget: Arc<Semaphore>,
+    limit: usize,
 }
 
 impl Tap for RecorderTap {
-    async fn relayed(&mut self, from: Sender, at: Duration, frames: Bytes) {
-        let _ = self.tx.send(Msg::Chunk(self.conn, from, at, frames)).await;
+    async fn relayed(&mut self, from: Sender, at: Duration, frames: &[u8]) {
+        let Some(tx) = &self.tx else { return };
+        // A chunk larger than the whole budget takes all of it (and so waits for an empty
+        // queue) rather than never fitting.
+        let want = frames.len().clamp(1, self.limit) as u32;
+        let Ok(permit) = self.budget.clone().acquire_many_owned(want).await else {
+            return;
+        };
+        let chunk = Bytes::copy_from_slice(frames);
+        let _ = tx
+            .send(Msg::Chunk(self.conn, from, at, chunk, permit))
+            .await;
     }
 }
 
@@ -152,7 +186,7 @@ impl Thread {
         while let Some(msg) = rx.blocking_recv() {
             match msg {
                 Msg::Open(conn, open) => self.open(conn, *open),
-                Msg::Chunk(conn, from, at, bytes) => self.chunk(conn, from, at, &bytes),
+                Msg::Chunk(conn, from, at, bytes, _permit) => self.chunk(conn, from, at, &bytes),
                 Msg::End(conn, at, outcome) => self.end(conn, at, outcome),
             }
         }

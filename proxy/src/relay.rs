@@ -21,15 +21,15 @@
 //!
 //! # Backpressure
 //! Each pump writes what it read before it reads again, and hands each chunk to the [`Tap`]
-//! (the recorder, whose queue is bounded) before reading again, so a slow reader slows its
-//! writer and a slow disk slows the relay; memory per connection is bounded by the read buffer
-//! plus the largest frame allowed ([`RelayLimits::max_frame`]).
+//! (the recorder, whose queue is bounded in bytes) before reading again, so a slow reader
+//! slows its writer and a slow disk slows the relay. Each direction reuses one read buffer,
+//! which grows only to hold the largest frame seen (at most [`RelayLimits::max_frame`]).
 
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf as _, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -40,13 +40,14 @@ use crate::frame::{self, FrameHeader, OP_CLOSE};
 /// Sees every chunk of complete frames the relay forwarded. The recorder implements it.
 pub trait Tap: Clone + Send + 'static {
     /// Called after `frames` (one or more whole frames, raw as on the wire) from `from` were
-    /// written to the other peer; `at` is the time since the connection opened. Awaiting here
-    /// applies backpressure to that direction.
+    /// written to the other peer; `at` is the time since the connection opened. The slice is
+    /// the relay's read buffer: copy what you keep. Awaiting here applies backpressure to
+    /// that direction.
     fn relayed(
         &mut self,
         from: Sender,
         at: Duration,
-        frames: Bytes,
+        frames: &[u8],
     ) -> impl Future<Output = ()> + Send;
 }
 
@@ -55,7 +56,7 @@ pub trait Tap: Clone + Send + 'static {
 pub struct NoTap;
 
 impl Tap for NoTap {
-    async fn relayed(&mut self, _: Sender, _: Duration, _: Bytes) {}
+    async fn relayed(&mut self, _: Sender, _: Duration, _: &[u8]) {}
 }
 
 /// Limits of one relayed connection.
@@ -227,9 +228,9 @@ impl<T: Tap> Pump<'_, T> {
             // Forward every complete frame in the buffer, in one write.
             let (ready, close, oversized) = self.complete_frames(&mut buf);
             if ready > 0 {
-                let chunk = buf.split_to(ready).freeze();
+                let chunk = &buf[..ready];
                 if !dst_done {
-                    if let Err(err) = dst.write_all(&chunk).await {
+                    if let Err(err) = dst.write_all(chunk).await {
                         dst_done = true;
                         let peer = name(self.from.peer());
                         self.ending.first(
@@ -242,6 +243,8 @@ impl<T: Tap> Pump<'_, T> {
                             .await;
                     }
                 }
+                // The buffer is reused in place: no allocation per read.
+                buf.advance(ready);
                 if close {
                     src_closed = true;
                     dst_done = true;
@@ -419,7 +422,7 @@ mod tests {
     struct Seen(Arc<Mutex<Chunks>>);
 
     impl Tap for Seen {
-        async fn relayed(&mut self, from: Sender, _: Duration, frames: Bytes) {
+        async fn relayed(&mut self, from: Sender, _: Duration, frames: &[u8]) {
             self.0.lock().unwrap().push((from, frames.to_vec()));
         }
     }

@@ -31,6 +31,23 @@ pub(crate) fn local_ca() -> anyhow::Result<LocalCa> {
     })
 }
 
+/// Prints the first stdout line (scripts wait for it, so a failure is an error) and then
+/// informational lines, best effort: a script that read the first line and closed the pipe
+/// must not bring the server down.
+pub(crate) fn print_banner(first: &str, rest: &[String]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{first}")?;
+    out.flush()?;
+    for line in rest {
+        if writeln!(out, "{line}").is_err() {
+            break;
+        }
+    }
+    let _ = out.flush();
+    Ok(())
+}
+
 /// Completes on the first SIGINT (Ctrl-C) or SIGTERM, and says which.
 pub(crate) async fn shutdown_signal() -> &'static str {
     #[cfg(unix)]

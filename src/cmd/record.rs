@@ -1,6 +1,5 @@
 //! `wiretape record`: the recording proxy in front of a real `wss://` endpoint.
 
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +51,9 @@ pub(crate) struct RecordArgs {
     /// Store secrets as they are (Authorization header, JWTs inside frames).
     #[arg(long, conflicts_with = "redact")]
     no_redact: bool,
+    /// Relay (and show the live view) without writing cassettes.
+    #[arg(long)]
+    no_record: bool,
     /// No live view of frames on stderr.
     #[arg(long, short)]
     quiet: bool,
@@ -103,14 +105,16 @@ pub(crate) async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
             format!("CA certificate: {path}"),
         )
     };
-    std::fs::create_dir_all(&args.out).with_context(|| {
-        format!(
-            "cannot create the cassette directory {}",
-            args.out.display()
-        )
-    })?;
     let mut config = Config::new(upstream.clone(), upstream_tls, server_tls);
-    config.record.dir = Some(args.out.clone());
+    if !args.no_record {
+        std::fs::create_dir_all(&args.out).with_context(|| {
+            format!(
+                "cannot create the cassette directory {}",
+                args.out.display()
+            )
+        })?;
+        config.record.dir = Some(args.out.clone());
+    }
     config.record.live_view = !args.quiet;
     config.record.redactor = if args.no_redact {
         Redactor::disabled()
@@ -125,26 +129,28 @@ pub(crate) async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         .await
         .map_err(|e| anyhow::anyhow!(e.one_line()))?;
     {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on {}", proxy.url())?;
-        writeln!(
-            out,
-            "recording to {} (one cassette per connection)",
-            args.out.display()
-        )?;
-        writeln!(out, "{cert_note}")?;
-        writeln!(out, "upstream: {}", upstream.origin())?;
+        let mut banner = vec![if args.no_record {
+            "not recording (--no-record)".to_owned()
+        } else {
+            format!(
+                "recording to {} (one cassette per connection)",
+                args.out.display()
+            )
+        }];
+        banner.push(cert_note);
+        banner.push(format!("upstream: {}", upstream.origin()));
         if args.no_redact {
-            writeln!(
-                out,
-                "redaction: OFF (--no-redact): cassettes will contain secrets"
-            )?;
+            banner.push("redaction: OFF (--no-redact): cassettes will contain secrets".into());
         }
-        out.flush()?;
+        super::print_banner(&format!("listening on {}", proxy.url()), &banner)?;
     }
     let signal = super::shutdown_signal().await;
     tracing::info!(signal, "shutting down: closing connections with 1001");
     proxy.shutdown().await;
-    println!("stopped; cassettes are in {}", args.out.display());
+    super::print_banner(
+        &format!("stopped; cassettes are in {}", args.out.display()),
+        &[],
+    )
+    .ok();
     Ok(ExitCode::SUCCESS)
 }

@@ -1,31 +1,53 @@
-//! Locating and driving the real `wscat` client (installed by `.ci/run` into `.ci/node_modules`).
+//! Locating the real `wscat` client, installing it into `.ci/node_modules` on first use.
 
 use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
 
-/// The `wscat` executable: `$WIRETAPE_WSCAT`, else `.ci/node_modules/.bin/wscat` in the
-/// repository, else `wscat` on `PATH`. Returns `None` when none exists.
-pub(crate) fn path() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("WIRETAPE_WSCAT") {
-        return Some(PathBuf::from(p));
-    }
-    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".ci/node_modules/.bin/wscat");
-    if local.exists() {
-        return Some(local);
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("wscat"))
-            .find(|candidate| candidate.exists())
-    })
+/// The wscat version the README's recipes are written for.
+pub(crate) const VERSION: &str = "6.1.0";
+
+fn local() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".ci/node_modules/.bin/wscat")
 }
 
-/// The `wscat` executable, or a panic that says how to install it. In CI (`CI` set) a missing
-/// wscat is a failure, never a silent skip.
+/// The `wscat` executable: `$WIRETAPE_WSCAT`, else `.ci/node_modules/.bin/wscat`, installed
+/// there with npm (not globally) the first time a test needs it. Panics with what to do when
+/// npm is missing: a test that needs wscat fails, it is never skipped.
 pub(crate) fn require() -> PathBuf {
-    path().unwrap_or_else(|| {
-        panic!(
-            "wscat not found: run `npm install --prefix .ci wscat@6` (what .ci/run does) \
-             or set WIRETAPE_WSCAT"
-        )
-    })
+    static WSCAT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    WSCAT
+        .get_or_init(|| {
+            if let Some(p) = std::env::var_os("WIRETAPE_WSCAT") {
+                return Ok(PathBuf::from(p));
+            }
+            if local().exists() {
+                return Ok(local());
+            }
+            let prefix = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".ci");
+            let status = Command::new("npm")
+                .args([
+                    "install",
+                    "--no-save",
+                    "--no-package-lock",
+                    "--no-audit",
+                    "--no-fund",
+                ])
+                .arg("--prefix")
+                .arg(&prefix)
+                .arg(format!("wscat@{VERSION}"))
+                .status()
+                .map_err(|e| {
+                    format!("cannot run npm to install wscat ({e}); install Node.js and npm")
+                })?;
+            if !status.success() || !local().exists() {
+                return Err(format!(
+                    "npm install --prefix .ci wscat@{VERSION} failed ({status}); \
+                     or set WIRETAPE_WSCAT to a wscat 6 executable"
+                ));
+            }
+            Ok(local())
+        })
+        .clone()
+        .unwrap_or_else(|e| panic!("wscat unavailable: {e}"))
 }

@@ -1,0 +1,373 @@
+//! wiretape's benchmark harness. One run measures, on loopback with TLS on every leg, a direct
+//! connection to an echo upstream against the same load through `wiretape record` (with and
+//! without recording), and reports ratios from the same run: these machines are noisy, so the
+//! ratios are the result, not the absolute figures.
+//!
+//! Run: `cargo bench --bench wiretape` (about 5 minutes on 2 cores), or
+//! `cargo bench --bench wiretape -- --quick` (a smoke run). Options: `--out FILE.json`
+//! (default `target/bench/wiretape.json`), `--window-ms N` (measuring window per case).
+//! It prints a markdown table and writes the same figures as JSON for comparing runs.
+
+mod echo;
+mod load;
+mod procstat;
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::time::Instant;
+use wiretape_fixtures::pki::LocalCa;
+
+use load::{Measured, Target};
+
+/// A `wiretape record` process.
+struct ProxyProc {
+    child: Child,
+    url: String,
+}
+
+impl ProxyProc {
+    fn spawn(home: &Path, upstream: &str, upstream_ca: &Path, record: Option<&Path>) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wiretape"));
+        cmd.args([
+            "record",
+            "--upstream",
+            upstream,
+            "--listen",
+            "127.0.0.1:0",
+            "--quiet",
+        ])
+        .arg("--upstream-ca")
+        .arg(upstream_ca)
+        .env("WIRETAPE_HOME", home)
+        .env("RUST_LOG", "error")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+        match record {
+            Some(dir) => cmd.arg("--out").arg(dir),
+            None => cmd.arg("--no-record"),
+        };
+        let mut child = cmd.spawn().expect("start wiretape record");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let url = first
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("listening line")
+            .to_owned();
+        Self { child, url }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for ProxyProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Args {
+    quick: bool,
+    out: PathBuf,
+    window: Duration,
+}
+
+fn args() -> Args {
+    let mut args = Args {
+        quick: false,
+        out: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench/wiretape.json"),
+        window: Duration::from_millis(2000),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--quick" => {
+                args.quick = true;
+                args.window = Duration::from_millis(500);
+            }
+            "--out" => args.out = it.next().expect("--out FILE").into(),
+            "--window-ms" => {
+                args.window =
+                    Duration::from_millis(it.next().expect("--window-ms N").parse().unwrap())
+            }
+            "--bench" => {} // passed by `cargo bench`
+            other => eprintln!("ignoring unknown argument {other}"),
+        }
+    }
+    args
+}
+
+fn raise_fd_limit() -> u64 {
+    // Root may raise the hard limit; anyone may raise the soft one to the hard one.
+    let _ = rlimit::setrlimit(rlimit::Resource::NOFILE, 65536, 65536);
+    rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0)
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+#[tokio::main]
+async fn main() {
+    let args = args();
+    let fds = raise_fd_limit();
+    let work = tempfile::tempdir().unwrap();
+    // Cassettes go to tmpfs when there is one, so the disk's speed is not what is measured.
+    let shm = Path::new("/dev/shm");
+    let rec_root = if shm.is_dir() {
+        tempfile::tempdir_in(shm).unwrap()
+    } else {
+        tempfile::tempdir().unwrap()
+    };
+
+    let upstream_ca = LocalCa::generate().unwrap();
+    let upstream_ca_file = work.path().join("upstream-ca.pem");
+    std::fs::write(&upstream_ca_file, upstream_ca.cert_pem()).unwrap();
+    let echo = echo::start(upstream_ca.local_leaf().unwrap().server_config().unwrap()).await;
+    let upstream_url = format!("wss://{echo}");
+    let direct = Target {
+        url: format!("{upstream_url}/bench"),
+        tls: upstream_ca.client_config(),
+    };
+
+    let proxy_rec = ProxyProc::spawn(
+        work.path(),
+        &upstream_url,
+        &upstream_ca_file,
+        Some(rec_root.path()),
+    );
+    let proxy_norec = ProxyProc::spawn(work.path(), &upstream_url, &upstream_ca_file, None);
+    let wiretape_ca = LocalCa::load_or_create(work.path()).unwrap();
+    let via = |p: &ProxyProc| Target {
+        url: format!("{}/bench", p.url),
+        tls: wiretape_ca.client_config(),
+    };
+    let rec = via(&proxy_rec);
+    let norec = via(&proxy_norec);
+
+    println!("# wiretape benchmark\n");
+    println!(
+        "{} cores, open-files limit {fds}, window {:?} per case, cassettes on {}\n",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        args.window,
+        rec_root.path().display()
+    );
+
+    let mut report = serde_json::Map::new();
+    report.insert("window_ms".into(), json!(args.window.as_millis() as u64));
+
+    // ---- throughput and latency
+    let conns: &[usize] = if args.quick { &[1, 50] } else { &[1, 50, 1000] };
+    let sizes = [200usize, 16 << 10];
+    let modes = [("ping-pong", 1usize), ("pipelined", 64)];
+    println!("## Relay throughput (frames/s are round trips/s; ratio = through proxy / direct)\n");
+    println!("| mode | C | size | direct f/s | recording f/s | ratio | not recording f/s | ratio | p50 µs direct / rec | p99 µs direct / rec | proxy CPU s per 100k frames (rec) | proxy peak RSS MiB (rec) |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut rows = Vec::new();
+    for &(mode, in_flight) in &modes {
+        for &c in conns {
+            for &size in &sizes {
+                let mut d = measure(&direct, c, size, in_flight, args.window).await;
+                procstat::reset_peak(proxy_rec.pid());
+                let cpu0 = procstat::cpu(proxy_rec.pid()).unwrap_or_default();
+                let mut r = measure(&rec, c, size, in_flight, args.window).await;
+                let cpu = procstat::cpu(proxy_rec.pid())
+                    .unwrap_or_default()
+                    .saturating_sub(cpu0);
+                let peak = procstat::peak_rss_kib(proxy_rec.pid()).unwrap_or(0);
+                let n = measure(&norec, c, size, in_flight, args.window).await;
+                // Each round trip is two frames through the proxy.
+                let cpu_per_100k = cpu.as_secs_f64() / (2.0 * r.frames.max(1) as f64) * 1e5;
+                let row = json!({
+                    "mode": mode, "conns": c, "size": size,
+                    "direct_fps": d.rate(), "record_fps": r.rate(), "norecord_fps": n.rate(),
+                    "ratio_record": r.rate() / d.rate(), "ratio_norecord": n.rate() / d.rate(),
+                    "p50_us_direct": d.quantile_us(0.5), "p50_us_record": r.quantile_us(0.5),
+                    "p99_us_direct": d.quantile_us(0.99), "p99_us_record": r.quantile_us(0.99),
+                    "proxy_cpu_s_per_100k_frames": cpu_per_100k,
+                    "proxy_peak_rss_mib": mib(peak),
+                });
+                println!(
+                    "| {mode} | {c} | {size} | {:.0} | {:.0} | {:.2} | {:.0} | {:.2} | {:.0} / {:.0} | {:.0} / {:.0} | {:.3} | {:.1} |",
+                    d.rate(), r.rate(), r.rate() / d.rate(), n.rate(), n.rate() / d.rate(),
+                    d.quantile_us(0.5), r.quantile_us(0.5), d.quantile_us(0.99), r.quantile_us(0.99),
+                    cpu_per_100k, mib(peak)
+                );
+                rows.push(row);
+                // Keep tmpfs small: the cassettes of this case are not needed any more.
+                clear_dir(rec_root.path());
+            }
+        }
+    }
+    report.insert("throughput".into(), Value::Array(rows));
+
+    // ---- handshakes
+    println!("\n## Handshake time (TCP + TLS + WebSocket upgrade)\n");
+    println!("| simultaneous | direct ms | through proxy ms | ratio |");
+    println!("|---:|---:|---:|---:|");
+    let mut hs = Vec::new();
+    for n in [1usize, 50] {
+        let d = handshakes(&direct, n, if args.quick { 5 } else { 20 }).await;
+        let p = handshakes(&rec, n, if args.quick { 5 } else { 20 }).await;
+        println!("| {n} | {:.2} | {:.2} | {:.2} |", d * 1e3, p * 1e3, p / d);
+        hs.push(
+            json!({"simultaneous": n, "direct_ms": d * 1e3, "proxy_ms": p * 1e3, "ratio": p / d}),
+        );
+    }
+    clear_dir(rec_root.path());
+    report.insert("handshake".into(), Value::Array(hs));
+
+    // ---- idle memory per proxied connection
+    println!("\n## Memory per idle proxied connection (both legs, recording on)\n");
+    println!("| connections | proxy RSS before MiB | after MiB | per connection KiB |");
+    println!("|---:|---:|---:|---:|");
+    let mut idle = Vec::new();
+    let counts: &[usize] = if args.quick { &[1000] } else { &[1000, 10_000] };
+    for &n in counts {
+        let proxy = ProxyProc::spawn(
+            work.path(),
+            &upstream_url,
+            &upstream_ca_file,
+            Some(rec_root.path()),
+        );
+        let target = via(&proxy);
+        // Warm up the allocator and the runtime with one connection first.
+        drop(load::connect_many(&target, 1).await);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let before = procstat::rss_kib(proxy.child.id()).unwrap_or(0);
+        let clients = load::connect_many(&target, n).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after = procstat::rss_kib(proxy.child.id()).unwrap_or(0);
+        let per = (after.saturating_sub(before)) as f64 / n as f64;
+        println!(
+            "| {n} | {:.1} | {:.1} | {per:.1} |",
+            mib(before),
+            mib(after)
+        );
+        idle.push(json!({"connections": n, "rss_before_mib": mib(before), "rss_after_mib": mib(after), "per_connection_kib": per, "held": clients.len()}));
+        drop(clients);
+        drop(proxy);
+        clear_dir(rec_root.path());
+    }
+    report.insert("idle_memory".into(), Value::Array(idle));
+
+    // ---- RSS stays flat while one connection relays a lot of 16 KiB frames
+    let total: u64 = if args.quick { 128 << 20 } else { 1 << 30 };
+    println!("\n## Proxy RSS while one connection relays {} MiB of 16 KiB frames each way (recording on)\n", total >> 20);
+    let disk = tempfile::tempdir().unwrap();
+    let proxy = ProxyProc::spawn(
+        work.path(),
+        &upstream_url,
+        &upstream_ca_file,
+        Some(disk.path()),
+    );
+    let samples = flat_rss(&via(&proxy), proxy.child.id(), total).await;
+    println!("| relayed MiB | proxy RSS MiB |");
+    println!("|---:|---:|");
+    for (done, rss) in &samples {
+        println!("| {} | {:.1} |", done >> 20, mib(*rss));
+    }
+    report.insert(
+        "flat_rss".into(),
+        json!(samples
+            .iter()
+            .map(|(d, r)| json!({"relayed_mib": d >> 20, "rss_mib": mib(*r)}))
+            .collect::<Vec<_>>()),
+    );
+    drop(proxy);
+
+    if let Some(dir) = args.out.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    std::fs::write(
+        &args.out,
+        serde_json::to_string_pretty(&Value::Object(report)).unwrap(),
+    )
+    .unwrap();
+    println!("\nJSON: {}", args.out.display());
+}
+
+async fn measure(
+    target: &Target,
+    conns: usize,
+    size: usize,
+    in_flight: usize,
+    window: Duration,
+) -> Measured {
+    let clients = load::connect_many(target, conns).await;
+    load::run(clients, size, in_flight, window).await
+}
+
+/// Median time for `n` simultaneous connections to all be open, over `rounds` rounds, in s.
+async fn handshakes(target: &Target, n: usize, rounds: usize) -> f64 {
+    let mut times = Vec::new();
+    for _ in 0..rounds {
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let t = target.clone();
+                tokio::spawn(async move { load::connect(&t).await })
+            })
+            .collect();
+        let mut clients = Vec::new();
+        for t in tasks {
+            clients.push(t.await.unwrap());
+        }
+        times.push(start.elapsed().as_secs_f64());
+        drop(clients);
+    }
+    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    times[times.len() / 2]
+}
+
+/// Relays `total` bytes each way over one connection in 16 KiB frames, sampling the proxy's
+/// RSS ten times.
+async fn flat_rss(target: &Target, pid: u32, total: u64) -> Vec<(u64, u64)> {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    let size = 16usize << 10;
+    let frames = total / size as u64;
+    let (mut tx, mut rx) = load::connect(target).await.split();
+    let msg = load::payload(size);
+    let writer = tokio::spawn(async move {
+        for _ in 0..frames {
+            if tx.send(msg.clone()).await.is_err() {
+                break;
+            }
+        }
+        tx
+    });
+    let mut samples = Vec::new();
+    let step = (frames / 10).max(1);
+    let mut got = 0u64;
+    while got < frames {
+        match rx.next().await {
+            Some(Ok(_)) => got += 1,
+            _ => break,
+        }
+        if got % step == 0 {
+            samples.push((got * size as u64, procstat::rss_kib(pid).unwrap_or(0)));
+        }
+    }
+    let _ = writer.await;
+    samples
+}
+
+fn clear_dir(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
