@@ -213,9 +213,16 @@ async fn other_consumer_requests_have_their_documented_shapes() {
 
 /// One HTTP/1.1 request to a plain server's control API; returns status and JSON body.
 async fn http(server: &MockServer, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut tcp = tokio::net::TcpStream::connect(server.address())
-        .await
-        .unwrap();
+    http_to(server.address(), method, path, body).await
+}
+
+async fn http_to(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let request = format!(
         "{method} /mock/api{path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
@@ -312,4 +319,31 @@ async fn a_client_close_is_answered_and_forgotten() {
     let mut ws = c.into_socket();
     ws.close(None).await.unwrap();
     while let Some(Ok(_)) = ws.next().await {}
+}
+
+/// This machine's address on its default route, if it has one (no packet is sent).
+fn non_loopback_ip() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[tokio::test]
+async fn the_control_api_refuses_non_loopback_peers() {
+    let Some(ip) = non_loopback_ip() else {
+        eprintln!("skipped: this machine has no non-loopback address");
+        return;
+    };
+    let server = MockServer::builder()
+        .plain()
+        .manual_agent()
+        .listen("0.0.0.0:0".parse().unwrap())
+        .start()
+        .await;
+    let port = server.address().port();
+    let (status, body) = http_to((ip, port).into(), "GET", "/receipts", None).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = http_to(([127, 0, 0, 1], port).into(), "GET", "/receipts", None).await;
+    assert_eq!(status, 200);
 }

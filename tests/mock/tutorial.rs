@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use wiretape_mock_server::{ExpectedReceipt, MockServer, Verdict};
+use wiretape_mock_server::{ExpectedReceipt, MockServer, Scenario, Verdict};
 
 use super::{normalize, receipt, Consumer};
 
@@ -217,4 +217,51 @@ async fn a_reconnecting_client_gets_history_from_seq() {
     let live = agent.say(&conv, "four").unwrap();
     let next = second.notification("ms.MessagingEventNotification").await;
     assert_eq!(next["body"]["changes"][0]["sequence"], live.sequence);
+}
+
+#[tokio::test]
+async fn a_scenario_scripts_the_agent() {
+    let scenario = Scenario::from_json(
+        r#"{"rules":[
+          {"on":"conversation_created","steps":[{"do":"join"},{"do":"say","text":"hello"}]},
+          {"on":"consumer_message","contains":"BYE","steps":[
+             {"do":"receipt","status":"READ"},{"after_ms":10,"do":"close"}]},
+          {"on":"consumer_message","steps":[{"do":"say","text":"echo: {message}"}]}]}"#,
+    )
+    .unwrap();
+    let server = MockServer::builder().scenario(scenario).start().await;
+    let mut consumer = Consumer::connect(&server, Some("test")).await;
+    let created = consumer
+        .request(json!({"kind":"req","id":1,"type":"cm.ConsumerRequestConversation"}))
+        .await;
+    let conv = created["body"]["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let agent_text = |note: &serde_json::Value| {
+        note["body"]["changes"][0]["event"]["message"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    let hello = consumer.notification("ms.MessagingEventNotification").await;
+    assert_eq!(agent_text(&hello).as_deref(), Some("hello"));
+    let text = json!({"type":"ContentEvent","contentType":"text/plain","message":"ping"});
+    consumer.request(super::publish(2, &conv, text)).await;
+    let _own_echo = consumer.notification("ms.MessagingEventNotification").await;
+    let echo = consumer.notification("ms.MessagingEventNotification").await;
+    assert_eq!(agent_text(&echo).as_deref(), Some("echo: ping"));
+    let bye = json!({"type":"ContentEvent","contentType":"text/plain","message":"ok bye"});
+    consumer.request(super::publish(3, &conv, bye)).await;
+    let closed = tokio::time::timeout(
+        Duration::from_secs(5),
+        server.wait_for_conversation(|c| (c.state == "CLOSE").then(|| c.events.clone())),
+    )
+    .await
+    .expect("the scenario closes the conversation");
+    let last = &closed.last().unwrap().event;
+    assert_eq!(
+        last["status"], "READ",
+        "READ of both messages before closing: {last}"
+    );
+    assert_eq!(last["sequenceList"], json!([1, 3]));
 }

@@ -1,8 +1,12 @@
 //! Every receipt rule: a passing and a failing case on a real socket, asserting the response
 //! and the record; plus the lenient and strict modes.
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
-use wiretape_mock_server::{MockServer, Rule, Strictness, Verdict, CONVERSATION_IS_CLOSE};
+use wiretape_mock_server::{
+    ExpectedReceipt, MockServer, Rule, Strictness, Verdict, CONVERSATION_IS_CLOSE,
+};
 
 use super::{publish, receipt, Consumer};
 
@@ -301,4 +305,28 @@ async fn strict_closes_the_offending_connection_with_1008() {
     // The server keeps serving others.
     let mut other = Consumer::connect(&server, Some("test")).await;
     other.assert_alive().await;
+}
+
+#[tokio::test]
+async fn an_unmet_expectation_says_what_was_expected_and_what_arrived() {
+    let (server, mut c, conv) = setup(Strictness::Standard).await;
+    c.request(receipt(1, &conv, "ACCEPT", json!([0]))).await;
+    let unmet = server
+        .wait_for_receipt_within(&ExpectedReceipt::read(0), Duration::from_millis(50))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        unmet.to_string(),
+        format!(
+            "expected READ of sequence 0 (accepted) within 50ms, but it did not arrive; 1 arrived:\n  \
+             #0 ACCEPT [0] in dialog {conv} (request 1): Valid -> 200"
+        )
+    );
+    assert!(server
+        .verify_receipts(&[ExpectedReceipt::accept(0)])
+        .is_ok());
+    let err = server
+        .verify_receipts(&[ExpectedReceipt::accept(0), ExpectedReceipt::read(1)])
+        .unwrap_err();
+    assert_eq!(err.expected, ExpectedReceipt::read(1));
 }
