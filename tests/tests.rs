@@ -7,3 +7,5 @@ mod record;
 mod cli;
 // The LivePerson consumer mock: tutorial snapshots, receipt rules, bad input, wscat.
 mod mock;
+// The seed tutorial end to end: record in front of mock (snapshot), and `wiretape demo`.
+mod tutorial;

@@ -1,11 +1,338 @@
-//! `wiretape demo` (being written).
+//! `wiretape demo`: the read/accept receipts tutorial, offline, in one command.
+//!
+//! Starts the mock (playing LivePerson and the agent), starts the recording proxy in front of
+//! it, and drives a built-in consumer through the proxy step by step, printing every frame:
+//! create a conversation, receive the agent's message, publish ACCEPT then READ for it, one
+//! deliberately invalid receipt, a message of its own that the agent reads, and the close.
+//! Then it shows where the cassette is and the mock's verdict on every receipt.
 
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+use wiretape_fixtures::pki::LocalCa;
+use wiretape_mock_server::client::{self, ConsumerSocket};
+use wiretape_mock_server::{MockServer, TlsIdentity, Verdict};
+use wiretape_proxy::{tls, Config, Proxy, UpstreamTrust, UpstreamUrl};
+
+/// How long the demo waits for any one answer before it calls the step failed.
+const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The sequence the invalid receipt names: no dialog of the demo gets that far.
+const MISSING_SEQUENCE: u64 = 99;
 
 /// Arguments of `wiretape demo`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct DemoArgs {}
+#[command(
+    after_help = "Needs no account, no network and no setup: everything runs on \
+    127.0.0.1 with a throw-away CA held in memory.\n\
+    Exit codes: 0 every step behaved as the tutorial says (including the invalid receipt \
+    being refused); 1 a step did not; 2 the demo could not run."
+)]
+pub(crate) struct DemoArgs {
+    /// Directory for the demo's cassette.
+    #[arg(long, default_value = "recordings", value_name = "DIR")]
+    out: PathBuf,
+    /// Pause before each of the simulated agent's actions, in milliseconds.
+    #[arg(long, default_value_t = 400, value_name = "MS")]
+    agent_delay_ms: u64,
+}
 
-pub(crate) async fn run(_args: DemoArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet available")
+pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let ca = LocalCa::generate().context("cannot create the demo's CA")?;
+    let mock = MockServer::builder()
+        .tls(TlsIdentity::from_ca(&ca)?)
+        .auto_agent(Duration::from_millis(args.agent_delay_ms))
+        .start()
+        .await;
+
+    let upstream = UpstreamUrl::parse(&mock.url()).map_err(|e| anyhow::anyhow!(e.one_line()))?;
+    let upstream_tls = tls::upstream_client_config(&UpstreamTrust::Roots(ca.root_store()))
+        .map_err(|e| anyhow::anyhow!(e.one_line()))?;
+    let mut config = Config::new(
+        upstream,
+        upstream_tls,
+        Some(ca.local_leaf()?.server_config()?),
+    );
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    config.record.dir = Some(args.out.clone());
+    let before = jsonl_files(&args.out);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let proxy = Proxy::start(listener, config)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.one_line()))?;
+
+    println!("wiretape demo: LivePerson's read/accept receipts tutorial, offline");
+    println!(
+        "  mock Messaging Window API (plays LivePerson and the agent): {}",
+        mock.url()
+    );
+    println!(
+        "  wiretape record in front of it, recording to {}:   {}",
+        args.out.display(),
+        proxy.url()
+    );
+    println!("  > client to server   < server to client\n");
+
+    let url = format!(
+        "{}/ws_api/account/{}/messaging/consumer?v=3",
+        proxy.url(),
+        mock.account()
+    );
+    println!("Connecting: wscat -H \"Authorization: jwt $LP_JWT\" -c \"{url}\"");
+    let ws = client::connect(&url, Some(ca.client_config()), Some("demo-consumer-token"))
+        .await
+        .context("the demo consumer cannot connect through the proxy")?;
+    let mut consumer = Consumer { ws, next_id: 1 };
+    let outcome = tutorial(&mut consumer).await;
+    let _ = consumer
+        .ws
+        .close(Some(CloseFrame {
+            code: CloseCode::Normal,
+            reason: "demo done".into(),
+        }))
+        .await;
+    // Wait for the close handshake to pass through the proxy, then finish the cassette.
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while consumer.ws.next().await.is_some() {}
+    })
+    .await;
+    proxy.shutdown().await;
+    let report = mock.report();
+    mock.shutdown().await;
+
+    println!("\nCassette:");
+    for path in jsonl_files(&args.out).difference(&before) {
+        println!("  {}", path.display());
+    }
+    println!("\nThe mock's verdict on every receipt the consumer published:");
+    println!("  {}", report.summary_line());
+    for receipt in &report.receipts {
+        println!("  {receipt}");
+    }
+
+    let steps = match outcome {
+        Ok(steps) => steps,
+        Err(err) => {
+            println!("\nDEMO FAILED: {err:#}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let verdicts: Vec<_> = report
+        .receipts
+        .iter()
+        .map(|r| (r.request_id.clone(), r.verdict))
+        .collect();
+    let expected = vec![
+        (steps.accept_id, Verdict::Valid),
+        (steps.read_id, Verdict::Valid),
+        (steps.invalid_id, Verdict::Invalid),
+    ];
+    if verdicts != expected {
+        println!("\nDEMO FAILED: expected the verdicts {expected:?}, the mock gave {verdicts:?}");
+        return Ok(ExitCode::from(1));
+    }
+    println!(
+        "\nAll steps behaved as the tutorial says: ACCEPT and READ were valid and notified back, \
+         the receipt for sequence {MISSING_SEQUENCE} was refused with a precise error."
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Request ids of the receipts the demo sent, to match them with the mock's records.
+struct Steps {
+    accept_id: String,
+    read_id: String,
+    invalid_id: String,
+}
+
+struct Consumer {
+    ws: ConsumerSocket,
+    next_id: u64,
+}
+
+impl Consumer {
+    /// Sends a request with the next id (a number, as in the tutorial) and returns the id.
+    async fn request(&mut self, mut frame: Value) -> anyhow::Result<String> {
+        let id = self.next_id;
+        self.next_id += 1;
+        frame["id"] = json!(id);
+        let text = frame.to_string();
+        println!("  > {text}");
+        self.ws.send(Message::text(text)).await?;
+        Ok(id.to_string())
+    }
+
+    /// Prints every frame until one satisfies `want`, which is returned.
+    async fn until(&mut self, what: &str, want: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
+        let wait = async {
+            while let Some(msg) = self.ws.next().await {
+                let msg = msg?;
+                let Ok(text) = msg.to_text() else { continue };
+                if text.is_empty() {
+                    continue;
+                }
+                println!("  < {text}");
+                let frame: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+                if want(&frame) {
+                    return Ok(frame);
+                }
+            }
+            bail!("the connection closed while waiting for {what}")
+        };
+        tokio::time::timeout(STEP_TIMEOUT, wait)
+            .await
+            .with_context(|| format!("no {what} within {STEP_TIMEOUT:?}"))?
+    }
+
+    /// The response to request `id`.
+    async fn response(&mut self, id: &str) -> anyhow::Result<Value> {
+        self.until(&format!("the response to request {id}"), |f| {
+            f["kind"] == "resp" && f["reqId"] == id
+        })
+        .await
+    }
+}
+
+/// The first change of a messaging notification that matches `want`.
+fn change(frame: &Value, want: impl Fn(&Value) -> bool) -> Option<Value> {
+    if frame["type"] != "ms.MessagingEventNotification" {
+        return None;
+    }
+    frame["body"]["changes"]
+        .as_array()?
+        .iter()
+        .find(|c| want(c))
+        .cloned()
+}
+
+fn is_agent(change: &Value) -> bool {
+    change["originatorMetadata"]["role"]
+        .as_str()
+        .is_some_and(|role| role != "CONSUMER")
+}
+
+fn receipt(dialog: &str, status: &str, sequence: u64) -> Value {
+    json!({"kind": "req", "id": 0, "type": "ms.PublishEvent", "body": {
+        "dialogId": dialog,
+        "event": {"type": "AcceptStatusEvent", "status": status, "sequenceList": [sequence]}
+    }})
+}
+
+async fn tutorial(c: &mut Consumer) -> anyhow::Result<Steps> {
+    println!("\nStep 1: create a conversation");
+    let id = c
+        .request(json!({"kind": "req", "id": 0, "type": "cm.ConsumerRequestConversation"}))
+        .await?;
+    let resp = c.response(&id).await?;
+    let conversation = resp["body"]["conversationId"]
+        .as_str()
+        .context("no conversationId in the response")?
+        .to_owned();
+    println!("  conversation {conversation}");
+
+    println!("\nStep 2: the agent accepts the conversation and sends a message");
+    let frame = c
+        .until("the agent's message", |f| {
+            change(f, |ch| {
+                ch["event"]["type"] == "ContentEvent" && is_agent(ch)
+            })
+            .is_some()
+        })
+        .await?;
+    let message = change(&frame, |ch| {
+        ch["event"]["type"] == "ContentEvent" && is_agent(ch)
+    })
+    .context("the agent's message vanished")?;
+    let dialog = message["dialogId"]
+        .as_str()
+        .context("no dialogId")?
+        .to_owned();
+    let sequence = message["sequence"].as_u64().context("no sequence")?;
+    println!(
+        "  the agent said {} in dialog {dialog} at sequence {sequence}",
+        message["event"]["message"]
+    );
+
+    println!("\nStep 3: publish an ACCEPT receipt for sequence {sequence} (the second \"V\")");
+    let accept_id = c.request(receipt(&dialog, "ACCEPT", sequence)).await?;
+    expect_code(&c.response(&accept_id).await?, 200)?;
+    println!("\nStep 4: publish a READ receipt for it (the \"V\"s turn orange)");
+    let read_id = c.request(receipt(&dialog, "READ", sequence)).await?;
+    expect_code(&c.response(&read_id).await?, 200)?;
+
+    println!("\nStep 5: a deliberately invalid receipt, for sequence {MISSING_SEQUENCE}, which does not exist");
+    let invalid_id = c
+        .request(receipt(&dialog, "READ", MISSING_SEQUENCE))
+        .await?;
+    let resp = c.response(&invalid_id).await?;
+    expect_code(&resp, 400)?;
+    println!("  refused: {}", resp["body"]);
+
+    println!(
+        "\nStep 6: the consumer writes; the agent answers and publishes its own ACCEPT and READ"
+    );
+    let say = c
+        .request(json!({"kind": "req", "id": 0, "type": "ms.PublishEvent", "body": {
+            "dialogId": dialog,
+            "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "Thanks, all clear!"}
+        }}))
+        .await?;
+    let resp = c.response(&say).await?;
+    let mine = resp["body"]["sequence"]
+        .as_u64()
+        .context("no sequence for the message")?;
+    c.until("the agent's READ receipt for the consumer's message", |f| {
+        change(f, |ch| {
+            is_agent(ch)
+                && ch["event"]["type"] == "AcceptStatusEvent"
+                && ch["event"]["status"] == "READ"
+                && ch["event"]["sequenceList"]
+                    .as_array()
+                    .is_some_and(|l| l.contains(&json!(mine)))
+        })
+        .is_some()
+    })
+    .await?;
+    println!("  the agent read the consumer's message (sequence {mine})");
+
+    println!("\nStep 7: close the conversation");
+    let close = c
+        .request(json!({"kind": "req", "id": 0, "type": "cm.UpdateConversationField", "body": {
+            "conversationId": conversation,
+            "conversationField": {"field": "ConversationStateField", "conversationState": "CLOSE"}
+        }}))
+        .await?;
+    expect_code(&c.response(&close).await?, 200)?;
+    Ok(Steps {
+        accept_id,
+        read_id,
+        invalid_id,
+    })
+}
+
+fn expect_code(resp: &Value, code: u64) -> anyhow::Result<()> {
+    if resp["code"].as_u64() == Some(code) {
+        Ok(())
+    } else {
+        bail!("expected code {code}, got {resp}")
+    }
+}
+
+fn jsonl_files(dir: &Path) -> BTreeSet<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -97,6 +97,8 @@ impl Upstream {
     }
 }
 
+// The callback's error type is tungstenite's, large or not.
+#[allow(clippy::result_large_err)]
 async fn serve(
     tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
     seen: Arc<Mutex<Vec<Seen>>>,
@@ -143,11 +145,7 @@ async fn serve(
             return; // drops the socket: no close frame
         }
         match msg {
-            Message::Text(_) | Message::Binary(_) => {
-                if ws.send(msg).await.is_err() {
-                    return;
-                }
-            }
+            Message::Text(_) | Message::Binary(_) if ws.send(msg.clone()).await.is_err() => return,
             Message::Close(_) => {
                 // tungstenite queues the close reply; flushing sends it.
                 let _ = ws.flush().await;

@@ -1,0 +1,160 @@
+//! The seed tutorial end to end: typed exactly as the tutorial shows, through `wiretape record`
+//! in front of `wiretape mock`, kept as a snapshot of the normalized cassette; and
+//! `wiretape demo`, the README's one command.
+
+use std::process::Command;
+use std::time::Duration;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+use wiretape_fixtures::pki::LocalCa;
+use wiretape_fixtures::transcript;
+use wiretape_mock_server::{ExpectedReceipt, MockServer, TlsIdentity};
+
+use crate::harness::client::{connect, Client};
+use crate::harness::{cassettes, spawn_proxy};
+
+async fn next_json(client: &mut Client) -> Value {
+    let msg = tokio::time::timeout(Duration::from_secs(5), client.next())
+        .await
+        .expect("a frame within 5 s")
+        .expect("open")
+        .expect("valid");
+    serde_json::from_str(msg.to_text().unwrap()).unwrap()
+}
+
+/// Sends a frame as typed and waits for the response to it and then one notification, so the
+/// cassette's interleaving is deterministic.
+async fn type_and_wait(client: &mut Client, typed: &str, notifications: usize) -> Value {
+    client.send(Message::text(typed)).await.unwrap();
+    let resp = next_json(client).await;
+    assert_eq!(resp["kind"], "resp", "{resp}");
+    for _ in 0..notifications {
+        let n = next_json(client).await;
+        assert_eq!(n["kind"], "notification", "{n}");
+    }
+    resp
+}
+
+#[tokio::test]
+async fn the_tutorial_through_the_recording_proxy_in_front_of_the_mock() {
+    let ca = LocalCa::generate().unwrap();
+    // The agent is driven by the test (as a person in the Agent Workspace would), so the
+    // order of frames is fixed.
+    let mock = MockServer::builder()
+        .tls(TlsIdentity::from_ca(&ca).unwrap())
+        .manual_agent()
+        .start()
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = spawn_proxy(&ca, &mock.url(), dir.path()).await;
+    let url = format!(
+        "{}/ws_api/account/{}/messaging/consumer?v=3",
+        proxy.url(),
+        mock.account()
+    );
+    let jwt =
+        "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJmMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDEifQ.c2ln";
+    let (mut client, _) = connect(
+        &url,
+        ca.client_config(),
+        &[("Authorization", &format!("jwt {jwt}"))],
+    )
+    .await
+    .unwrap();
+
+    // Step 1: the tutorial's exact request.
+    let resp = type_and_wait(
+        &mut client,
+        r#"{"kind":"req","id":1,"type":"cm.ConsumerRequestConversation"}"#,
+        0,
+    )
+    .await;
+    let conversation = resp["body"]["conversationId"].as_str().unwrap().to_owned();
+
+    // Step 2: the agent accepts and types.
+    let agent = mock.agent();
+    agent.join(&conversation).unwrap();
+    let said = agent.say(&conversation, "some agent text").unwrap();
+    let notification = next_json(&mut client).await;
+    assert_eq!(notification["type"], "ms.MessagingEventNotification");
+    let change = &notification["body"]["changes"][0];
+    assert_eq!(change["sequence"], said.sequence);
+    assert_eq!(
+        change["dialogId"],
+        conversation.as_str(),
+        "MAIN dialog id = conversation id"
+    );
+
+    // Step 3: ACCEPT then READ, typed with the tutorial's spacing and its reused id 2.
+    for status in ["ACCEPT", "READ"] {
+        let typed = format!(
+            r#"{{"kind":"req","id":2,"type":"ms.PublishEvent","body":{{"dialogId":"{conversation}","event":{{"type" : "AcceptStatusEvent" , "status" : "{status}", "sequenceList" : [ {} ]}}}}}}"#,
+            said.sequence
+        );
+        let resp = type_and_wait(&mut client, &typed, 1).await;
+        assert_eq!(resp["code"], 200, "{resp}");
+    }
+    mock.wait_for_receipt_within(
+        &ExpectedReceipt::read(said.sequence),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap_or_else(|unmet| panic!("{unmet}"));
+    client.close(None).await.unwrap();
+    while client.next().await.is_some() {}
+    proxy.shutdown().await;
+    assert!(!mock.report().has_invalid_receipts(), "{}", mock.report());
+
+    let cassettes = cassettes(dir.path());
+    assert_eq!(cassettes.len(), 1);
+    let raw = std::fs::read_to_string(&cassettes[0].path).unwrap();
+    assert!(!raw.contains(jwt), "the JWT never reaches the disk");
+    // The tutorial's spaced JSON keeps its exact text beside the readable JSON.
+    let spaced = &cassettes[0].frames[3];
+    assert!(spaced
+        .text
+        .as_deref()
+        .unwrap()
+        .contains(r#""type" : "AcceptStatusEvent""#));
+    insta::assert_json_snapshot!(
+        "tutorial_through_record_in_front_of_mock",
+        transcript(&cassettes[0])
+    );
+}
+
+#[test]
+fn wiretape_demo_runs_the_whole_tutorial_offline() {
+    let out = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_wiretape"))
+        .args(["demo", "--agent-delay-ms", "20", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "demo failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for step in 1..=7 {
+        assert!(
+            stdout.contains(&format!("Step {step}:")),
+            "step {step} missing:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains(r#""status":"ACCEPT""#), "{stdout}");
+    assert!(
+        stdout.contains("3 receipts: 2 valid, 0 valid with warnings, 1 invalid"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("sequence 99 does not exist"), "{stdout}");
+    let cassettes = cassettes(out.path());
+    assert_eq!(cassettes.len(), 1, "one cassette for the demo's connection");
+    assert!(cassettes[0].complete);
+    assert!(
+        stdout.contains(&cassettes[0].path.display().to_string()),
+        "the path is shown"
+    );
+}
