@@ -30,6 +30,9 @@ enum Command {
     /// Run the read/accept receipts tutorial offline: mock + recording proxy + a built-in
     /// consumer, printing every step and frame.
     Demo(cmd::demo::DemoArgs),
+    /// Print a cassette's normalized transcript (pretty JSON: no timing, stable placeholders
+    /// for ids and timestamps, secrets redacted), the text snapshot tests commit and diff.
+    Snapshot(cmd::snapshot::SnapshotArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
             Command::Mock(args) => cmd::mock::run(args).await,
             Command::Ca(args) => cmd::ca::run(args),
             Command::Demo(args) => cmd::demo::run(args).await,
+            Command::Snapshot(args) => cmd::snapshot::run(args),
         }
     });
     match result {

@@ -4,6 +4,7 @@ pub(crate) mod ca;
 pub(crate) mod demo;
 pub(crate) mod mock;
 pub(crate) mod record;
+pub(crate) mod snapshot;
 
 use anyhow::Context as _;
 use wiretape_fixtures::pki::{wiretape_home, LocalCa};
