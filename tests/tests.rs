@@ -9,3 +9,5 @@ mod cli;
 mod mock;
 // The seed tutorial end to end: record in front of mock (snapshot), and `wiretape demo`.
 mod tutorial;
+// The canonical cassettes in fixtures/cassettes/: snapshots, `wiretape snapshot`, the regenerator.
+mod cassettes;
