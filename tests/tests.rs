@@ -11,3 +11,5 @@ mod mock;
 mod tutorial;
 // The canonical cassettes in fixtures/cassettes/: snapshots, `wiretape snapshot`, the regenerator.
 mod cassettes;
+// Replay: cassettes drive the mock; deviations, timing, the real wscat.
+mod replay;

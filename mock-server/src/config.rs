@@ -9,6 +9,7 @@ use std::time::Duration;
 use rustls::{ClientConfig, ServerConfig};
 use wiretape_fixtures::pki::LocalCa;
 
+use crate::replay::Replay;
 use crate::scenario::Scenario;
 use crate::Error;
 
@@ -36,6 +37,8 @@ pub struct Config {
     pub max_message_bytes: usize,
     /// Who may use the control API under `/mock/api/`.
     pub control_api: ControlAccess,
+    /// Replay cassettes instead of simulating the conversation (`wiretape mock --replay`).
+    pub replay: Option<Replay>,
 }
 
 impl Default for Config {
@@ -52,6 +55,7 @@ impl Default for Config {
             timeouts: Timeouts::default(),
             max_message_bytes: 1024 * 1024,
             control_api: ControlAccess::LoopbackOnly,
+            replay: None,
         }
     }
 }

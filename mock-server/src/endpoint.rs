@@ -28,16 +28,130 @@ use crate::hub::Hub;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Peer(pub SocketAddr);
 
-/// The router of one server.
+/// The router of one server. When replaying, every WebSocket upgrade (whatever its path) is
+/// matched against the cassettes instead of served by the simulation.
 pub(crate) fn router(hub: Arc<Hub>) -> Router {
-    Router::new()
-        .route(
-            "/ws_api/account/{account}/messaging/consumer",
-            get(consumer_socket),
-        )
-        .nest("/mock/api", crate::control::router())
-        .fallback(not_found)
-        .with_state(hub)
+    let router = Router::new().nest("/mock/api", crate::control::router());
+    let router = if hub.replay.is_some() {
+        router.fallback(replay_socket)
+    } else {
+        router
+            .route(
+                "/ws_api/account/{account}/messaging/consumer",
+                get(consumer_socket),
+            )
+            .fallback(not_found)
+    };
+    router.with_state(hub)
+}
+
+/// Replay mode: claims the cassette recorded for this handshake and replays it, or hands the
+/// connection to the fallback (`--record-missing`), or refuses it saying what is recorded.
+async fn replay_socket(State(hub): State<Arc<Hub>>, mut req: Request) -> Response {
+    let Some(library) = hub.replay.clone() else {
+        return not_found(req).await;
+    };
+    let Some(key) = websocket_key(req.headers()) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "this is a WebSocket endpoint: send a WebSocket upgrade (version 13)",
+        );
+    };
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
+    let offered: Vec<String> = req
+        .headers()
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|p| p.trim().to_owned()))
+        .collect();
+    let Some(script) = library.claim(&path_and_query, &offered) else {
+        if let Some(fallback) = library.fallback.clone() {
+            tracing::info!(%path_and_query, "no cassette matches: forwarding (--record-missing)");
+            return fallback.forward(req).await;
+        }
+        return refuse(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "wiretape replay: no unused cassette was recorded for {path_and_query}; \
+                 the cassettes are:\n{}\nRecord it with --record-missing DIR --upstream URL.",
+                library.describe()
+            ),
+        );
+    };
+    if script.open.status != 101 {
+        let status = StatusCode::from_u16(script.open.status).unwrap_or(StatusCode::BAD_GATEWAY);
+        return refuse(
+            status,
+            &format!(
+                "replayed refusal from {} (recorded status {})",
+                script.name, status
+            ),
+        );
+    }
+    let consumer_id = match authenticate(&hub, req.headers()) {
+        Ok(consumer) => consumer,
+        Err(reason) => return refuse(StatusCode::UNAUTHORIZED, &reason),
+    };
+    let accept = derive_accept_key(key.as_bytes());
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let limit = hub.settings.max_message_bytes;
+    let task_hub = hub.clone();
+    let subprotocol = script.open.subprotocol.clone();
+    hub.tracker.spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(limit))
+            .max_frame_size(Some(limit));
+        let ws =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
+                .await;
+        crate::replay::session::run(ws, task_hub, library, script, consumer_id).await;
+    });
+    let mut resp = switching_protocols(&accept);
+    if let Some(p) = subprotocol.and_then(|p| p.parse().ok()) {
+        resp.headers_mut().insert(header::SEC_WEBSOCKET_PROTOCOL, p);
+    }
+    resp
+}
+
+/// The consumer behind an `Authorization` header: `Ok(None)` without one, the reason for a
+/// 401 when it is unusable or not the pinned token.
+fn authenticate(hub: &Hub, headers: &HeaderMap) -> Result<Option<String>, String> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let pinned = match &hub.settings.auth {
+        Auth::AnyToken => None,
+        Auth::Pinned(token) => Some(token.as_str()),
+    };
+    value
+        .to_str()
+        .map_err(|_| auth::Refused("the Authorization header is not ASCII".into()))
+        .and_then(auth::header_token)
+        .and_then(|token| auth::authenticate(token, pinned))
+        .map(Some)
+        .map_err(|refused| format!("401 Unauthorized: {}", refused.0))
+}
+
+fn switching_protocols(accept: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+        .body(Body::empty())
+        .unwrap_or_else(|_| {
+            refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot build the upgrade response",
+            )
+        })
 }
 
 async fn not_found(req: Request) -> Response {
@@ -83,28 +197,9 @@ async fn consumer_socket(
             "unsupported API version: the consumer endpoint needs the query v=3",
         );
     }
-    let consumer_id = match headers.get(header::AUTHORIZATION) {
-        None => None,
-        Some(value) => {
-            let pinned = match &hub.settings.auth {
-                Auth::AnyToken => None,
-                Auth::Pinned(token) => Some(token.as_str()),
-            };
-            let checked = value
-                .to_str()
-                .map_err(|_| auth::Refused("the Authorization header is not ASCII".into()))
-                .and_then(auth::header_token)
-                .and_then(|token| auth::authenticate(token, pinned));
-            match checked {
-                Ok(consumer) => Some(consumer),
-                Err(refused) => {
-                    return refuse(
-                        StatusCode::UNAUTHORIZED,
-                        &format!("401 Unauthorized: {}", refused.0),
-                    )
-                }
-            }
-        }
+    let consumer_id = match authenticate(&hub, headers) {
+        Ok(consumer) => consumer,
+        Err(reason) => return refuse(StatusCode::UNAUTHORIZED, &reason),
     };
     let accept = derive_accept_key(key.as_bytes());
     let on_upgrade = hyper::upgrade::on(&mut req);
@@ -126,18 +221,7 @@ async fn consumer_socket(
                 .await;
         crate::session::run(ws, task_hub, consumer_id).await;
     });
-    Response::builder()
-        .status(StatusCode::SWITCHING_PROTOCOLS)
-        .header(header::CONNECTION, "upgrade")
-        .header(header::UPGRADE, "websocket")
-        .header(header::SEC_WEBSOCKET_ACCEPT, accept)
-        .body(Body::empty())
-        .unwrap_or_else(|_| {
-            refuse(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "cannot build the upgrade response",
-            )
-        })
+    switching_protocols(&accept)
 }
 
 /// The `Sec-WebSocket-Key` of a valid version-13 upgrade request.

@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
@@ -20,6 +20,7 @@ use crate::config::{Auth, ControlAccess, Strictness, Timeouts};
 use crate::journal::Journal;
 use crate::model::{now_ms, Closed, ClosedBy, Conversation};
 use crate::protocol::{notification, types, ExFilter};
+use crate::replay::Library;
 use crate::scenario::runner::ConsumerEvent;
 
 /// Frames a socket's queue holds before the socket counts as too slow.
@@ -93,12 +94,17 @@ pub(crate) struct Hub {
     pub tracker: TaskTracker,
     /// Cancelled to shut everything down.
     pub cancel: CancellationToken,
+    /// The cassettes, when replaying.
+    pub replay: Option<Arc<Library>>,
     next_connection: AtomicU64,
 }
 
 impl Hub {
     /// A hub and the receiving end of its scenario event queue.
-    pub(crate) fn new(settings: Settings) -> (Self, mpsc::Receiver<ConsumerEvent>) {
+    pub(crate) fn new(
+        settings: Settings,
+        replay: Option<Arc<Library>>,
+    ) -> (Self, mpsc::Receiver<ConsumerEvent>) {
         let (agent_events, rx) = mpsc::channel(QUEUE_CAPACITY);
         let hub = Self {
             state: Mutex::new(State::default()),
@@ -107,6 +113,7 @@ impl Hub {
             agent_events,
             tracker: TaskTracker::new(),
             cancel: CancellationToken::new(),
+            replay,
             next_connection: AtomicU64::new(1),
         };
         (hub, rx)

@@ -133,6 +133,17 @@ impl Report {
         self.summary.invalid > 0
     }
 
+    /// Whether a replay saw a client frame that matched nothing, or a recorded client frame
+    /// that was never sent.
+    pub fn has_replay_deviations(&self) -> bool {
+        self.violations.iter().any(|v| {
+            matches!(
+                v.finding.rule,
+                crate::validation::Rule::ReplayMismatch | crate::validation::Rule::ReplayUnsent
+            )
+        })
+    }
+
     /// One line: `3 receipts: 2 valid, 0 valid with warnings, 1 invalid; 1 violations`.
     pub fn summary_line(&self) -> String {
         let s = &self.summary;

@@ -68,6 +68,8 @@
 //! - `agent`: the [`Agent`] handle.
 //! - `scenario`: [`Scenario`] files and the runner playing them.
 //! - `control`: the HTTP control API under `/mock/api/`.
+//! - `replay`: cassettes drive the mock ([`Replay`]): handshake matching, frame matching,
+//!   scheduling, receipt validation against what was replayed.
 //! - `snapshot`: [`ConversationSnapshot`], the read-only view of a conversation.
 //! - [`client`]: a minimal ws/wss consumer connector for tests and demos.
 //! - `auth`: tokens and consumer ids. `error`: [`Error`] and [`AgentError`].
@@ -86,6 +88,7 @@ mod journal;
 mod listener;
 mod model;
 mod protocol;
+mod replay;
 mod scenario;
 mod server;
 mod session;
@@ -101,6 +104,7 @@ pub use error::{AgentError, Error};
 pub use expect::{ExpectedReceipt, Unmet};
 pub use journal::{ReceiptRecord, Report, Summary, ViolationRecord};
 pub use model::{ClosedBy, ReceiptStatus, Role};
+pub use replay::{MatchMode, Replay, ReplayFallback, Speed};
 pub use scenario::{Action, Scenario, ScenarioRule, Step, Trigger};
 pub use server::{MockServer, MockServerBuilder};
 pub use snapshot::{ConversationSnapshot, EventSnapshot, ParticipantSnapshot};

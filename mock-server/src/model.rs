@@ -151,11 +151,14 @@ pub(crate) struct Dialog {
 }
 
 impl Dialog {
-    /// The event stored under `sequence`.
+    /// The event stored under `sequence`. Events are normally stored at the index of their
+    /// sequence; a dialog rebuilt from a replay may have gaps, hence the search.
     pub(crate) fn event(&self, sequence: u64) -> Option<&StoredEvent> {
-        usize::try_from(sequence)
-            .ok()
-            .and_then(|i| self.events.get(i))
+        let at = usize::try_from(sequence).ok()?;
+        match self.events.get(at) {
+            Some(event) if event.sequence == sequence => Some(event),
+            _ => self.events.iter().find(|e| e.sequence == sequence),
+        }
     }
 
     /// The sequence the next stored event gets (sequences count from 0 with no gaps).

@@ -17,6 +17,7 @@ use crate::config::{
 use crate::expect::{ExpectedReceipt, Unmet};
 use crate::hub::{Hub, Settings, State};
 use crate::journal::{ReceiptRecord, Report, ViolationRecord};
+use crate::replay::Replay;
 use crate::scenario::{runner, Scenario};
 use crate::snapshot::ConversationSnapshot;
 use crate::{Agent, Error};
@@ -85,7 +86,10 @@ impl MockServer {
             max_message_bytes: config.max_message_bytes,
             control_api: config.control_api,
         };
-        let (hub, agent_events) = Hub::new(settings);
+        let replay = config
+            .replay
+            .map(|r| Arc::new(crate::replay::Library::new(r)));
+        let (hub, agent_events) = Hub::new(settings, replay);
         let hub = Arc::new(hub);
         hub.tracker.spawn(runner::run(
             config.agent.scenario(),
@@ -380,6 +384,12 @@ impl MockServerBuilder {
     /// Largest message accepted (default 1 MiB); larger ones close with 1009.
     pub fn max_message_bytes(mut self, limit: usize) -> Self {
         self.config.max_message_bytes = limit;
+        self
+    }
+
+    /// Replays cassettes instead of simulating the conversation.
+    pub fn replay(mut self, replay: Replay) -> Self {
+        self.config.replay = Some(replay);
         self
     }
 

@@ -20,7 +20,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
-use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
@@ -75,7 +74,10 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
     };
     let service = {
         let shared = shared.clone();
-        service_fn(move |req| handle(req, shared.clone()))
+        service_fn(move |req| {
+            let shared = shared.clone();
+            async move { Ok::<_, Infallible>(forward(req, shared).await) }
+        })
     };
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -120,20 +122,20 @@ fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     resp
 }
 
-async fn handle(
-    mut req: Request<Incoming>,
-    shared: Arc<Shared>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+/// Answers one upgrade request: dials the upstream with it, passes the upstream's answer
+/// back, and (on 101) spawns the relay for when the client's side is upgraded. Any request
+/// type hyper can upgrade works, so a server of another kind can hand requests over.
+pub(crate) async fn forward<B>(mut req: Request<B>, shared: Arc<Shared>) -> Response<Full<Bytes>> {
     let config = &shared.config;
     if !is_websocket_upgrade(&req) {
-        return Ok(text(
+        return text(
             StatusCode::BAD_REQUEST,
             format!(
                 "wiretape record relays WebSocket connections to {}; connect with a WebSocket \
                  client, e.g. wscat -c wss://HOST:PORT/ws_api/...\n",
                 config.upstream.origin()
             ),
-        ));
+        );
     }
     let conn = shared.next_id.fetch_add(1, Ordering::Relaxed) + 1;
     let started = Instant::now();
@@ -206,7 +208,7 @@ async fn handle(
                 tracing::debug!(conn, ended_by = ?outcome.ended_by, error = ?outcome.error, "relay ended");
                 shared.recorder.end(conn, started.elapsed(), outcome).await;
             });
-            Ok(resp)
+            resp
         }
         Ok(Handshake::Refused {
             status,
@@ -228,9 +230,9 @@ async fn handle(
                     resp.headers_mut().append(name, value.clone());
                 }
             }
-            Ok(resp)
+            resp
         }
-        Err(err) => Ok(unreachable(&shared, conn, started, open, &err).await),
+        Err(err) => unreachable(&shared, conn, started, open, &err).await,
     }
 }
 

@@ -10,6 +10,7 @@
 //! - [`config`]: [`Config`], [`Timeouts`]; built and validated before anything binds.
 //! - `listener`: [`Proxy::start`] and the accept loop; [`ProxyHandle`] stops it.
 //! - `connection`: one connection's phases, TLS accept to relay (phase chart there).
+//! - `forwarder`: [`Forwarder`], the same forwarding for a server that accepts by itself.
 //! - [`upstream`]: maps the handshake onto the upstream and dials it.
 //! - [`tls`]: the upstream's trust ([`UpstreamTrust`]).
 //! - [`relay`]: the hot path and its policy on control frames (read its docs).
@@ -42,6 +43,7 @@
 pub mod config;
 mod connection;
 pub mod error;
+mod forwarder;
 pub mod frame;
 mod listener;
 pub mod recorder;
@@ -51,6 +53,7 @@ pub mod upstream;
 
 pub use config::{Config, Timeouts};
 pub use error::{Error, Phase, Side};
+pub use forwarder::Forwarder;
 pub use listener::{Proxy, ProxyHandle};
 pub use recorder::RecordConfig;
 pub use relay::RelayLimits;

@@ -65,6 +65,8 @@ enum Msg {
     /// recorder thread is done with them.
     Chunk(u64, Sender, Duration, Bytes, OwnedSemaphorePermit),
     End(u64, Duration, RelayOutcome),
+    /// Answered once everything queued before it is written.
+    Flush(tokio::sync::oneshot::Sender<()>),
 }
 
 /// The sending side of the recorder, cloned into every connection.
@@ -110,6 +112,16 @@ impl Recorder {
     pub(crate) async fn end(&self, conn: u64, at: Duration, outcome: RelayOutcome) {
         if let Some(tx) = &self.tx {
             let _ = tx.send(Msg::End(conn, at, outcome)).await;
+        }
+    }
+
+    /// Waits until everything queued so far is written.
+    pub(crate) async fn flush(&self) {
+        if let Some(tx) = &self.tx {
+            let (done, written) = tokio::sync::oneshot::channel();
+            if tx.send(Msg::Flush(done)).await.is_ok() {
+                let _ = written.await;
+            }
         }
     }
 
@@ -188,6 +200,9 @@ impl Thread {
                 Msg::Open(conn, open) => self.open(conn, *open),
                 Msg::Chunk(conn, from, at, bytes, _permit) => self.chunk(conn, from, at, &bytes),
                 Msg::End(conn, at, outcome) => self.end(conn, at, outcome),
+                Msg::Flush(done) => {
+                    let _ = done.send(());
+                }
             }
         }
         // Every sender is gone: connections that never sent their end keep what they have.

@@ -2,17 +2,22 @@
 //! validation. Converts flags into `wiretape_mock_server::Config` and runs it (R10); exit code
 //! 0 when no receipt was invalid, 3 when any was.
 
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
 use anyhow::Context as _;
+use wiretape_fixtures::cassette::Cassette;
 use wiretape_mock_server::{
-    AgentMode, Auth, Config, ControlAccess, Listen, MockServer, Report, Scenario, Strictness,
-    Timeouts, TlsIdentity, Transport, DEFAULT_ACCOUNT,
+    AgentMode, Auth, Config, ControlAccess, Listen, MatchMode, MockServer, Replay, ReplayFallback,
+    Report, Scenario, Speed, Strictness, Timeouts, TlsIdentity, Transport, DEFAULT_ACCOUNT,
 };
+use wiretape_proxy::{tls, Forwarder, UpstreamTrust, UpstreamUrl};
 
 /// Exit code when at least one receipt was invalid.
 const EXIT_INVALID_RECEIPTS: u8 = 3;
@@ -27,8 +32,10 @@ const EXIT_INVALID_RECEIPTS: u8 = 3;
     curl --cacert \"$(wiretape ca)\" https://127.0.0.1:8443/mock/api/receipts\n\n\
     stdout: the first line is `listening on wss://ADDR:PORT` (ws:// with --plain), then the\n\
     consumer URL, the CA and the control API. On SIGINT/SIGTERM (or POST /mock/api/shutdown)\n\
-    the --report is written and the exit code is 0 if no receipt was invalid, 3 if any was,\n\
-    2 on a tool error.")]
+    the --report is written and the exit code is 0 if no receipt was invalid, 3 if any was\n\
+    (or, replaying, if a client frame did not match or a recorded one was never sent),\n\
+    2 on a tool error.\n\n\
+    Replay: wiretape mock --replay recordings/20261124T101500Z-0001-consumer.jsonl --speed 0")]
 pub(crate) struct MockArgs {
     /// Address to listen on. Port 0 picks a free port (printed on the first line).
     #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR:PORT")]
@@ -70,11 +77,62 @@ pub(crate) struct MockArgs {
     /// Let non-loopback peers use the control API (/mock/api/...).
     #[arg(long)]
     open_control_api: bool,
+    /// Replay this cassette instead of simulating (repeatable): each connection is matched to
+    /// an unused cassette by its path, query (volatile values ignored) and subprotocol.
+    #[arg(long, value_name = "CASSETTE.jsonl")]
+    replay: Vec<PathBuf>,
+    /// Replay timing: 1 as recorded, 0 everything at once, N (e.g. 2, 0.5) N times as fast.
+    #[arg(long, default_value_t = 1.0, value_name = "1|0|N", value_parser = parse_speed)]
+    speed: f64,
+    /// How replayed client frames are compared with the recording: `strict` (all but ids,
+    /// UUIDs, timestamps and redacted values) or `loose` (kind, type and body keys).
+    #[arg(long = "match", value_enum, default_value_t = MatchArg::Strict, value_name = "strict|loose")]
+    match_mode: MatchArg,
+    /// Forward connections no cassette matches to --upstream and record them into DIR (like
+    /// VCR's new_episodes); without it they are refused with a message listing the cassettes.
+    #[arg(long, value_name = "DIR", requires = "upstream")]
+    record_missing: Option<PathBuf>,
+    /// The real endpoint for --record-missing, `wss://HOST[:PORT]`.
+    #[arg(long, value_name = "URL", requires = "record_missing")]
+    upstream: Option<String>,
+    /// Extra CA certificate (PEM) to trust for --upstream. Repeatable.
+    #[arg(long, value_name = "FILE.pem", requires = "upstream")]
+    upstream_ca: Vec<PathBuf>,
+}
+
+/// `--match`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum MatchArg {
+    Strict,
+    Loose,
+}
+
+fn parse_speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not a speed: use 1 (as recorded), 0 (at once) or a positive factor"
+        )),
+    }
+}
+
+/// `--record-missing`: unmatched connections go through the recording proxy's forwarding.
+struct RecordMissing(Forwarder);
+
+impl ReplayFallback for RecordMissing {
+    fn forward(
+        &self,
+        request: http::Request<axum::body::Body>,
+    ) -> Pin<Box<dyn Future<Output = http::Response<axum::body::Body>> + Send>> {
+        let forwarder = self.0.clone();
+        Box::pin(async move { forwarder.forward(request).await.map(axum::body::Body::new) })
+    }
 }
 
 impl MockArgs {
     /// Checks and loads everything (scenario, CA) before anything binds.
-    fn into_config(self) -> anyhow::Result<(Config, Option<PathBuf>)> {
+    fn into_config(self) -> anyhow::Result<(Config, Option<PathBuf>, Option<Forwarder>)> {
+        let (replay, forwarder) = self.replay_config()?;
         let agent = match self.agent.as_str() {
             "auto" => AgentMode::Auto {
                 delay: Duration::from_millis(self.agent_delay),
@@ -114,13 +172,52 @@ impl MockArgs {
             },
             ..Config::default()
         };
-        Ok((config, self.report))
+        Ok((Config { replay, ..config }, self.report, forwarder))
+    }
+
+    /// Loads the cassettes and, with --record-missing, the forwarder for unmatched connections.
+    fn replay_config(&self) -> anyhow::Result<(Option<Replay>, Option<Forwarder>)> {
+        if self.replay.is_empty() {
+            if self.record_missing.is_some() {
+                anyhow::bail!("--record-missing needs at least one --replay cassette");
+            }
+            return Ok((None, None));
+        }
+        let cassettes = self
+            .replay
+            .iter()
+            .map(|path| {
+                Cassette::open(path).with_context(|| format!("--replay {}", path.display()))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut replay =
+            Replay::new(cassettes)
+                .speed(Speed(self.speed))
+                .matching(match self.match_mode {
+                    MatchArg::Strict => MatchMode::Strict,
+                    MatchArg::Loose => MatchMode::Loose,
+                });
+        let mut forwarder = None;
+        if let (Some(dir), Some(upstream)) = (&self.record_missing, &self.upstream) {
+            let url = UpstreamUrl::parse(upstream).map_err(|e| anyhow::anyhow!(e.one_line()))?;
+            let upstream_tls =
+                tls::upstream_client_config(&UpstreamTrust::VerifyWith(self.upstream_ca.clone()))
+                    .map_err(|e| anyhow::anyhow!(e.one_line()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let mut config = wiretape_proxy::Config::new(url, upstream_tls, None);
+            config.record.dir = Some(dir.clone());
+            let f = Forwarder::new(config).map_err(|e| anyhow::anyhow!(e.one_line()))?;
+            replay = replay.fallback(Arc::new(RecordMissing(f.clone())));
+            forwarder = Some(f);
+        }
+        Ok((Some(replay), forwarder))
     }
 }
 
 pub(crate) async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
     let listen = args.listen;
-    let (config, report_path) = args.into_config()?;
+    let (config, report_path, forwarder) = args.into_config()?;
     let server = MockServer::start_with(config)
         .await
         .with_context(|| format!("cannot start the mock on {listen}"))?;
@@ -136,29 +233,34 @@ pub(crate) async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
         write_report(path, &report)?;
     }
     server.shutdown().await;
+    if let Some(forwarder) = forwarder {
+        forwarder.shutdown().await;
+    }
     eprintln!("wiretape mock: {}", report.summary_line());
-    Ok(if report.has_invalid_receipts() {
-        ExitCode::from(EXIT_INVALID_RECEIPTS)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(
+        if report.has_invalid_receipts() || report.has_replay_deviations() {
+            ExitCode::from(EXIT_INVALID_RECEIPTS)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }
 
-/// The stdout contract: `listening on ...` first, then how to connect; flushed at once.
+/// The stdout contract: `listening on ...` first, then how to connect.
 fn announce(server: &MockServer) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "listening on {}", server.url())?;
-    writeln!(out, "consumer URL: {}", server.consumer_url())?;
+    let mut rest = vec![format!("consumer URL: {}", server.consumer_url())];
     if let Some(ca) = server.ca_cert_path() {
-        writeln!(
-            out,
+        rest.push(format!(
             "CA certificate: {} (wscat --ca \"{}\")",
             ca.display(),
             ca.display()
-        )?;
+        ));
     }
-    writeln!(out, "control API: {}/conversations", server.control_url())?;
-    out.flush().context("cannot write to stdout")
+    rest.push(format!(
+        "control API: {}/conversations",
+        server.control_url()
+    ));
+    super::print_banner(&format!("listening on {}", server.url()), &rest)
 }
 
 fn write_report(path: &std::path::Path, report: &Report) -> anyhow::Result<()> {

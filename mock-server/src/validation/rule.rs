@@ -49,6 +49,10 @@ pub enum Rule {
     Repeat,
     /// Warning: the same sequence appears twice in one list.
     DuplicateSequence,
+    /// Replay: a client frame does not match the recorded frame expected next.
+    ReplayMismatch,
+    /// Replay: a recorded client frame was never sent.
+    ReplayUnsent,
 }
 
 impl Rule {
@@ -75,6 +79,8 @@ impl Rule {
             Rule::Transition => "transition",
             Rule::Repeat => "repeat",
             Rule::DuplicateSequence => "duplicate-sequence",
+            Rule::ReplayMismatch => "replay-mismatch",
+            Rule::ReplayUnsent => "replay-unsent",
         }
     }
 
