@@ -86,7 +86,7 @@ fn wiretape_snapshot_refuses_a_file_that_is_not_a_cassette() {
     assert!(output.stdout.is_empty());
     assert!(
         stderr.starts_with(&format!(
-            "wiretape: error: cannot read the cassette {}:1: not a cassette line",
+            "wiretape: error: cannot read the cassette: {}:1: not a cassette line",
             path.display()
         )),
         "{stderr}"
@@ -96,5 +96,9 @@ fn wiretape_snapshot_refuses_a_file_that_is_not_a_cassette() {
     let output = wiretape_snapshot(&[missing.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("missing.jsonl: No such file"), "{stderr}");
+    assert!(
+        stderr.contains("missing.jsonl: No such file")
+            && stderr.matches("No such file").count() == 1,
+        "the cause once: {stderr}"
+    );
 }

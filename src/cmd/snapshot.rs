@@ -27,10 +27,8 @@ pub(crate) struct SnapshotArgs {
 }
 
 pub(crate) fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
-    // The error names the file (and the line); formatted here because `CassetteError::Io`
-    // shows its source in its own message, which anyhow's chain would print a second time.
-    let cassette = Cassette::open(&args.cassette)
-        .map_err(|err| anyhow::anyhow!("cannot read the cassette {err}"))?;
+    // The error names the file (and the line of a malformed one); the OS cause follows.
+    let cassette = Cassette::open(&args.cassette).context("cannot read the cassette")?;
     if !cassette.complete {
         eprintln!(
             "wiretape: warning: {} is incomplete (the recording did not finish)",

@@ -72,6 +72,36 @@ pub trait ReplayFallback: Send + Sync + 'static {
 }
 
 /// What to replay and how.
+///
+/// # Example
+/// A client replaying the canonical tutorial cassette (`fixtures/cassettes/tutorial.jsonl`),
+/// with its own request id: the recorded response comes back with that id.
+/// ```
+/// use futures_util::{SinkExt as _, StreamExt as _};
+/// use tokio_tungstenite::tungstenite::Message;
+/// use wiretape_fixtures::Cassette;
+/// use wiretape_mock_server::{client, MockServer, Replay, Speed};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let cassette = Cassette::open("../fixtures/cassettes/tutorial.jsonl").unwrap();
+/// let path = cassette.open.url.clone(); // the recorded path and query
+/// let server = MockServer::builder()
+///     .replay(Replay::new(vec![cassette]).speed(Speed::INSTANT))
+///     .start()
+///     .await;
+/// let url = format!("{}{path}", server.url());
+/// let mut ws = client::connect(&url, server.client_tls(), Some("any-token")).await.unwrap();
+/// ws.send(Message::text(r#"{"kind":"req","id":"a-7","type":"cm.ConsumerRequestConversation"}"#))
+///     .await
+///     .unwrap();
+/// let response: serde_json::Value =
+///     serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+/// assert_eq!(response["reqId"], "a-7");
+/// assert_eq!(response["type"], "cm.RequestConversationResponse");
+/// assert!(!server.report().has_replay_deviations());
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Replay {
     /// The cassettes, in the order connections claim them.
