@@ -46,14 +46,15 @@ impl Envelope {
     /// Parses a text frame.
     pub(crate) fn parse(text: &str) -> Result<Self, Box<Unparsed>> {
         let value: Value = serde_json::from_str(text).map_err(|e| {
+            let start = Value::String(excerpt(text));
             unparsed(
                 None,
                 None,
                 Rejection::bad_request(
                     Rule::Frame,
                     "frame",
-                    Value::String(excerpt(text)),
-                    format!("frame is not JSON ({e})"),
+                    start.clone(),
+                    format!("frame {} is not JSON ({e})", short(&start)),
                 ),
             )
         })?;
@@ -65,7 +66,11 @@ impl Envelope {
                     Rule::Frame,
                     "frame",
                     value.clone(),
-                    format!("frame must be a JSON object, got {}", json_kind(&value)),
+                    format!(
+                        "frame must be a JSON object, got {} {}",
+                        json_kind(&value),
+                        short(&value)
+                    ),
                 ),
             ));
         };
