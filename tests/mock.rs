@@ -1,6 +1,8 @@
 //! The mock (`wiretape_mock_server` and `wiretape mock`): the tutorial over TLS with
-//! snapshots, every receipt rule, bad input, auth, the control API and the real wscat.
+//! snapshots, every receipt rule, every bad input (`bad_input.rs`), auth, the control API and
+//! the real wscat.
 
+mod bad_input;
 mod protocol;
 mod tutorial;
 mod validation;

@@ -1,114 +1,13 @@
-//! Bad input, authentication, protocol-level closes and the control API.
+//! Authentication, protocol-level closes and the control API (bad input: `bad_input.rs`).
 
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
-use tokio_tungstenite::tungstenite::protocol::frame::Frame;
-use tokio_tungstenite::tungstenite::Message;
-use wiretape_mock_server::{client, MockServer, Rule, Timeouts};
+use wiretape_mock_server::{client, MockServer, Timeouts};
 
 use super::Consumer;
-
-#[tokio::test]
-async fn every_bad_frame_gets_one_precise_error_and_the_connection_keeps_working() {
-    let server = MockServer::builder().manual_agent().start().await;
-    let mut c = Consumer::connect(&server, Some("test")).await;
-    let null = Value::Null;
-    let cases: Vec<(&str, Value, &str)> = vec![
-        ("not json", null.clone(), "field frame"),
-        ("[1,2,3]", null.clone(), "frame must be a JSON object"),
-        (
-            r#"{"id":1,"type":"GetClock"}"#,
-            json!("1"),
-            "kind is missing",
-        ),
-        (
-            r#"{"kind":"req","type":"GetClock"}"#,
-            null.clone(),
-            "id is missing",
-        ),
-        (
-            r#"{"kind":"req","id":true,"type":"GetClock"}"#,
-            null.clone(),
-            "id must be a string or an integer",
-        ),
-        (r#"{"kind":"req","id":7}"#, json!("7"), "type is missing"),
-        (
-            r#"{"kind":"req","id":8,"type":"ms.Bogus"}"#,
-            json!("8"),
-            "unknown request type \"ms.Bogus\"",
-        ),
-        (
-            r#"{"kind":"req","id":9,"type":"ms.PublishEvent"}"#,
-            json!("9"),
-            "body is missing",
-        ),
-        (
-            r#"{"kind":"req","id":10,"type":"ms.PublishEvent","body":{"dialogId":"x"}}"#,
-            json!("10"),
-            "body.event is missing",
-        ),
-    ];
-    for (text, req_id, says) in &cases {
-        c.send_text(text).await;
-        let resp = c.response_to(req_id).await;
-        assert_eq!(resp["code"], 400, "{text} -> {resp}");
-        assert!(
-            resp["body"].as_str().unwrap().contains(says),
-            "{text} -> {resp}"
-        );
-        c.assert_alive().await;
-    }
-    // A binary frame: refused, connection open.
-    c.ws_mut()
-        .send(Message::binary(vec![1, 2, 3]))
-        .await
-        .unwrap();
-    let resp = c.response_to(&Value::Null).await;
-    assert!(
-        resp["body"].as_str().unwrap().contains("binary frame"),
-        "{resp}"
-    );
-    c.assert_alive().await;
-    let violations = server.violations();
-    assert_eq!(violations.len(), cases.len() + 1);
-    assert!(violations.iter().all(|v| v.receipt.is_none()));
-    assert_eq!(violations[6].finding.rule, Rule::UnknownType);
-    assert!(server.receipts().is_empty());
-}
-
-#[tokio::test]
-async fn an_oversized_message_closes_1009_and_others_keep_working() {
-    let server = MockServer::builder()
-        .manual_agent()
-        .max_message_bytes(1024)
-        .start()
-        .await;
-    let mut big = Consumer::connect(&server, Some("test")).await;
-    let mut other = Consumer::connect(&server, Some("test")).await;
-    big.send_text(&format!(
-        r#"{{"kind":"req","id":1,"type":"GetClock","pad":"{}"}}"#,
-        "x".repeat(2000)
-    ))
-    .await;
-    let (code, reason) = big.closed().await;
-    assert_eq!(code, 1009, "{reason}");
-    other.assert_alive().await;
-}
-
-#[tokio::test]
-async fn invalid_utf8_in_a_text_frame_closes_1007() {
-    let server = MockServer::builder().manual_agent().start().await;
-    let mut c = Consumer::connect(&server, Some("test")).await;
-    let frame = Frame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(Data::Text), true);
-    c.ws_mut().send(Message::Frame(frame)).await.unwrap();
-    let (code, _) = c.closed().await;
-    assert_eq!(code, 1007);
-    assert_eq!(server.violations()[0].finding.rule, Rule::Frame);
-}
 
 #[tokio::test]
 async fn a_wrong_token_is_refused_at_the_upgrade_with_401() {
@@ -303,13 +202,6 @@ async fn the_control_api_drives_the_agent_and_lists_receipts() {
         .expect("stopped");
     let (code, _) = c.closed().await;
     assert_eq!(code, 1001);
-}
-
-impl Consumer {
-    fn ws_mut(&mut self) -> &mut client::ConsumerSocket {
-        // Only for tests that need raw frames.
-        self.socket_mut()
-    }
 }
 
 #[tokio::test]
