@@ -365,10 +365,17 @@ fn write(conn: u64, writer: &mut Option<Writer>, line: &Line) {
 }
 
 /// A recording failure must not go unnoticed: stderr (even with `--quiet`) and the log.
+/// The message includes the error's source chain: `cannot access FILE: No space left on device`.
 fn loud(conn: u64, err: &dyn std::error::Error) {
-    tracing::error!(conn, cause = %err, "recording failed");
+    let mut cause = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        cause.push_str(&format!(": {inner}"));
+        source = inner.source();
+    }
+    tracing::error!(conn, %cause, "recording failed");
     live(&format!(
-        "wiretape: RECORDING FAILED for connection #{conn:04}: {err} \
+        "wiretape: RECORDING FAILED for connection #{conn:04}: {cause} \
          (the relay goes on; the cassette written so far stays readable)"
     ));
 }
