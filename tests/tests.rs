@@ -13,3 +13,6 @@ mod tutorial;
 mod cassettes;
 // Replay: cassettes drive the mock; deviations, timing, the real wscat.
 mod replay;
+// Faults through the proxy: vanished and slow clients, bad upstream certificates, a cassette
+// that cannot be written (issue 6).
+mod faults;

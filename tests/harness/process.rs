@@ -18,7 +18,19 @@ impl Wiretape {
     /// Starts `wiretape ARGS` with `$WIRETAPE_HOME` set to `home` and waits for its first
     /// stdout line (the bound address), so it is ready when this returns.
     pub(crate) fn start(home: &Path, args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wiretape"))
+        Self::start_command(home, Command::new(env!("CARGO_BIN_EXE_wiretape")), args)
+    }
+
+    /// As [`Wiretape::start`], through `sh -c SCRIPT` where the script ends with
+    /// `exec "$0" "$@"` (so the pid stays wiretape's): for limits a test sets with `ulimit`.
+    pub(crate) fn start_in_shell(home: &Path, script: &str, args: &[&str]) -> Self {
+        let mut sh = Command::new("sh");
+        sh.args(["-c", script, env!("CARGO_BIN_EXE_wiretape")]);
+        Self::start_command(home, sh, args)
+    }
+
+    fn start_command(home: &Path, mut command: Command, args: &[&str]) -> Self {
+        let mut child = command
             .args(args)
             .env("WIRETAPE_HOME", home)
             .stdin(Stdio::null())
