@@ -15,6 +15,7 @@
 //! | `GET /mock/api/report` | summary, receipts and violations (what `--report` writes) |
 //! | `POST /mock/api/shutdown` | stops the server (like SIGTERM for `wiretape mock`) |
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Path, State};
@@ -56,16 +57,24 @@ impl FromRequestParts<Arc<Hub>> for Allowed {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, hub: &Arc<Hub>) -> Result<Self, Response> {
-        if hub.settings.control_api == ControlAccess::Anyone {
-            return Ok(Allowed);
-        }
-        match parts.extensions.get::<Peer>() {
-            Some(Peer(addr)) if addr.ip().is_loopback() => Ok(Allowed),
-            _ => Err(error(
+        let peer = parts.extensions.get::<Peer>().map(|Peer(addr)| addr.ip());
+        if allows(hub.settings.control_api, peer) {
+            Ok(Allowed)
+        } else {
+            Err(error(
                 StatusCode::FORBIDDEN,
                 "the control API only answers loopback peers",
-            )),
+            ))
         }
+    }
+}
+
+/// The access rule: anyone when opened; otherwise only a loopback peer (an IPv4 loopback
+/// peer of a dual-stack socket, `::ffff:127.0.0.1`, included). An unknown peer is refused.
+fn allows(access: ControlAccess, peer: Option<IpAddr>) -> bool {
+    match access {
+        ControlAccess::Anyone => true,
+        ControlAccess::LoopbackOnly => peer.is_some_and(|ip| ip.to_canonical().is_loopback()),
     }
 }
 
@@ -237,4 +246,33 @@ async fn report(_: Allowed, State(hub): State<Arc<Hub>>) -> Json<crate::Report> 
 async fn shutdown(_: Allowed, State(hub): State<Arc<Hub>>) -> (StatusCode, Json<Value>) {
     hub.cancel.cancel();
     (StatusCode::ACCEPTED, Json(json!({"shuttingDown": true})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_peers_are_allowed_unless_the_api_is_opened() {
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        for (peer, loopback) in [
+            (ip("127.0.0.1"), true),
+            (ip("127.10.0.1"), true),
+            (ip("::1"), true),
+            (ip("::ffff:127.0.0.1"), true),
+            (ip("10.0.0.7"), false),
+            (ip("192.0.2.1"), false),
+            (ip("0.0.0.0"), false),
+            (ip("::ffff:10.0.0.7"), false),
+            (ip("2001:db8::1"), false),
+            (None, false),
+        ] {
+            assert_eq!(
+                allows(ControlAccess::LoopbackOnly, peer),
+                loopback,
+                "{peer:?}"
+            );
+            assert!(allows(ControlAccess::Anyone, peer), "{peer:?} when opened");
+        }
+    }
 }
