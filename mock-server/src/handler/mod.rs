@@ -19,7 +19,7 @@ use crate::model::now_ms;
 use crate::protocol::{
     init_jwt, response, string_response, types, ConsumerRequest, Envelope, Rejection, ReqId,
 };
-use crate::validation::{Finding, Rule};
+use crate::validation::{scrub, Finding, Rule};
 
 /// Close code for a policy violation (RFC 6455), used by strict mode.
 pub(crate) const CLOSE_POLICY: u16 = 1008;
@@ -174,8 +174,8 @@ pub(crate) fn record_violation(
         connection: ctx.id,
         consumer_id: ctx.consumer_id.clone(),
         at: now_ms(),
-        request_id: id.map(|i| i.0.clone()),
-        request_type: req_type.map(str::to_owned),
+        request_id: id.map(|i| scrub(i.0.clone())),
+        request_type: req_type.map(|t| scrub(t.to_owned())),
         finding: finding.clone(),
         receipt: None,
         response_code: code,

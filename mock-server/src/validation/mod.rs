@@ -13,6 +13,7 @@ pub use rule::Rule;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use wiretape_fixtures::redact::redact_jwts;
 
 use crate::model::{Dialog, ReceiptStatus};
 use checks::{check_sequence_list, check_sequences, check_status};
@@ -55,7 +56,8 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// A violation of `rule`.
+    /// A violation of `rule`. JWT-shaped strings in `value` and `message` are replaced by
+    /// `<redacted:jwt>`, so no token reaches a response, record, report or log through it.
     pub fn violation(
         rule: Rule,
         field: impl Into<String>,
@@ -66,8 +68,8 @@ impl Finding {
             rule,
             severity: Severity::Violation,
             field: field.into(),
-            value,
-            message: message.into(),
+            value: scrub_value(value),
+            message: scrub(message.into()),
         }
     }
 
@@ -228,14 +230,34 @@ pub(crate) fn check_receipt(
     }
 }
 
-/// A compact rendering of a JSON value for messages (long values are cut).
+/// A compact rendering of a JSON value for messages (long values are cut; JWTs are redacted
+/// first, so a cut never leaves part of one).
 pub(crate) fn short(value: &Value) -> String {
-    let text = value.to_string();
+    let text = scrub(value.to_string());
     if text.chars().count() > 60 {
         let cut: String = text.chars().take(57).collect();
         format!("{cut}...")
     } else {
         text
+    }
+}
+
+/// `text` with every JWT-shaped substring replaced by `<redacted:jwt>`.
+pub(crate) fn scrub(text: String) -> String {
+    redact_jwts(&text).unwrap_or(text)
+}
+
+/// `value` with every JWT-shaped substring of its strings (keys included) redacted.
+pub(crate) fn scrub_value(value: Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(scrub(s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(scrub_value).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (scrub(k), scrub_value(v)))
+                .collect(),
+        ),
+        other => other,
     }
 }
 

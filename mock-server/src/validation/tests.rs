@@ -288,3 +288,21 @@ fn violations_come_before_warnings() {
         ]
     );
 }
+
+#[test]
+fn findings_never_carry_a_token() {
+    // Built in pieces: no JWT-shaped literal in the source.
+    let jwt = ["eyJhbGciOiJub25lIn0", "eyJzdWIiOiJ4In0", "c2lnbmF0dXJl"].join(".");
+    let finding = Finding::violation(
+        Rule::Envelope,
+        "kind",
+        json!({"kind": jwt, "list": [format!("jwt {jwt}")]}),
+        format!(
+            "kind must be \"req\", got {}",
+            short(&Value::String(jwt.repeat(3)))
+        ),
+    );
+    let text = serde_json::to_string(&finding).unwrap() + &finding.error_body();
+    assert!(!text.contains("eyJzdWIiOiJ4In0"), "{text}");
+    assert!(text.contains("<redacted:jwt>"), "{text}");
+}
