@@ -11,14 +11,24 @@ use wiretape_fixtures::pki::{wiretape_home, LocalCa};
 
 /// Installs the `tracing` subscriber: warnings by default, `RUST_LOG` to change it. Logs go to
 /// stderr so that stdout stays machine-readable (`listening on ...` is its first line).
+///
+/// The WebSocket library's `trace` events are dropped whatever `RUST_LOG` says: they print
+/// every frame and handshake request whole, tokens included.
 pub(crate) fn init_tracing() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let no_frames = tracing_subscriber::filter::filter_fn(|meta| {
+        !(*meta.level() == tracing::Level::TRACE && meta.target().contains("tungstenite"))
+    });
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
-        .init();
+        .with_filter(filter)
+        .with_filter(no_frames);
+    tracing_subscriber::registry().with(stderr).init();
 }
 
 /// Loads wiretape's CA from `$WIRETAPE_HOME` (default `~/.wiretape`), creating it on first use.
