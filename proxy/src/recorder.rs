@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use wiretape_fixtures::cassette::{End, EndedBy, Frame, Kind, Line, Open, Sender, Writer};
-use wiretape_fixtures::redact::Redactor;
+use wiretape_fixtures::redact::{redact_jwts, Redactor};
 
 use crate::frame::{apply_mask, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT};
 use crate::relay::{frames, RelayOutcome, Tap};
@@ -386,7 +386,8 @@ fn live(line: &str) {
 }
 
 /// `#0001 > text cm.ConsumerRequestConversation id=1 62 B`: direction, kind, the JSON `type`
-/// and `id`/`reqId` when the payload has them, size. Payloads themselves are never shown.
+/// and `id`/`reqId` when the payload has them (JWT-shaped text redacted), size. Payloads
+/// themselves are never shown.
 fn live_line(conn: u64, frame: &Frame, size: usize) -> String {
     let arrow = match frame.from {
         Sender::Client => '>',
@@ -416,7 +417,8 @@ fn live_line(conn: u64, frame: &Frame, size: usize) -> String {
         line.push_str(&format!(" {code}"));
     }
     line.push_str(&format!(" {size} B"));
-    line
+    // A `type` or id is the client's text: never let a token through it.
+    redact_jwts(&line).unwrap_or(line)
 }
 
 #[cfg(test)]
