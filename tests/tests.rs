@@ -16,3 +16,5 @@ mod replay;
 // Faults through the proxy: vanished and slow clients, bad upstream certificates, a cassette
 // that cannot be written (issue 6).
 mod faults;
+// Security defaults on the built binary: loopback, the CA key, no token anywhere (issue 6).
+mod security;
