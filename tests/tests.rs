@@ -18,3 +18,5 @@ mod replay;
 mod faults;
 // Security defaults on the built binary: loopback, the CA key, no token anywhere (issue 6).
 mod security;
+// The committed fuzz corpus, crash regressions included, through the fuzz targets' entry points.
+mod fuzz_corpus;

@@ -82,6 +82,8 @@ mod control;
 mod endpoint;
 mod error;
 mod expect;
+#[doc(hidden)]
+pub mod fuzzing;
 mod handler;
 mod hub;
 mod journal;

@@ -28,7 +28,7 @@ pub const MAX_SEQUENCES: usize = 1000;
 
 /// At most this many findings are kept per receipt, so that a 10,000-entry list does not
 /// produce 10,000 records.
-const MAX_FINDINGS: usize = 20;
+pub(crate) const MAX_FINDINGS: usize = 20;
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
