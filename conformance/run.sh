@@ -3,12 +3,13 @@
 # kosoku (PyPI; ws:// only), against a plain echo server directly and through
 # `wiretape record --plain` in front of the same echo server, then the verdicts side by side.
 #
-#   conformance/run.sh                 # every case (about 10 minutes on 2 cores)
+#   conformance/run.sh                 # all 517 cases (about 30 s on 2 cores, after the build)
 #   conformance/run.sh -i '1.*' -i '5.*'   # only some cases (kosoku's -i/-x globs)
 #
 # Needs python3 (3.10+) with venv, and cargo. Installs kosoku into .venv-conformance/ (git
 # ignored). Writes kosoku's reports to target/conformance/{direct,proxy}/ (index.html).
-# Exit code: 0 when both runs gave the same verdict for every case, 1 otherwise.
+# Exit code: 0 when every case gave the same verdict both ways or differs only because the
+# echo server dropped TCP and wiretape sent its documented 1011 (compare.py), 1 otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,7 +40,8 @@ start() {
     "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" &
     pids+=($!)
     for _ in $(seq 100); do
-        if read -r line <"$OUT/$name.out" 2>/dev/null && [[ $line == "listening on ws://"* ]]; then
+        if [[ -s "$OUT/$name.out" ]] && read -r line <"$OUT/$name.out" &&
+            [[ $line == "listening on ws://"* ]]; then
             ADDR=${line#listening on ws://}
             return
         fi
