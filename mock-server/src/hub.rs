@@ -22,6 +22,7 @@ use crate::model::{now_ms, Closed, ClosedBy, Conversation};
 use crate::protocol::{notification, types, ExFilter};
 use crate::replay::Library;
 use crate::scenario::runner::ConsumerEvent;
+use crate::scenario::Trigger;
 
 /// Frames a socket's queue holds before the socket counts as too slow.
 pub(crate) const QUEUE_CAPACITY: usize = 1024;
@@ -73,8 +74,14 @@ pub(crate) struct Conn {
 /// The mutable state.
 #[derive(Debug, Default)]
 pub(crate) struct State {
-    /// Every conversation, in creation order.
+    /// Every conversation, in creation order; add through [`State::add_conversation`].
     pub conversations: Vec<Conversation>,
+    /// Index into `conversations` by conversation id (= MAIN dialog id), so requests naming a
+    /// dialog do not scan every conversation.
+    by_id: HashMap<String, usize>,
+    /// Each consumer's open conversation (at most one), kept by `add_conversation` and
+    /// `close_conversation`.
+    open_by_consumer: HashMap<String, usize>,
     pub connections: HashMap<u64, Conn>,
     pub journal: Journal,
     /// Consumer events for the scenario runner, drained after each critical section.
@@ -90,6 +97,8 @@ pub(crate) struct Hub {
     revision: watch::Sender<u64>,
     /// Feeds the scenario runner.
     agent_events: mpsc::Sender<ConsumerEvent>,
+    /// The triggers the scenario has rules for: other consumer events wake nobody.
+    triggers: Vec<Trigger>,
     /// Every task of the server (connections, sessions, agent steps), awaited on shutdown.
     pub tracker: TaskTracker,
     /// Cancelled to shut everything down.
@@ -104,6 +113,7 @@ impl Hub {
     pub(crate) fn new(
         settings: Settings,
         replay: Option<Arc<Library>>,
+        triggers: Vec<Trigger>,
     ) -> (Self, mpsc::Receiver<ConsumerEvent>) {
         let (agent_events, rx) = mpsc::channel(QUEUE_CAPACITY);
         let hub = Self {
@@ -111,6 +121,7 @@ impl Hub {
             settings,
             revision: watch::channel(0).0,
             agent_events,
+            triggers,
             tracker: TaskTracker::new(),
             cancel: CancellationToken::new(),
             replay,
@@ -128,6 +139,9 @@ impl Hub {
             (out, std::mem::take(&mut state.events))
         };
         for event in events {
+            if !self.triggers.contains(&event.trigger) {
+                continue;
+            }
             if self.agent_events.try_send(event).is_err() {
                 tracing::warn!("the simulated agent is behind; a consumer event was dropped");
             }
@@ -186,23 +200,36 @@ impl State {
         }
     }
 
-    /// Index of the conversation with this id.
-    pub(crate) fn conversation_index(&self, id: &str) -> Option<usize> {
-        self.conversations.iter().position(|c| c.id == id)
+    /// Adds a conversation and returns its index.
+    pub(crate) fn add_conversation(&mut self, conversation: Conversation) -> usize {
+        let index = self.conversations.len();
+        self.by_id.insert(conversation.id.clone(), index);
+        if conversation.is_open() {
+            self.open_by_consumer
+                .insert(conversation.consumer_id.clone(), index);
+        }
+        self.conversations.push(conversation);
+        index
     }
 
-    /// Index of `consumer`'s conversation whose dialog is `dialog_id`.
+    /// Index of the conversation with this id.
+    pub(crate) fn conversation_index(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
+    /// Index of `consumer`'s conversation whose dialog is `dialog_id` (the MAIN dialog's id is
+    /// the conversation's).
     pub(crate) fn consumer_dialog(&self, consumer: &str, dialog_id: &str) -> Option<usize> {
-        self.conversations
-            .iter()
-            .position(|c| c.dialog.id == dialog_id && c.consumer_id == consumer)
+        self.conversation_index(dialog_id)
+            .filter(|&i| self.conversations[i].consumer_id == consumer)
     }
 
     /// Index of `consumer`'s open conversation.
     pub(crate) fn open_conversation_of(&self, consumer: &str) -> Option<usize> {
-        self.conversations
-            .iter()
-            .position(|c| c.consumer_id == consumer && c.is_open())
+        self.open_by_consumer
+            .get(consumer)
+            .copied()
+            .filter(|&i| self.conversations[i].is_open())
     }
 
     /// Sends one `ms.MessagingEventNotification` change to every socket subscribed to the
@@ -270,6 +297,10 @@ impl State {
             at: now,
         });
         conversation.last_update_ts = now;
+        if self.open_by_consumer.get(&conversation.consumer_id) == Some(&conv) {
+            let consumer = conversation.consumer_id.clone();
+            self.open_by_consumer.remove(&consumer);
+        }
         self.notify_metadata(conv);
     }
 }

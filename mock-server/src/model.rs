@@ -2,6 +2,7 @@
 //! JSON renderings on the wire (`ms.MessagingEventNotification` changes and
 //! `cqm.ExConversationChangeNotification` results, reference §4).
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -147,17 +148,61 @@ impl StoredEvent {
 pub(crate) struct Dialog {
     pub id: String,
     pub creation_ts: u64,
+    /// In sequence order; add through [`Dialog::insert`] so the receipt index stays right.
     pub events: Vec<StoredEvent>,
+    /// For each acknowledged sequence, who published which status, in order: validating a
+    /// receipt looks up earlier statuses here instead of scanning every event.
+    receipts: HashMap<u64, Vec<(String, ReceiptStatus)>>,
 }
 
 impl Dialog {
+    /// An empty dialog.
+    pub(crate) fn new(id: String, creation_ts: u64) -> Self {
+        Self {
+            id,
+            creation_ts,
+            events: Vec::new(),
+            receipts: HashMap::new(),
+        }
+    }
+
+    /// Adds an event at its place in sequence order (the end, normally) and indexes it if it
+    /// is a receipt. An event whose sequence is already there is ignored.
+    pub(crate) fn insert(&mut self, event: StoredEvent) {
+        let appends = self
+            .events
+            .last()
+            .is_none_or(|l| l.sequence < event.sequence);
+        if !appends && self.event(event.sequence).is_some() {
+            return;
+        }
+        if let Some((status, list)) = event.receipt() {
+            for sequence in list {
+                self.receipts
+                    .entry(sequence)
+                    .or_default()
+                    .push((event.originator_id.clone(), status));
+            }
+        }
+        if appends {
+            self.events.push(event);
+        } else {
+            let at = self.events.partition_point(|e| e.sequence < event.sequence);
+            self.events.insert(at, event);
+        }
+    }
+
     /// The event stored under `sequence`. Events are normally stored at the index of their
-    /// sequence; a dialog rebuilt from a replay may have gaps, hence the search.
+    /// sequence; a dialog rebuilt from a replay may have gaps, hence the (binary) search.
     pub(crate) fn event(&self, sequence: u64) -> Option<&StoredEvent> {
         let at = usize::try_from(sequence).ok()?;
         match self.events.get(at) {
             Some(event) if event.sequence == sequence => Some(event),
-            _ => self.events.iter().find(|e| e.sequence == sequence),
+            _ => self
+                .events
+                .binary_search_by_key(&sequence, |e| e.sequence)
+                .ok()
+                .map(|i| &self.events[i]),
         }
     }
 
@@ -168,13 +213,15 @@ impl Dialog {
 
     /// Statuses `originator` has already published for `sequence`, in order.
     pub(crate) fn receipt_statuses(&self, sequence: u64, originator: &str) -> Vec<ReceiptStatus> {
-        self.events
-            .iter()
-            .filter(|e| e.originator_id == originator)
-            .filter_map(StoredEvent::receipt)
-            .filter(|(_, list)| list.contains(&sequence))
-            .map(|(status, _)| status)
-            .collect()
+        self.receipts
+            .get(&sequence)
+            .map(|by| {
+                by.iter()
+                    .filter(|(who, _)| who == originator)
+                    .map(|(_, status)| *status)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -207,11 +254,7 @@ impl Conversation {
     pub(crate) fn new(id: String, consumer_id: String, brand_id: String, skill_id: String) -> Self {
         let now = now_ms();
         Self {
-            dialog: Dialog {
-                id: id.clone(),
-                creation_ts: now,
-                events: Vec::new(),
-            },
+            dialog: Dialog::new(id.clone(), now),
             participants: vec![Participant {
                 id: consumer_id.clone(),
                 role: Role::Consumer,
@@ -249,7 +292,7 @@ impl Conversation {
         metadata: Option<Value>,
     ) -> u64 {
         let sequence = self.dialog.next_sequence();
-        self.dialog.events.push(StoredEvent {
+        self.dialog.insert(StoredEvent {
             sequence,
             originator_id: originator_id.to_owned(),
             role,

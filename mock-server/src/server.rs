@@ -89,10 +89,12 @@ impl MockServer {
         let replay = config
             .replay
             .map(|r| Arc::new(crate::replay::Library::new(r)));
-        let (hub, agent_events) = Hub::new(settings, replay);
+        let scenario = config.agent.scenario();
+        let triggers = scenario.rules.iter().map(|r| r.on).collect();
+        let (hub, agent_events) = Hub::new(settings, replay, triggers);
         let hub = Arc::new(hub);
         hub.tracker.spawn(runner::run(
-            config.agent.scenario(),
+            scenario,
             Agent::new(hub.clone()),
             agent_events,
             hub.tracker.clone(),

@@ -98,10 +98,12 @@ where
                 let reason = format!("idle timeout: no traffic for {:?}", timeouts.idle);
                 return close(ws, 1000, &reason).await;
             }
-            // A notification (or other frame) queued for this socket.
+            // A notification (or other frame) queued for this socket: it and whatever else is
+            // queued already go out with one flush.
             Some(Outgoing::Frame(frame)) = queue.recv() => {
-                if let Err(err) = ws.send(Message::text(frame)).await {
-                    return Ending::Gone(err.to_string());
+                let reply = Reply { frames: vec![frame], close: None };
+                if let Some(ending) = answer(&mut ws, reply, &mut queue).await {
+                    return ending;
                 }
             }
             // A frame from the client; `None` means the TCP connection is gone.
@@ -120,7 +122,7 @@ where
                     }
                     Some(Err(err)) => return protocol_error(ws, hub, ctx, err).await,
                 };
-                if let Some(ending) = answer(&mut ws, reply).await {
+                if let Some(ending) = answer(&mut ws, reply, &mut queue).await {
                     return ending;
                 }
             }
@@ -128,12 +130,26 @@ where
     }
 }
 
-/// Sends a reply's frames, then its close if it has one.
-async fn answer<S>(ws: &mut WebSocketStream<S>, reply: Reply) -> Option<Ending>
+/// Sends a reply's frames, then the frames already queued for the socket (notifications its
+/// request caused come after its response), with one flush; then the reply's close, if any.
+async fn answer<S>(
+    ws: &mut WebSocketStream<S>,
+    reply: Reply,
+    queue: &mut tokio::sync::mpsc::Receiver<Outgoing>,
+) -> Option<Ending>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     for frame in reply.frames {
+        if let Err(err) = ws.feed(Message::text(frame)).await {
+            return Some(Ending::Gone(err.to_string()));
+        }
+    }
+    // Bounded, so a busy dialog cannot starve the client's own requests.
+    for _ in 0..64 {
+        let Ok(Outgoing::Frame(frame)) = queue.try_recv() else {
+            break;
+        };
         if let Err(err) = ws.feed(Message::text(frame)).await {
             return Some(Ending::Gone(err.to_string()));
         }

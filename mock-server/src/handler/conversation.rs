@@ -32,13 +32,12 @@ pub(super) fn request(
             ));
         }
         let conversation_id = Uuid::new_v4().to_string();
-        s.conversations.push(Conversation::new(
+        let conv = s.add_conversation(Conversation::new(
             conversation_id.clone(),
             consumer.to_owned(),
             account,
             skill_id,
         ));
-        let conv = s.conversations.len() - 1;
         if let Some(conn) = s.connections.get_mut(&ctx.id) {
             conn.dialogs.insert(conversation_id.clone());
         }

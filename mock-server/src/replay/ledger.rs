@@ -63,29 +63,19 @@ impl Ledger {
             let dialog = self
                 .dialogs
                 .entry(dialog_id.to_owned())
-                .or_insert_with(|| Dialog {
-                    id: dialog_id.to_owned(),
-                    creation_ts: 0,
-                    events: Vec::new(),
-                });
-            if dialog.event(sequence).is_some() {
-                continue; // history sent again after a subscribe
-            }
-            let at = dialog.events.partition_point(|e| e.sequence < sequence);
-            dialog.events.insert(
-                at,
-                StoredEvent {
-                    sequence,
-                    originator_id,
-                    role,
-                    server_timestamp: change
-                        .get("serverTimestamp")
-                        .and_then(Value::as_u64)
-                        .unwrap_or(0),
-                    event: event.clone(),
-                    metadata: None,
-                },
-            );
+                .or_insert_with(|| Dialog::new(dialog_id.to_owned(), 0));
+            // History sent again after a subscribe is already there: insert ignores it.
+            dialog.insert(StoredEvent {
+                sequence,
+                originator_id,
+                role,
+                server_timestamp: change
+                    .get("serverTimestamp")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0),
+                event: event.clone(),
+                metadata: None,
+            });
         }
     }
 
