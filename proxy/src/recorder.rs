@@ -311,9 +311,18 @@ impl Thread {
             if self.config.live_view {
                 live(&live_line(conn, &frame, data.len()));
             }
-            if state.writer.is_some() {
+            if let Some(writer) = state.writer.as_mut() {
                 self.config.redactor.frame(&mut frame);
-                write(conn, &mut state.writer, &Line::Frame(frame));
+                if let Err(err) = writer.append(&Line::Frame(frame)) {
+                    tracing::error!(conn, cause = %err, "cannot serialize a frame line");
+                }
+            }
+        }
+        // The frames of one chunk were relayed together: one write call for their lines.
+        if let Some(writer) = state.writer.as_mut() {
+            if let Err(err) = writer.flush() {
+                loud(conn, &err);
+                state.writer = None;
             }
         }
     }
