@@ -102,7 +102,15 @@ async fn tutorial_client(url: &str, ca: &LocalCa, variant: Variant) -> Vec<Value
     if resp["code"] != 200 {
         errors.push(resp);
     } else {
-        until(&mut c, |f| f["type"] == "ms.MessagingEventNotification").await; // the echo
+        // The agent acknowledges and answers ("You said: ..."): wait for all of it, so the
+        // recorded order does not depend on who is faster.
+        until(&mut c, |f| {
+            agent_message(f)
+                && f["body"]["changes"][0]["event"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("You said"))
+        })
+        .await;
     }
     let acked = if variant == Variant::WrongSequence {
         5

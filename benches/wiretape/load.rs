@@ -183,12 +183,19 @@ async fn pipelined(
                     break;
                 }
             }
+            // The echo keeps order: once this comes back, every message has.
+            let _ = tx.send(Message::text(END)).await;
             tx
         })
     };
     let mut rtts = Vec::new();
     let mut done = 0u64;
     while let Some(Ok(m)) = rx.next().await {
+        if let Message::Text(text) = &m {
+            if text.as_str() == END {
+                break;
+            }
+        }
         if matches!(m, Message::Text(_) | Message::Binary(_)) {
             if let Some(at) = sent_at.lock().unwrap().pop_front() {
                 if rtts.len() < 200_000 {
@@ -197,12 +204,6 @@ async fn pipelined(
             }
             done += 1;
             window.add_permits(1);
-            if Instant::now() >= deadline
-                && writer.is_finished()
-                && sent_at.lock().unwrap().is_empty()
-            {
-                break;
-            }
         }
     }
     if let Ok(mut tx) = writer.await {
@@ -210,3 +211,6 @@ async fn pipelined(
     }
     (done, rtts)
 }
+
+/// The last message of a pipelined run.
+const END: &str = "end-of-run";

@@ -5,11 +5,15 @@
 //!
 //! Run: `cargo bench --bench wiretape` (about 5 minutes on 2 cores), or
 //! `cargo bench --bench wiretape -- --quick` (a smoke run). Options: `--out FILE.json`
-//! (default `target/bench/wiretape.json`), `--window-ms N` (measuring window per case).
+//! (default `target/bench/wiretape.json`), `--window-ms N` (measuring window per case),
+//! `--only relay,handshake,idle,flat,mock` (some sections only; `mock` is
+//! `mock-startup,mock-receipts,mock-conversations,mock-replay`).
 //! It prints a markdown table and writes the same figures as JSON for comparing runs.
 
 mod echo;
 mod load;
+mod mitm;
+mod mock;
 mod procstat;
 
 use std::io::{BufRead as _, BufReader};
@@ -44,6 +48,8 @@ impl ProxyProc {
         .arg(upstream_ca)
         .env("WIRETAPE_HOME", home)
         .env("RUST_LOG", "error")
+        // For experiments: the proxy's worker threads (tokio reads TOKIO_WORKER_THREADS).
+        .envs(std::env::var("WIRETAPE_BENCH_PROXY_THREADS").map(|n| ("TOKIO_WORKER_THREADS", n)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
@@ -78,6 +84,10 @@ impl Drop for ProxyProc {
 
 struct Args {
     quick: bool,
+    /// Sections to run (all when empty): relay, handshake, idle, flat, mock.
+    only: Vec<String>,
+    /// mitmdump to compare with (`--mitmdump PATH`).
+    mitmdump: Option<PathBuf>,
     out: PathBuf,
     window: Duration,
 }
@@ -85,6 +95,8 @@ struct Args {
 fn args() -> Args {
     let mut args = Args {
         quick: false,
+        only: Vec::new(),
+        mitmdump: None,
         out: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench/wiretape.json"),
         window: Duration::from_millis(2000),
     };
@@ -96,6 +108,13 @@ fn args() -> Args {
                 args.window = Duration::from_millis(500);
             }
             "--out" => args.out = it.next().expect("--out FILE").into(),
+            "--mitmdump" => args.mitmdump = Some(it.next().expect("--mitmdump PATH").into()),
+            "--only" => args.only.extend(
+                it.next()
+                    .expect("--only SECTION[,SECTION]")
+                    .split(',')
+                    .map(str::to_owned),
+            ),
             "--window-ms" => {
                 args.window =
                     Duration::from_millis(it.next().expect("--window-ms N").parse().unwrap())
@@ -105,6 +124,17 @@ fn args() -> Args {
         }
     }
     args
+}
+
+impl Args {
+    /// Whether `section` runs; `mock-*` parts also run with `mock`.
+    fn runs(&self, section: &str) -> bool {
+        self.only.is_empty()
+            || self
+                .only
+                .iter()
+                .any(|s| s == section || (section.starts_with("mock-") && s == "mock"))
+    }
 }
 
 fn raise_fd_limit() -> u64 {
@@ -169,124 +199,241 @@ async fn main() {
     report.insert("window_ms".into(), json!(args.window.as_millis() as u64));
 
     // ---- throughput and latency
-    let conns: &[usize] = if args.quick { &[1, 50] } else { &[1, 50, 1000] };
-    let sizes = [200usize, 16 << 10];
-    let modes = [("ping-pong", 1usize), ("pipelined", 64)];
-    println!("## Relay throughput (frames/s are round trips/s; ratio = through proxy / direct)\n");
-    println!("| mode | C | size | direct f/s | recording f/s | ratio | not recording f/s | ratio | p50 µs direct / rec | p99 µs direct / rec | proxy CPU s per 100k frames (rec) | proxy peak RSS MiB (rec) |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let mut rows = Vec::new();
-    for &(mode, in_flight) in &modes {
-        for &c in conns {
-            for &size in &sizes {
-                let mut d = measure(&direct, c, size, in_flight, args.window).await;
-                procstat::reset_peak(proxy_rec.pid());
-                let cpu0 = procstat::cpu(proxy_rec.pid()).unwrap_or_default();
-                let mut r = measure(&rec, c, size, in_flight, args.window).await;
-                let cpu = procstat::cpu(proxy_rec.pid())
-                    .unwrap_or_default()
-                    .saturating_sub(cpu0);
-                let peak = procstat::peak_rss_kib(proxy_rec.pid()).unwrap_or(0);
-                let n = measure(&norec, c, size, in_flight, args.window).await;
-                // Each round trip is two frames through the proxy.
-                let cpu_per_100k = cpu.as_secs_f64() / (2.0 * r.frames.max(1) as f64) * 1e5;
-                let row = json!({
-                    "mode": mode, "conns": c, "size": size,
-                    "direct_fps": d.rate(), "record_fps": r.rate(), "norecord_fps": n.rate(),
-                    "ratio_record": r.rate() / d.rate(), "ratio_norecord": n.rate() / d.rate(),
-                    "p50_us_direct": d.quantile_us(0.5), "p50_us_record": r.quantile_us(0.5),
-                    "p99_us_direct": d.quantile_us(0.99), "p99_us_record": r.quantile_us(0.99),
-                    "proxy_cpu_s_per_100k_frames": cpu_per_100k,
-                    "proxy_peak_rss_mib": mib(peak),
-                });
-                println!(
+    if args.runs("relay") {
+        let conns: &[usize] = if args.quick { &[1, 50] } else { &[1, 50, 1000] };
+        let sizes = [200usize, 16 << 10];
+        let modes = [("ping-pong", 1usize), ("pipelined", 64)];
+        println!(
+            "## Relay throughput (frames/s are round trips/s; ratio = through proxy / direct)\n"
+        );
+        println!("| mode | C | size | direct f/s | recording f/s | ratio | not recording f/s | ratio | p50 µs direct / rec | p99 µs direct / rec | proxy CPU s per 100k frames (rec) | proxy peak RSS MiB (rec) |");
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let mut rows = Vec::new();
+        for &(mode, in_flight) in &modes {
+            for &c in conns {
+                for &size in &sizes {
+                    let mut d = measure(&direct, c, size, in_flight, args.window).await;
+                    procstat::reset_peak(proxy_rec.pid());
+                    let cpu0 = procstat::cpu(proxy_rec.pid()).unwrap_or_default();
+                    let mut r = measure(&rec, c, size, in_flight, args.window).await;
+                    let cpu = procstat::cpu(proxy_rec.pid())
+                        .unwrap_or_default()
+                        .saturating_sub(cpu0);
+                    let peak = procstat::peak_rss_kib(proxy_rec.pid()).unwrap_or(0);
+                    let n = measure(&norec, c, size, in_flight, args.window).await;
+                    // Each round trip is two frames through the proxy.
+                    let cpu_per_100k = cpu.as_secs_f64() / (2.0 * r.frames.max(1) as f64) * 1e5;
+                    let row = json!({
+                        "mode": mode, "conns": c, "size": size,
+                        "direct_fps": d.rate(), "record_fps": r.rate(), "norecord_fps": n.rate(),
+                        "ratio_record": r.rate() / d.rate(), "ratio_norecord": n.rate() / d.rate(),
+                        "p50_us_direct": d.quantile_us(0.5), "p50_us_record": r.quantile_us(0.5),
+                        "p99_us_direct": d.quantile_us(0.99), "p99_us_record": r.quantile_us(0.99),
+                        "proxy_cpu_s_per_100k_frames": cpu_per_100k,
+                        "proxy_peak_rss_mib": mib(peak),
+                    });
+                    println!(
                     "| {mode} | {c} | {size} | {:.0} | {:.0} | {:.2} | {:.0} | {:.2} | {:.0} / {:.0} | {:.0} / {:.0} | {:.3} | {:.1} |",
                     d.rate(), r.rate(), r.rate() / d.rate(), n.rate(), n.rate() / d.rate(),
                     d.quantile_us(0.5), r.quantile_us(0.5), d.quantile_us(0.99), r.quantile_us(0.99),
                     cpu_per_100k, mib(peak)
                 );
-                rows.push(row);
-                // Keep tmpfs small: the cassettes of this case are not needed any more.
-                clear_dir(rec_root.path());
+                    rows.push(row);
+                    // Keep tmpfs small: the cassettes of this case are not needed any more.
+                    clear_dir(rec_root.path());
+                }
             }
         }
+        report.insert("throughput".into(), Value::Array(rows));
     }
-    report.insert("throughput".into(), Value::Array(rows));
 
     // ---- handshakes
-    println!("\n## Handshake time (TCP + TLS + WebSocket upgrade)\n");
-    println!("| simultaneous | direct ms | through proxy ms | ratio |");
-    println!("|---:|---:|---:|---:|");
-    let mut hs = Vec::new();
-    for n in [1usize, 50] {
-        let d = handshakes(&direct, n, if args.quick { 5 } else { 20 }).await;
-        let p = handshakes(&rec, n, if args.quick { 5 } else { 20 }).await;
-        println!("| {n} | {:.2} | {:.2} | {:.2} |", d * 1e3, p * 1e3, p / d);
-        hs.push(
+    if args.runs("handshake") {
+        println!("\n## Handshake time (TCP + TLS + WebSocket upgrade)\n");
+        println!("| simultaneous | direct ms | through proxy ms | ratio |");
+        println!("|---:|---:|---:|---:|");
+        let mut hs = Vec::new();
+        for n in [1usize, 50] {
+            let d = handshakes(&direct, n, if args.quick { 5 } else { 20 }).await;
+            let p = handshakes(&rec, n, if args.quick { 5 } else { 20 }).await;
+            println!("| {n} | {:.2} | {:.2} | {:.2} |", d * 1e3, p * 1e3, p / d);
+            hs.push(
             json!({"simultaneous": n, "direct_ms": d * 1e3, "proxy_ms": p * 1e3, "ratio": p / d}),
         );
+        }
+        clear_dir(rec_root.path());
+        report.insert("handshake".into(), Value::Array(hs));
     }
-    clear_dir(rec_root.path());
-    report.insert("handshake".into(), Value::Array(hs));
 
     // ---- idle memory per proxied connection
-    println!("\n## Memory per idle proxied connection (both legs, recording on)\n");
-    println!("| connections | proxy RSS before MiB | after MiB | per connection KiB |");
-    println!("|---:|---:|---:|---:|");
-    let mut idle = Vec::new();
-    let counts: &[usize] = if args.quick { &[1000] } else { &[1000, 10_000] };
-    for &n in counts {
+    if args.runs("idle") {
+        println!("\n## Memory per idle proxied connection (both legs, recording on)\n");
+        println!("| connections | proxy RSS before MiB | after MiB | per connection KiB |");
+        println!("|---:|---:|---:|---:|");
+        let mut idle = Vec::new();
+        let counts: &[usize] = if args.quick { &[1000] } else { &[1000, 10_000] };
+        for &n in counts {
+            let proxy = ProxyProc::spawn(
+                work.path(),
+                &upstream_url,
+                &upstream_ca_file,
+                Some(rec_root.path()),
+            );
+            let target = via(&proxy);
+            // Warm up the allocator and the runtime with one connection first.
+            drop(load::connect_many(&target, 1).await);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let before = procstat::rss_kib(proxy.child.id()).unwrap_or(0);
+            let clients = load::connect_many(&target, n).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let after = procstat::rss_kib(proxy.child.id()).unwrap_or(0);
+            let per = (after.saturating_sub(before)) as f64 / n as f64;
+            println!(
+                "| {n} | {:.1} | {:.1} | {per:.1} |",
+                mib(before),
+                mib(after)
+            );
+            idle.push(json!({"connections": n, "rss_before_mib": mib(before), "rss_after_mib": mib(after), "per_connection_kib": per, "held": clients.len()}));
+            drop(clients);
+            drop(proxy);
+            clear_dir(rec_root.path());
+        }
+        report.insert("idle_memory".into(), Value::Array(idle));
+    }
+
+    // ---- RSS stays flat while one connection relays a lot of 16 KiB frames
+    if args.runs("flat") {
+        let total: u64 = if args.quick { 128 << 20 } else { 1 << 30 };
+        println!("\n## Proxy RSS while one connection relays {} MiB of 16 KiB frames each way (recording on)\n", total >> 20);
+        let disk = tempfile::tempdir().unwrap();
         let proxy = ProxyProc::spawn(
             work.path(),
             &upstream_url,
             &upstream_ca_file,
-            Some(rec_root.path()),
+            Some(disk.path()),
         );
-        let target = via(&proxy);
-        // Warm up the allocator and the runtime with one connection first.
-        drop(load::connect_many(&target, 1).await);
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let before = procstat::rss_kib(proxy.child.id()).unwrap_or(0);
-        let clients = load::connect_many(&target, n).await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let after = procstat::rss_kib(proxy.child.id()).unwrap_or(0);
-        let per = (after.saturating_sub(before)) as f64 / n as f64;
-        println!(
-            "| {n} | {:.1} | {:.1} | {per:.1} |",
-            mib(before),
-            mib(after)
+        let samples = flat_rss(&via(&proxy), proxy.child.id(), total).await;
+        println!("| relayed MiB | proxy RSS MiB |");
+        println!("|---:|---:|");
+        for (done, rss) in &samples {
+            println!("| {} | {:.1} |", done >> 20, mib(*rss));
+        }
+        report.insert(
+            "flat_rss".into(),
+            json!(samples
+                .iter()
+                .map(|(d, r)| json!({"relayed_mib": d >> 20, "rss_mib": mib(*r)}))
+                .collect::<Vec<_>>()),
         );
-        idle.push(json!({"connections": n, "rss_before_mib": mib(before), "rss_after_mib": mib(after), "per_connection_kib": per, "held": clients.len()}));
-        drop(clients);
         drop(proxy);
-        clear_dir(rec_root.path());
     }
-    report.insert("idle_memory".into(), Value::Array(idle));
 
-    // ---- RSS stays flat while one connection relays a lot of 16 KiB frames
-    let total: u64 = if args.quick { 128 << 20 } else { 1 << 30 };
-    println!("\n## Proxy RSS while one connection relays {} MiB of 16 KiB frames each way (recording on)\n", total >> 20);
-    let disk = tempfile::tempdir().unwrap();
-    let proxy = ProxyProc::spawn(
-        work.path(),
-        &upstream_url,
-        &upstream_ca_file,
-        Some(disk.path()),
-    );
-    let samples = flat_rss(&via(&proxy), proxy.child.id(), total).await;
-    println!("| relayed MiB | proxy RSS MiB |");
-    println!("|---:|---:|");
-    for (done, rss) in &samples {
-        println!("| {} | {:.1} |", done >> 20, mib(*rss));
+    // ---- mitmproxy, the usual tool, under the same load in the same run
+    if let Some(mitmdump) = &args.mitmdump {
+        let confdir = work.path().join("mitmproxy");
+        let mitm = mitm::Mitm::spawn(mitmdump, echo.port(), &confdir).await;
+        println!("\n## Against mitmproxy (mitmdump --mode reverse, same run)\n");
+        println!("| mode | C | size | direct f/s | wiretape record f/s | ratio | mitmproxy f/s | ratio | p50 µs wiretape / mitmproxy | mitmproxy CPU s per 100k frames | mitmproxy peak RSS MiB |");
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let mut rows = Vec::new();
+        for (mode, in_flight, c, size) in [
+            ("ping-pong", 1, 1, 200),
+            ("ping-pong", 1, 50, 200),
+            ("pipelined", 64, 1, 200),
+            ("pipelined", 64, 50, 200),
+            ("pipelined", 64, 1, 16 << 10),
+        ] {
+            let d = measure(&direct, c, size, in_flight, args.window).await;
+            let mut w = measure(&rec, c, size, in_flight, args.window).await;
+            procstat::reset_peak(mitm.pid());
+            let cpu0 = procstat::cpu(mitm.pid()).unwrap_or_default();
+            let mut m = measure(&mitm.target, c, size, in_flight, args.window).await;
+            let cpu = procstat::cpu(mitm.pid())
+                .unwrap_or_default()
+                .saturating_sub(cpu0);
+            let peak = procstat::peak_rss_kib(mitm.pid()).unwrap_or(0);
+            let cpu_per_100k = cpu.as_secs_f64() / (2.0 * m.frames.max(1) as f64) * 1e5;
+            println!(
+                "| {mode} | {c} | {size} | {:.0} | {:.0} | {:.3} | {:.0} | {:.3} | {:.0} / {:.0} | {cpu_per_100k:.2} | {:.1} |",
+                d.rate(), w.rate(), w.rate() / d.rate(), m.rate(), m.rate() / d.rate(),
+                w.quantile_us(0.5), m.quantile_us(0.5), mib(peak)
+            );
+            rows.push(json!({"mode": mode, "conns": c, "size": size, "direct_fps": d.rate(),
+                "wiretape_fps": w.rate(), "mitmproxy_fps": m.rate(),
+                "wiretape_ratio": w.rate() / d.rate(), "mitmproxy_ratio": m.rate() / d.rate(),
+                "mitmproxy_cpu_s_per_100k_frames": cpu_per_100k, "mitmproxy_peak_rss_mib": mib(peak)}));
+            clear_dir(rec_root.path());
+        }
+        let hd = handshakes(&direct, 50, 5).await;
+        let hw = handshakes(&rec, 50, 5).await;
+        let hm = handshakes(&mitm.target, 50, 5).await;
+        println!(
+            "\n50 simultaneous handshakes: direct {:.1} ms, wiretape {:.1} ms, mitmproxy {:.1} ms",
+            hd * 1e3,
+            hw * 1e3,
+            hm * 1e3
+        );
+        report.insert(
+            "mitmproxy".into(),
+            json!({"relay": rows,
+            "handshake_50_ms": {"direct": hd * 1e3, "wiretape": hw * 1e3, "mitmproxy": hm * 1e3}}),
+        );
     }
-    report.insert(
-        "flat_rss".into(),
-        json!(samples
-            .iter()
-            .map(|(d, r)| json!({"relayed_mib": d >> 20, "rss_mib": mib(*r)}))
-            .collect::<Vec<_>>()),
-    );
-    drop(proxy);
+
+    // ---- the mock server
+    let mut mock_json = serde_json::Map::new();
+    if [
+        "mock-startup",
+        "mock-receipts",
+        "mock-conversations",
+        "mock-replay",
+    ]
+    .iter()
+    .any(|s| args.runs(s))
+    {
+        println!("\n## Mock server\n");
+        println!("| measure | value | target |");
+        println!("|---|---:|---|");
+    }
+    if args.runs("mock-startup") {
+        let (listening, accepting) =
+            mock::startup(work.path(), if args.quick { 3 } else { 10 }).await;
+        println!("| process start to `listening on` (median) | {listening:.1} ms | |");
+        println!("| process start to first TLS WebSocket handshake (median) | {accepting:.1} ms | < 50 ms |");
+        mock_json.insert("startup_listening_ms".into(), json!(listening));
+        mock_json.insert("startup_accepting_ms".into(), json!(accepting));
+    }
+    if args.runs("mock-receipts") {
+        let (clients, messages) = if args.quick { (10, 200) } else { (50, 1000) };
+        let r = mock::receipts(work.path(), clients, messages).await;
+        let receipts_per_s = r.validated as f64 / r.seconds;
+        let cpu_us = r.mock_cpu.as_secs_f64() * 1e6 / r.validated as f64;
+        // What the mock alone could do with both cores, without the load client beside it.
+        let capacity = 2e6 / cpu_us;
+        println!("| receipts validated ({clients} clients x {} receipts, 64 in flight each), end to end | {receipts_per_s:.0} /s | >= 100,000 /s |", messages * 2);
+        println!("| mock CPU per receipt (its own process) -> capacity on 2 cores | {cpu_us:.1} µs -> {capacity:.0} /s | |");
+        mock_json.insert("receipts_per_s".into(), json!(receipts_per_s));
+        mock_json.insert("mock_cpu_us_per_receipt".into(), json!(cpu_us));
+        mock_json.insert("receipt_capacity_2_cores".into(), json!(capacity));
+        mock_json.insert("receipt_clients".into(), json!(clients));
+        mock_json.insert("receipts_per_client".into(), json!(messages * 2));
+    }
+    if args.runs("mock-conversations") {
+        let per_s = mock::conversations(50, args.window).await;
+        println!("| conversations created (50 clients, create + close) | {per_s:.0} /s | |");
+        mock_json.insert("conversations_per_s".into(), json!(per_s));
+    }
+    if args.runs("mock-replay") {
+        let frames = if args.quick { 20_000 } else { 100_000 };
+        let (load_s, replay_s) = mock::replay(frames).await;
+        println!("| replay of a {frames}-frame cassette at --speed 0 (load + replay) | {load_s:.3} s + {replay_s:.3} s | < 1 s |");
+        mock_json.insert("replay_frames".into(), json!(frames));
+        mock_json.insert("replay_load_s".into(), json!(load_s));
+        mock_json.insert("replay_s".into(), json!(replay_s));
+    }
+    if !mock_json.is_empty() {
+        report.insert("mock".into(), Value::Object(mock_json));
+    }
 
     if let Some(dir) = args.out.parent() {
         let _ = std::fs::create_dir_all(dir);
