@@ -1,12 +1,13 @@
 """Compares two kosoku (Autobahn-format) index.json reports case by case.
 
-Usage: compare.py DIRECT/index.json PROXY/index.json
+Usage: compare.py [--identical] DIRECT/index.json PROXY/index.json
 
 Prints the count of each verdict (behavior, then close behavior) side by side, then every
 case whose verdict differs. A difference is *explained* when the echo server failed the
 connection by dropping TCP without a close frame and wiretape, per its relay policy
 (`proxy/src/relay.rs`), told the client so with its own close 1011; see docs/hardening.md.
-Exit code 0 when every difference is explained, 1 otherwise.
+Exit code 0 when every difference is explained (with --identical: when there is none), 1
+otherwise.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ def case_key(case_id: str) -> tuple[int, ...]:
 
 
 def main() -> int:
-    direct, proxy = load(sys.argv[1]), load(sys.argv[2])
+    args = sys.argv[1:]
+    identical = "--identical" in args
+    args = [a for a in args if a != "--identical"]
+    direct, proxy = load(args[0]), load(args[1])
     for field, title in (("behavior", "verdict"), ("behaviorClose", "close verdict")):
         d = Counter(c[field] for c in direct.values())
         p = Counter(c[field] for c in proxy.values())
@@ -40,7 +44,7 @@ def main() -> int:
         for verdict in sorted(set(d) | set(p)):
             print(f"{verdict:<16} {d[verdict]:>8} {p[verdict]:>8}")
         print(f"{'total':<16} {sum(d.values()):>8} {sum(p.values()):>8}")
-    proxy_dir = os.path.dirname(sys.argv[2])
+    proxy_dir = os.path.dirname(args[1])
     explained, unexplained = [], []
     for case_id in sorted(set(direct) | set(proxy), key=case_key):
         a, b = direct.get(case_id), proxy.get(case_id)
@@ -48,7 +52,12 @@ def main() -> int:
         if pair(a) == pair(b):
             continue
         line = f"  {case_id}: direct {pair(a)}, proxy {pair(b)}"
-        if a and b and wiretape_1011_after_a_drop(a, os.path.join(proxy_dir, b["reportfile"])):
+        if (
+            not identical
+            and a
+            and b
+            and wiretape_1011_after_a_drop(a, os.path.join(proxy_dir, b["reportfile"]))
+        ):
             explained.append(line)
         else:
             unexplained.append(line)

@@ -8,8 +8,10 @@
 #
 # Needs python3 (3.10+) with venv, and cargo. Installs kosoku into .venv-conformance/ (git
 # ignored). Writes kosoku's reports to target/conformance/{direct,proxy}/ (index.html).
-# Exit code: 0 when every case gave the same verdict both ways or differs only because the
-# echo server dropped TCP and wiretape sent its documented 1011 (compare.py), 1 otherwise.
+# Exit code: 0 when, case by case, the verdicts through `wiretape record` equal the direct ones
+# or differ only because the echo server dropped TCP and wiretape sent its documented 1011,
+# and the verdicts through `wiretape record --mirror-drops` equal the direct ones exactly;
+# 1 otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,11 +61,16 @@ RECORDINGS=$(mktemp -d)
 start record target/release/wiretape record --plain --quiet --listen 127.0.0.1:0 \
     --upstream "ws://$ECHO" --out "$RECORDINGS"
 PROXY=$ADDR
-echo "echo server ws://$ECHO; wiretape record ws://$PROXY in front of it"
+# The same with --mirror-drops: a drop of the upstream is passed on as a drop.
+start mirror target/release/wiretape record --plain --quiet --listen 127.0.0.1:0 \
+    --upstream "ws://$ECHO" --out "$RECORDINGS" --mirror-drops
+MIRROR=$ADDR
+echo "echo server ws://$ECHO; wiretape record ws://$PROXY (and --mirror-drops ws://$MIRROR) in front of it"
 
-for run in direct proxy; do
+for run in direct proxy mirror; do
     target=$ECHO
     [[ $run == proxy ]] && target=$PROXY
+    [[ $run == mirror ]] && target=$MIRROR
     echo "== kosoku against the $run connection ($target)"
     start=$(date +%s)
     # kosoku exits 1 when any case fails; the comparison below is what decides.
@@ -73,4 +80,11 @@ done
 echo "cassettes recorded: $(find "$RECORDINGS" -name '*.jsonl' | wc -l) ($(du -sh "$RECORDINGS" | cut -f1))"
 rm -rf "$RECORDINGS"
 
-"$VENV/bin/python" conformance/compare.py "$OUT/direct/index.json" "$OUT/proxy/index.json"
+echo
+echo "== direct vs wiretape record (default: a drop of the upstream becomes close 1011)"
+status=0
+"$VENV/bin/python" conformance/compare.py "$OUT/direct/index.json" "$OUT/proxy/index.json" || status=1
+echo
+echo "== direct vs wiretape record --mirror-drops (must be identical)"
+"$VENV/bin/python" conformance/compare.py --identical "$OUT/direct/index.json" "$OUT/mirror/index.json" || status=1
+exit $status

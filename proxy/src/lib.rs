@@ -56,6 +56,6 @@ pub use error::{Error, Phase, Side};
 pub use forwarder::Forwarder;
 pub use listener::{Proxy, ProxyHandle};
 pub use recorder::RecordConfig;
-pub use relay::RelayLimits;
+pub use relay::{RelayLimits, UpstreamDrop};
 pub use tls::UpstreamTrust;
 pub use upstream::UpstreamUrl;

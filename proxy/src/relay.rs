@@ -11,7 +11,9 @@
 //! The proxy originates a frame in three cases only, always a close, never recorded as a frame
 //! (the cassette's end line says what happened instead):
 //! - the upstream drops the connection without a close frame: the client gets `1011`
-//!   (unexpected condition) with a reason. `1014` (bad gateway) would say it better, but
+//!   (unexpected condition) with a reason, unless it had sent its own close already (then
+//!   its connection just ends, as the upstream ended it) or the relay mirrors drops
+//!   ([`UpstreamDrop::Mirror`], `--mirror-drops`). `1014` (bad gateway) would say it better, but
 //!   tungstenite-based clients reject it as invalid and answer with a protocol error;
 //! - the client drops without a close frame: the upstream gets `1001` (going away);
 //! - shutdown (Ctrl-C, SIGTERM, [`crate::ProxyHandle::shutdown`]): both get `1001`.
@@ -26,6 +28,7 @@
 //! which grows only to hold the largest frame seen (at most [`RelayLimits::max_frame`]).
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -69,6 +72,19 @@ pub struct RelayLimits {
     pub close_timeout: Duration,
     /// Initial read buffer per direction.
     pub read_buffer: usize,
+    /// What the client gets when the upstream drops the connection without a close frame.
+    pub upstream_drop: UpstreamDrop,
+}
+
+/// What the client gets when the upstream drops the TCP connection without a close frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UpstreamDrop {
+    /// A close 1011 saying so (the default: a person at `wscat` learns what happened).
+    #[default]
+    Close,
+    /// The same: its connection is dropped without a close frame (`--mirror-drops`), what
+    /// conformance suites expect from a transparent intermediary.
+    Mirror,
 }
 
 impl Default for RelayLimits {
@@ -77,6 +93,7 @@ impl Default for RelayLimits {
             max_frame: 64 << 20,
             close_timeout: Duration::from_secs(5),
             read_buffer: 8 << 10,
+            upstream_drop: UpstreamDrop::Close,
         }
     }
 }
@@ -95,6 +112,8 @@ pub struct RelayOutcome {
 /// std mutexes are held for an assignment only.
 struct Ending {
     outcome: Mutex<Option<RelayOutcome>>,
+    /// Whether the client ([0]) and the upstream ([1]) sent a close frame.
+    closes: [AtomicBool; 2],
     /// Fired to make both pumps send [`Ending::goodbye`] to their peer: shutdown (a child of
     /// the proxy's token) or a pump that gave up on the connection (oversized frame).
     stop: CancellationToken,
@@ -106,9 +125,20 @@ impl Ending {
     fn new(cancel: &CancellationToken) -> Self {
         Self {
             outcome: Mutex::new(None),
+            closes: Default::default(),
             stop: cancel.child_token(),
             goodbye: Mutex::new((1001, "wiretape is shutting down".into())),
         }
+    }
+
+    /// Notes that `from` sent a close frame.
+    fn closed(&self, from: Sender) {
+        self.closes[from as usize].store(true, Ordering::Relaxed);
+    }
+
+    /// Whether `from` sent a close frame.
+    fn sent_close(&self, from: Sender) -> bool {
+        self.closes[from as usize].load(Ordering::Relaxed)
     }
 
     fn first(&self, ended_by: EndedBy, error: Option<String>) {
@@ -246,6 +276,7 @@ impl<T: Tap> Pump<'_, T> {
                 // The buffer is reused in place: no allocation per read.
                 buf.advance(ready);
                 if close {
+                    self.ending.closed(self.from);
                     src_closed = true;
                     dst_done = true;
                     self.ending.first(side(self.from), None);
@@ -351,7 +382,12 @@ impl<T: Tap> Pump<'_, T> {
         };
         self.ending
             .first(side(self.from), Some(format!("{} {what}", name(self.from))));
-        if !dst_done {
+        // No close of our own to a peer that already sent its close (a 1011 cannot answer
+        // it: the connection simply ends, as the other side ended it), nor when told to
+        // mirror drops.
+        let mirror =
+            self.from == Sender::Server && self.limits.upstream_drop == UpstreamDrop::Mirror;
+        if !dst_done && !mirror && !self.ending.sent_close(self.from.peer()) {
             let _ = self.send_close(dst, code, reason).await;
         }
         let _ = dst.shutdown().await;
@@ -544,6 +580,49 @@ mod tests {
         assert_eq!(&payload[..2], &1011u16.to_be_bytes());
         drop(p.client);
         let outcome = p.relay.await.unwrap();
+        assert_eq!(outcome.ended_by, EndedBy::Server);
+        assert!(outcome.error.unwrap().contains("without a close frame"));
+    }
+
+    #[tokio::test]
+    async fn an_upstream_drop_after_the_clients_close_ends_the_client_without_a_1011() {
+        let mut p = start();
+        let close = encode(
+            OP_CLOSE,
+            &frame::close_payload(1000, "bye"),
+            Some([1, 2, 3, 4]),
+        );
+        p.client.write_all(&close).await.unwrap();
+        assert_eq!(read_frame(&mut p.upstream).await, close);
+        drop(p.upstream); // no close reply: the upstream just goes
+        let mut rest = Vec::new();
+        p.client.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty(), "nothing of the proxy's own: {rest:?}");
+        drop(p.client);
+        assert_eq!(p.relay.await.unwrap().ended_by, EndedBy::Client);
+    }
+
+    #[tokio::test]
+    async fn mirrored_drops_end_the_client_without_a_close_frame() {
+        let (mut client, proxy_client) = duplex(1 << 16);
+        let (upstream, proxy_upstream) = duplex(1 << 16);
+        let limits = RelayLimits {
+            upstream_drop: UpstreamDrop::Mirror,
+            ..RelayLimits::default()
+        };
+        let relay = tokio::spawn(run(
+            proxy_client,
+            proxy_upstream,
+            NoTap,
+            CancellationToken::new(),
+            limits,
+        ));
+        drop(upstream);
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty(), "dropped like the upstream did: {rest:?}");
+        drop(client);
+        let outcome = relay.await.unwrap();
         assert_eq!(outcome.ended_by, EndedBy::Server);
         assert!(outcome.error.unwrap().contains("without a close frame"));
     }

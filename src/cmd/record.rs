@@ -51,6 +51,11 @@ pub(crate) struct RecordArgs {
     /// Store secrets as they are (Authorization header, JWTs inside frames).
     #[arg(long, conflicts_with = "redact")]
     no_redact: bool,
+    /// When the upstream drops the connection without a close frame, drop the client's the
+    /// same way instead of sending it close 1011 (a transparent intermediary, as WebSocket
+    /// conformance suites expect; the default tells a person what happened).
+    #[arg(long)]
+    mirror_drops: bool,
     /// Relay (and show the live view) without writing cassettes.
     #[arg(long)]
     no_record: bool,
@@ -106,6 +111,9 @@ pub(crate) async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         )
     };
     let mut config = Config::new(upstream.clone(), upstream_tls, server_tls);
+    if args.mirror_drops {
+        config.limits.upstream_drop = wiretape_proxy::UpstreamDrop::Mirror;
+    }
     if !args.no_record {
         std::fs::create_dir_all(&args.out).with_context(|| {
             format!(
