@@ -19,7 +19,9 @@ use bytes::Bytes;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
-use wiretape_fixtures::cassette::{End, EndedBy, Frame, Kind, Line, Open, Sender, Writer};
+use wiretape_fixtures::cassette::{
+    End, EndedBy, Frame, Kind, Line, Open, RelayedMessage, Sender, Writer,
+};
 use wiretape_fixtures::redact::{redact_jwts, Redactor};
 
 use crate::frame::{apply_mask, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT};
@@ -301,19 +303,29 @@ impl Thread {
                     continue;
                 }
             };
-            let mut frame = Frame::from_payload(ms, from, kind, &data);
-            if fragments > 1 {
-                frame.fragments = Some(fragments);
-            }
-            if kind == Kind::Close && state.closes[index(from)].is_none() {
-                state.closes[index(from)] = Some((frame.code, frame.reason.clone()));
-            }
-            if self.config.live_view {
-                live(&live_line(conn, &frame, data.len()));
+            // The parsed form is only needed for a close (its code and reason) and for the
+            // live view; the cassette line is encoded straight from the bytes.
+            if kind == Kind::Close || self.config.live_view {
+                let mut frame = Frame::from_payload(ms, from, kind, &data);
+                if fragments > 1 {
+                    frame.fragments = Some(fragments);
+                }
+                if kind == Kind::Close && state.closes[index(from)].is_none() {
+                    state.closes[index(from)] = Some((frame.code, frame.reason.clone()));
+                }
+                if self.config.live_view {
+                    live(&live_line(conn, &frame, data.len()));
+                }
             }
             if let Some(writer) = state.writer.as_mut() {
-                self.config.redactor.frame(&mut frame);
-                if let Err(err) = writer.append(&Line::Frame(frame)) {
+                let message = RelayedMessage {
+                    ms,
+                    from,
+                    kind,
+                    payload: &data,
+                    fragments,
+                };
+                if let Err(err) = writer.append_frame(&message, &self.config.redactor) {
                     tracing::error!(conn, cause = %err, "cannot serialize a frame line");
                 }
             }
