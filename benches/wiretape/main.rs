@@ -6,7 +6,8 @@
 //! Run: `cargo bench --bench wiretape` (about 5 minutes on 2 cores), or
 //! `cargo bench --bench wiretape -- --quick` (a smoke run). Options: `--out FILE.json`
 //! (default `target/bench/wiretape.json`), `--window-ms N` (measuring window per case),
-//! `--only relay,handshake,idle,flat,mock` (some sections only; `mock` is
+//! `--mitmdump PATH` (also measure mitmproxy: benches/compare-mitmproxy.sh),
+//! `--only relay,latency,handshake,idle,flat,mitmproxy,mock` (some sections only; `mock` is
 //! `mock-startup,mock-receipts,mock-conversations,mock-replay`).
 //! It prints a markdown table and writes the same figures as JSON for comparing runs.
 
@@ -26,6 +27,52 @@ use tokio::time::Instant;
 use wiretape_fixtures::pki::LocalCa;
 
 use load::{Measured, Target};
+
+/// `wiretape mock` as a plain upstream that keeps idle connections open, in its own process
+/// so its sockets do not count against this one's open-files limit.
+struct IdleUpstream {
+    child: Child,
+    url: String,
+    ca_file: PathBuf,
+}
+
+impl IdleUpstream {
+    const PATH: &'static str = "/ws_api/account/12345678/messaging/consumer?v=3";
+
+    fn spawn(home: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wiretape"))
+            .args(["mock", "--listen", "127.0.0.1:0", "--agent", "manual"])
+            .args(["--init-timeout", "3600", "--idle-timeout", "3600"])
+            .env("WIRETAPE_HOME", home)
+            .env("RUST_LOG", "error")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start wiretape mock");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let url = first
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("listening line")
+            .to_owned();
+        Self {
+            child,
+            url,
+            ca_file: home.join("ca.pem"),
+        }
+    }
+}
+
+impl Drop for IdleUpstream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 /// A `wiretape record` process.
 struct ProxyProc {
@@ -147,8 +194,32 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
+/// `--tcp-forward ADDR`: this binary as a plain TCP pipe to ADDR (no TLS termination, no
+/// parsing): the latency floor of any proxy process on this machine.
+async fn tcp_forward(upstream: String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    println!("listening on {}", listener.local_addr().unwrap());
+    loop {
+        let Ok((mut client, _)) = listener.accept().await else {
+            continue;
+        };
+        let upstream = upstream.clone();
+        tokio::spawn(async move {
+            let _ = client.set_nodelay(true);
+            let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                return;
+            };
+            let _ = server.set_nodelay(true);
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+        });
+    }
+}
+
 #[tokio::main]
 async fn main() {
+    if let Some(upstream) = std::env::args().skip_while(|a| a != "--tcp-forward").nth(1) {
+        return tcp_forward(upstream).await;
+    }
     let args = args();
     let fds = raise_fd_limit();
     let work = tempfile::tempdir().unwrap();
@@ -206,13 +277,20 @@ async fn main() {
         println!(
             "## Relay throughput (frames/s are round trips/s; ratio = through proxy / direct)\n"
         );
-        println!("| mode | C | size | direct f/s | recording f/s | ratio | not recording f/s | ratio | p50 µs direct / rec | p99 µs direct / rec | proxy CPU s per 100k frames (rec) | proxy peak RSS MiB (rec) |");
-        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        println!("| mode | C | size | direct f/s | recording f/s | ratio | not recording f/s | ratio | p50 µs direct / rec | p99 µs direct / rec | proxy CPU s per 100k frames (rec) | proxy peak RSS MiB (rec) | CPU µs/round trip: client+echo / proxy | CPU-bound ceiling |");
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         let mut rows = Vec::new();
         for &(mode, in_flight) in &modes {
             for &c in conns {
                 for &size in &sizes {
+                    let own0 = procstat::cpu(std::process::id()).unwrap_or_default();
                     let mut d = measure(&direct, c, size, in_flight, args.window).await;
+                    let own = procstat::cpu(std::process::id())
+                        .unwrap_or_default()
+                        .saturating_sub(own0);
+                    // CPU per round trip of client + echo, and of the proxy alone: on a CPU-bound machine
+                    // the ratio cannot exceed direct / (direct + proxy).
+                    let direct_us = own.as_secs_f64() * 1e6 / d.frames.max(1) as f64;
                     procstat::reset_peak(proxy_rec.pid());
                     let cpu0 = procstat::cpu(proxy_rec.pid()).unwrap_or_default();
                     let mut r = measure(&rec, c, size, in_flight, args.window).await;
@@ -223,6 +301,8 @@ async fn main() {
                     let n = measure(&norec, c, size, in_flight, args.window).await;
                     // Each round trip is two frames through the proxy.
                     let cpu_per_100k = cpu.as_secs_f64() / (2.0 * r.frames.max(1) as f64) * 1e5;
+                    let proxy_us = cpu.as_secs_f64() * 1e6 / r.frames.max(1) as f64;
+                    let ceiling = direct_us / (direct_us + proxy_us);
                     let row = json!({
                         "mode": mode, "conns": c, "size": size,
                         "direct_fps": d.rate(), "record_fps": r.rate(), "norecord_fps": n.rate(),
@@ -231,9 +311,12 @@ async fn main() {
                         "p99_us_direct": d.quantile_us(0.99), "p99_us_record": r.quantile_us(0.99),
                         "proxy_cpu_s_per_100k_frames": cpu_per_100k,
                         "proxy_peak_rss_mib": mib(peak),
+                        "cpu_us_per_round_trip_direct": direct_us,
+                        "cpu_us_per_round_trip_proxy": proxy_us,
+                        "cpu_bound_ceiling": ceiling,
                     });
                     println!(
-                    "| {mode} | {c} | {size} | {:.0} | {:.0} | {:.2} | {:.0} | {:.2} | {:.0} / {:.0} | {:.0} / {:.0} | {:.3} | {:.1} |",
+                    "| {mode} | {c} | {size} | {:.0} | {:.0} | {:.2} | {:.0} | {:.2} | {:.0} / {:.0} | {:.0} / {:.0} | {:.3} | {:.1} | {direct_us:.2} / {proxy_us:.2} | {ceiling:.2} |",
                     d.rate(), r.rate(), r.rate() / d.rate(), n.rate(), n.rate() / d.rate(),
                     d.quantile_us(0.5), r.quantile_us(0.5), d.quantile_us(0.99), r.quantile_us(0.99),
                     cpu_per_100k, mib(peak)
@@ -245,6 +328,54 @@ async fn main() {
             }
         }
         report.insert("throughput".into(), Value::Array(rows));
+    }
+
+    // ---- the latency floor: a process hop without TLS termination
+    if args.runs("latency") {
+        let mut forward = Command::new(std::env::current_exe().unwrap())
+            .args(["--tcp-forward", &echo.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(forward.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap()
+            .to_owned();
+        let piped = Target {
+            url: format!("wss://{addr}/bench"),
+            tls: upstream_ca.client_config(),
+        };
+        println!("\n## Round-trip latency, ping-pong 200 B, C=1 (µs)\n");
+        println!("| path | p50 | p99 | added p50 | added p99 |");
+        println!("|---|---:|---:|---:|---:|");
+        let window = args.window.max(Duration::from_secs(2));
+        let mut rows = Vec::new();
+        let mut d = measure(&direct, 1, 200, 1, window).await;
+        let (d50, d99) = (d.quantile_us(0.5), d.quantile_us(0.99));
+        for (name, target) in [
+            ("direct", &direct),
+            ("plain TCP pipe process (no TLS termination)", &piped),
+            ("wiretape record, recording", &rec),
+            ("wiretape record --no-record", &norec),
+        ] {
+            let mut m = measure(target, 1, 200, 1, window).await;
+            let (p50, p99) = (m.quantile_us(0.5), m.quantile_us(0.99));
+            println!(
+                "| {name} | {p50:.0} | {p99:.0} | {:.0} | {:.0} |",
+                p50 - d50,
+                p99 - d99
+            );
+            rows.push(json!({"path": name, "p50_us": p50, "p99_us": p99, "added_p50_us": p50 - d50, "added_p99_us": p99 - d99}));
+        }
+        let _ = forward.kill();
+        let _ = forward.wait();
+        report.insert("latency".into(), Value::Array(rows));
     }
 
     // ---- handshakes
@@ -267,20 +398,30 @@ async fn main() {
 
     // ---- idle memory per proxied connection
     if args.runs("idle") {
-        println!("\n## Memory per idle proxied connection (both legs, recording on)\n");
-        println!("| connections | proxy RSS before MiB | after MiB | per connection KiB |");
-        println!("|---:|---:|---:|---:|");
+        println!("\n## Memory per idle proxied connection (both legs)\n");
+        println!(
+            "The upstream is `wiretape mock` in its own process, so this process only holds \
+             the clients. Open-files limit per process: {fds} (a proxied connection takes 2 \
+             sockets, and a cassette when recording).\n"
+        );
+        println!(
+            "| connections | recording | proxy RSS before MiB | after MiB | per connection KiB |"
+        );
+        println!("|---:|---|---:|---:|---:|");
+        let upstream = IdleUpstream::spawn(work.path());
         let mut idle = Vec::new();
-        let counts: &[usize] = if args.quick { &[1000] } else { &[1000, 10_000] };
-        for &n in counts {
-            let proxy = ProxyProc::spawn(
-                work.path(),
-                &upstream_url,
-                &upstream_ca_file,
-                Some(rec_root.path()),
-            );
-            let target = via(&proxy);
-            // Warm up the allocator and the runtime with one connection first.
+        let counts: &[(usize, bool)] = if args.quick {
+            &[(1000, true)]
+        } else {
+            &[(1000, true), (6000, true), (9900, false)]
+        };
+        for &(n, recording) in counts {
+            let record = recording.then_some(rec_root.path());
+            let proxy = ProxyProc::spawn(work.path(), &upstream.url, &upstream.ca_file, record);
+            let target = Target {
+                url: format!("{}{}", proxy.url, IdleUpstream::PATH),
+                tls: wiretape_ca.client_config(),
+            };
             drop(load::connect_many(&target, 1).await);
             tokio::time::sleep(Duration::from_millis(300)).await;
             let before = procstat::rss_kib(proxy.child.id()).unwrap_or(0);
@@ -289,11 +430,15 @@ async fn main() {
             let after = procstat::rss_kib(proxy.child.id()).unwrap_or(0);
             let per = (after.saturating_sub(before)) as f64 / n as f64;
             println!(
-                "| {n} | {:.1} | {:.1} | {per:.1} |",
+                "| {n} | {} | {:.1} | {:.1} | {per:.1} |",
+                if recording { "yes" } else { "no" },
                 mib(before),
                 mib(after)
             );
-            idle.push(json!({"connections": n, "rss_before_mib": mib(before), "rss_after_mib": mib(after), "per_connection_kib": per, "held": clients.len()}));
+            idle.push(
+                json!({"connections": n, "recording": recording, "rss_before_mib": mib(before),
+                "rss_after_mib": mib(after), "per_connection_kib": per, "held": clients.len()}),
+            );
             drop(clients);
             drop(proxy);
             clear_dir(rec_root.path());
@@ -329,7 +474,7 @@ async fn main() {
     }
 
     // ---- mitmproxy, the usual tool, under the same load in the same run
-    if let Some(mitmdump) = &args.mitmdump {
+    if let Some(mitmdump) = args.mitmdump.as_ref().filter(|_| args.runs("mitmproxy")) {
         let confdir = work.path().join("mitmproxy");
         let mitm = mitm::Mitm::spawn(mitmdump, echo.port(), &confdir).await;
         println!("\n## Against mitmproxy (mitmdump --mode reverse, same run)\n");

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The same load through mitmproxy (mitmdump --mode reverse) as through wiretape record, in the
+# same run, so the README can state the ratio honestly.
+#
+#   benches/compare-mitmproxy.sh            # about 2 minutes on 2 cores, after the build
+#
+# Installs mitmproxy with pip into .venv-mitmproxy/ (git ignored), then runs the benchmark
+# harness's relay and mitmproxy sections: direct, through wiretape record, and through
+# mitmdump, against the same echo upstream, with TLS on every leg. Prints markdown tables and
+# writes target/bench/mitmproxy.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MITMPROXY_VERSION=11.0.2
+VENV=.venv-mitmproxy
+
+if [[ ! -x "$VENV/bin/mitmdump" ]]; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet "mitmproxy==$MITMPROXY_VERSION"
+fi
+"$VENV/bin/mitmdump" --version | head -n 1
+
+cargo bench --bench wiretape -- --only mitmproxy --mitmdump "$VENV/bin/mitmdump" \
+    --out target/bench/mitmproxy.json "$@"
