@@ -28,6 +28,26 @@ use wiretape_fixtures::pki::LocalCa;
 
 use load::{Measured, Target};
 
+/// Starts `cmd` (stdin closed, stdout piped) and reads its first stdout line,
+/// `listening on URL`: ready when this returns. Returns the child and the URL.
+pub(crate) fn start_listening(cmd: &mut Command) -> (Child, String) {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start a server process");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("expected `listening on ...`, got {first:?}"))
+        .to_owned();
+    (child, url)
+}
+
 /// `wiretape mock` as a plain upstream that keeps idle connections open, in its own process
 /// so its sockets do not count against this one's open-files limit.
 struct IdleUpstream {
@@ -40,25 +60,14 @@ impl IdleUpstream {
     const PATH: &'static str = "/ws_api/account/12345678/messaging/consumer?v=3";
 
     fn spawn(home: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wiretape"))
-            .args(["mock", "--listen", "127.0.0.1:0", "--agent", "manual"])
-            .args(["--init-timeout", "3600", "--idle-timeout", "3600"])
-            .env("WIRETAPE_HOME", home)
-            .env("RUST_LOG", "error")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start wiretape mock");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let url = first
-            .trim()
-            .strip_prefix("listening on ")
-            .expect("listening line")
-            .to_owned();
+        let (child, url) = start_listening(
+            Command::new(env!("CARGO_BIN_EXE_wiretape"))
+                .args(["mock", "--listen", "127.0.0.1:0", "--agent", "manual"])
+                .args(["--init-timeout", "3600", "--idle-timeout", "3600"])
+                .env("WIRETAPE_HOME", home)
+                .env("RUST_LOG", "error")
+                .stderr(Stdio::null()),
+        );
         Self {
             child,
             url,
@@ -97,23 +106,12 @@ impl ProxyProc {
         .env("RUST_LOG", "error")
         // For experiments: the proxy's worker threads (tokio reads TOKIO_WORKER_THREADS).
         .envs(std::env::var("WIRETAPE_BENCH_PROXY_THREADS").map(|n| ("TOKIO_WORKER_THREADS", n)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
         match record {
             Some(dir) => cmd.arg("--out").arg(dir),
             None => cmd.arg("--no-record"),
         };
-        let mut child = cmd.spawn().expect("start wiretape record");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let url = first
-            .trim()
-            .strip_prefix("listening on ")
-            .expect("listening line")
-            .to_owned();
+        let (child, url) = start_listening(&mut cmd);
         Self { child, url }
     }
 
@@ -332,21 +330,10 @@ async fn main() {
 
     // ---- the latency floor: a process hop without TLS termination
     if args.runs("latency") {
-        let mut forward = Command::new(std::env::current_exe().unwrap())
-            .args(["--tcp-forward", &echo.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(forward.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .to_owned();
+        let (mut forward, addr) = start_listening(
+            Command::new(std::env::current_exe().unwrap())
+                .args(["--tcp-forward", &echo.to_string()]),
+        );
         let piped = Target {
             url: format!("wss://{addr}/bench"),
             tls: upstream_ca.client_config(),

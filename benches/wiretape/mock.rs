@@ -1,7 +1,6 @@
 //! The mock server's figures: time from process start to accepting connections, receipts
 //! validated per second, conversations created per second, and replay of a large cassette.
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -23,24 +22,13 @@ pub(crate) async fn startup(home: &Path, rounds: usize) -> (f64, f64) {
     let mut accepting = Vec::new();
     for _ in 0..rounds {
         let started = Instant::now();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wiretape"))
-            .args(["mock", "--listen", "127.0.0.1:0"])
-            .env("WIRETAPE_HOME", home)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let (mut child, url) = crate::start_listening(
+            Command::new(env!("CARGO_BIN_EXE_wiretape"))
+                .args(["mock", "--listen", "127.0.0.1:0"])
+                .env("WIRETAPE_HOME", home)
+                .stderr(Stdio::null()),
+        );
         listening.push(started.elapsed().as_secs_f64() * 1e3);
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .to_owned();
         let consumer = format!("{url}/ws_api/account/12345678/messaging/consumer?v=3");
         client::connect(&consumer, Some(ca.client_config()), Some("bench"))
             .await
@@ -90,24 +78,13 @@ pub(crate) async fn receipts(home: &Path, clients: usize, messages: u64) -> Rece
     let rules =
         json!({"description": "bench", "rules": [{"on": "conversation_created", "steps": steps}]});
     std::fs::write(&scenario, rules.to_string()).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wiretape"))
-        .args(["mock", "--listen", "127.0.0.1:0", "--agent"])
-        .arg(&scenario)
-        .env("WIRETAPE_HOME", home)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_owned();
+    let (mut child, url) = crate::start_listening(
+        Command::new(env!("CARGO_BIN_EXE_wiretape"))
+            .args(["mock", "--listen", "127.0.0.1:0", "--agent"])
+            .arg(&scenario)
+            .env("WIRETAPE_HOME", home)
+            .stderr(Stdio::null()),
+    );
     let consumer = format!("{url}/ws_api/account/12345678/messaging/consumer?v=3");
 
     let mut sockets = Vec::new();

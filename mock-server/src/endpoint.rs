@@ -96,24 +96,11 @@ async fn replay_socket(State(hub): State<Arc<Hub>>, mut req: Request) -> Respons
         Ok(consumer) => consumer,
         Err(reason) => return refuse(StatusCode::UNAUTHORIZED, &reason),
     };
-    let accept = derive_accept_key(key.as_bytes());
-    let on_upgrade = hyper::upgrade::on(&mut req);
-    let limit = hub.settings.max_message_bytes;
     let task_hub = hub.clone();
     let subprotocol = script.open.subprotocol.clone();
-    hub.tracker.spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else {
-            return;
-        };
-        let config = WebSocketConfig::default()
-            .max_message_size(Some(limit))
-            .max_frame_size(Some(limit));
-        let ws =
-            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
-                .await;
-        crate::replay::session::run(ws, task_hub, library, script, consumer_id).await;
+    let mut resp = upgrade(&hub, &mut req, &key, move |ws| {
+        crate::replay::session::run(ws, task_hub, library, script, consumer_id)
     });
-    let mut resp = switching_protocols(&accept);
     if let Some(p) = subprotocol.and_then(|p| p.parse().ok()) {
         resp.headers_mut().insert(header::SEC_WEBSOCKET_PROTOCOL, p);
     }
@@ -201,10 +188,22 @@ async fn consumer_socket(
         Ok(consumer) => consumer,
         Err(reason) => return refuse(StatusCode::UNAUTHORIZED, &reason),
     };
-    let accept = derive_accept_key(key.as_bytes());
-    let on_upgrade = hyper::upgrade::on(&mut req);
-    let limit = hub.settings.max_message_bytes;
     let task_hub = hub.clone();
+    upgrade(&hub, &mut req, &key, move |ws| {
+        crate::session::run(ws, task_hub, consumer_id)
+    })
+}
+
+/// Answers an upgrade request with 101 and, once hyper hands the connection over, runs
+/// `serve` on it as a WebSocket with the message size limit (a tracked task).
+fn upgrade<F, Fut>(hub: &Arc<Hub>, req: &mut Request, key: &str, serve: F) -> Response
+where
+    F: FnOnce(WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let accept = derive_accept_key(key.as_bytes());
+    let on_upgrade = hyper::upgrade::on(req);
+    let limit = hub.settings.max_message_bytes;
     hub.tracker.spawn(async move {
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
@@ -219,7 +218,7 @@ async fn consumer_socket(
         let ws =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
                 .await;
-        crate::session::run(ws, task_hub, consumer_id).await;
+        serve(ws).await;
     });
     switching_protocols(&accept)
 }

@@ -199,6 +199,16 @@ async fn close_ref<S>(ws: &mut WebSocketStream<S>, code: u16, reason: &str) -> E
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    send_close(ws, code, reason).await;
+    Ending::ServerClosed(code, reason.to_owned())
+}
+
+/// Sends a Close (reason cut to fit) and waits, briefly, for the client's, so the close
+/// handshake completes. Shared with the replay session.
+pub(crate) async fn send_close<S>(ws: &mut WebSocketStream<S>, code: u16, reason: &str)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let frame = CloseFrame {
         code: CloseCode::from(code),
         reason: truncate_utf8(reason.to_owned(), 123).into(),
@@ -207,5 +217,4 @@ where
         let drain = async { while let Some(Ok(_)) = ws.next().await {} };
         let _ = tokio::time::timeout(CLOSE_HANDSHAKE, drain).await;
     }
-    Ending::ServerClosed(code, reason.to_owned())
 }

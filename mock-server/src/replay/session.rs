@@ -24,11 +24,12 @@ use super::matcher::{self, short};
 use super::script::{Script, Step};
 use super::Library;
 use crate::config::Strictness;
-use crate::handler::{close_reason, truncate_utf8, CLOSE_POLICY};
+use crate::handler::{close_reason, CLOSE_POLICY};
 use crate::hub::Hub;
 use crate::journal::{ReceiptRecord, ViolationRecord};
 use crate::model::now_ms;
 use crate::protocol::{response, types, ConsumerRequest, Envelope, PublishKind, ReqId};
+use crate::session::send_close;
 use crate::validation::{self, Finding, Rule, Verdict};
 
 /// How many recorded client frames ahead a frame may match (the client skipped some).
@@ -93,7 +94,7 @@ impl Replayer<'_> {
             let flow = tokio::select! {
                 // The server is shutting down.
                 () = self.hub.cancel.cancelled() => {
-                    close(&mut ws, 1001, "mock server shutting down").await;
+                    send_close(&mut ws, 1001, "mock server shutting down").await;
                     Flow::Stop
                 }
                 // The next recorded server frame is due.
@@ -152,7 +153,7 @@ impl Replayer<'_> {
             let reason = close_frame
                 .map(|f| f.reason.to_string())
                 .unwrap_or_default();
-            close(ws, code, &reason).await;
+            send_close(ws, code, &reason).await;
             return Flow::Stop;
         }
         match ws.send(message).await {
@@ -324,7 +325,7 @@ impl Replayer<'_> {
             return Flow::Stop;
         }
         if self.hub.settings.strictness == Strictness::Strict {
-            close(ws, CLOSE_POLICY, &close_reason(&finding)).await;
+            send_close(ws, CLOSE_POLICY, &close_reason(&finding)).await;
             return Flow::Stop;
         }
         Flow::Continue
@@ -433,20 +434,5 @@ fn id_text(id: &Value) -> String {
     match id {
         Value::String(s) => s.clone(),
         other => other.to_string(),
-    }
-}
-
-/// Sends a close and waits briefly for the client's.
-async fn close<S>(ws: &mut WebSocketStream<S>, code: u16, reason: &str)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let frame = CloseFrame {
-        code: CloseCode::from(code),
-        reason: truncate_utf8(reason.to_owned(), 123).into(),
-    };
-    if ws.close(Some(frame)).await.is_ok() {
-        let drain = async { while let Some(Ok(_)) = ws.next().await {} };
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
     }
 }
