@@ -542,10 +542,16 @@ async fn main() {
         let cpu_us = r.mock_cpu.as_secs_f64() * 1e6 / r.validated as f64;
         // What the mock alone could do with both cores, without the load client beside it.
         let capacity = 2e6 / cpu_us;
+        let client_us = r.client_cpu.as_secs_f64() * 1e6 / r.validated as f64;
+        // What two shared cores allow end to end: 2 s of CPU per second over both sides' cost.
+        let shared = 2e6 / (cpu_us + client_us);
         println!("| receipts validated ({clients} clients x {} receipts, 64 in flight each), end to end | {receipts_per_s:.0} /s | >= 100,000 /s |", messages * 2);
         println!("| mock CPU per receipt (its own process) -> capacity on 2 cores | {cpu_us:.1} µs -> {capacity:.0} /s | |");
         mock_json.insert("receipts_per_s".into(), json!(receipts_per_s));
         mock_json.insert("mock_cpu_us_per_receipt".into(), json!(cpu_us));
+        println!("| load client CPU per receipt (this process) -> most two shared cores allow end to end | {client_us:.1} µs -> {shared:.0} /s | |");
+        mock_json.insert("client_cpu_us_per_receipt".into(), json!(client_us));
+        mock_json.insert("receipts_shared_cores_ceiling".into(), json!(shared));
         mock_json.insert("receipt_capacity_2_cores".into(), json!(capacity));
         mock_json.insert("receipt_clients".into(), json!(clients));
         mock_json.insert("receipts_per_client".into(), json!(messages * 2));

@@ -62,6 +62,8 @@ pub(crate) struct Receipts {
     pub seconds: f64,
     /// CPU time the mock process spent in that phase.
     pub mock_cpu: Duration,
+    /// CPU time this process (the load clients) spent in that phase.
+    pub client_cpu: Duration,
 }
 
 /// `clients` consumers each acknowledge `messages` agent messages with ACCEPT then READ, 64
@@ -115,6 +117,7 @@ pub(crate) async fn receipts(home: &Path, clients: usize, messages: u64) -> Rece
         }
     }
     let cpu0 = crate::procstat::cpu(child.id()).unwrap_or_default();
+    let own0 = crate::procstat::cpu(std::process::id()).unwrap_or_default();
     let start = Instant::now();
     let tasks: Vec<_> = sockets
         .into_iter()
@@ -128,6 +131,9 @@ pub(crate) async fn receipts(home: &Path, clients: usize, messages: u64) -> Rece
     let mock_cpu = crate::procstat::cpu(child.id())
         .unwrap_or_default()
         .saturating_sub(cpu0);
+    let client_cpu = crate::procstat::cpu(std::process::id())
+        .unwrap_or_default()
+        .saturating_sub(own0);
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(
@@ -139,6 +145,7 @@ pub(crate) async fn receipts(home: &Path, clients: usize, messages: u64) -> Rece
         validated,
         seconds,
         mock_cpu,
+        client_cpu,
     }
 }
 
