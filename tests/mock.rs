@@ -39,6 +39,18 @@ impl Consumer {
         }
     }
 
+    /// Sends `cm.ConsumerRequestConversation` with request id `id` and returns the new
+    /// conversation's id.
+    pub(crate) async fn create_conversation(&mut self, id: Value) -> String {
+        let created = self
+            .request(json!({"kind": "req", "id": id, "type": "cm.ConsumerRequestConversation"}))
+            .await;
+        created["body"]["conversationId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no conversationId in {created}"))
+            .to_owned()
+    }
+
     pub(crate) async fn send_text(&mut self, text: &str) {
         self.ws.send(Message::text(text)).await.expect("send");
     }

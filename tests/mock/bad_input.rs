@@ -166,13 +166,7 @@ fn receipt_cases(d: &str, theirs: &str) -> Vec<Case> {
 async fn setup() -> (MockServer, Consumer, String, String) {
     let server = MockServer::builder().manual_agent().start().await;
     let mut c = Consumer::connect(&server, Some("test")).await;
-    let created = c
-        .request(json!({"kind":"req","id":"c","type":"cm.ConsumerRequestConversation"}))
-        .await;
-    let conv = created["body"]["conversationId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let conv = c.create_conversation(json!("c")).await;
     let agent = server.agent();
     agent.join(&conv).unwrap();
     agent.say(&conv, "first").unwrap();

@@ -144,13 +144,7 @@ async fn the_control_api_drives_the_agent_and_lists_receipts() {
     let server = MockServer::builder().plain().manual_agent().start().await;
     assert!(server.url().starts_with("ws://"));
     let mut c = Consumer::connect(&server, Some("test")).await;
-    let created = c
-        .request(json!({"kind":"req","id":1,"type":"cm.ConsumerRequestConversation"}))
-        .await;
-    let conv = created["body"]["conversationId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let conv = c.create_conversation(json!(1)).await;
 
     let (status, _) = http(
         &server,

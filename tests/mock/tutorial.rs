@@ -138,13 +138,7 @@ async fn metadata_subscription_sees_the_agent_join_and_the_close() {
         .await;
     assert_eq!(initial["body"]["changes"], json!([]));
 
-    let created = consumer
-        .request(json!({"kind":"req","id":2,"type":"cm.ConsumerRequestConversation"}))
-        .await;
-    let conv = created["body"]["conversationId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let conv = consumer.create_conversation(json!(2)).await;
     let _created_upsert = consumer
         .notification("cqm.ExConversationChangeNotification")
         .await;
@@ -186,13 +180,7 @@ async fn metadata_subscription_sees_the_agent_join_and_the_close() {
 async fn a_reconnecting_client_gets_history_from_seq() {
     let server = MockServer::builder().manual_agent().start().await;
     let mut first = Consumer::connect(&server, Some("test")).await;
-    let created = first
-        .request(json!({"kind":"req","id":1,"type":"cm.ConsumerRequestConversation"}))
-        .await;
-    let conv = created["body"]["conversationId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let conv = first.create_conversation(json!(1)).await;
     let agent = server.agent();
     agent.join(&conv).unwrap();
     for text in ["one", "two", "three"] {
@@ -231,13 +219,7 @@ async fn a_scenario_scripts_the_agent() {
     .unwrap();
     let server = MockServer::builder().scenario(scenario).start().await;
     let mut consumer = Consumer::connect(&server, Some("test")).await;
-    let created = consumer
-        .request(json!({"kind":"req","id":1,"type":"cm.ConsumerRequestConversation"}))
-        .await;
-    let conv = created["body"]["conversationId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let conv = consumer.create_conversation(json!(1)).await;
     let agent_text = |note: &serde_json::Value| {
         note["body"]["changes"][0]["event"]["message"]
             .as_str()

@@ -19,13 +19,7 @@ async fn setup(strictness: Strictness) -> (MockServer, Consumer, String) {
         .start()
         .await;
     let mut consumer = Consumer::connect(&server, Some("test")).await;
-    let created = consumer
-        .request(json!({"kind":"req","id":"c","type":"cm.ConsumerRequestConversation"}))
-        .await;
-    let conv = created["body"]["conversationId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let conv = consumer.create_conversation(json!("c")).await;
     let agent = server.agent();
     agent.join(&conv).unwrap();
     agent.say(&conv, "first").unwrap();
