@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use uuid::Uuid;
 
+use crate::config::DEFAULT_ACCOUNT;
 use crate::hub::{Hub, State};
 use crate::model::{ReceiptStatus, Role};
 use crate::AgentError;
@@ -22,23 +24,41 @@ pub struct Published {
     pub sequence: u64,
 }
 
-/// Acts as the agent in the mock's conversations. Cheap to clone.
+/// Namespace of the simulated agent's id (a UUIDv5 of the account in it).
+const AGENT_NAMESPACE: Uuid = Uuid::from_u128(0x29c3_019d_fe0b_5200_afe8_737a_bfea_e4b4);
+
+/// The simulated agent's participant id on `account`: stable, and different per account, as
+/// a real agent's user id is.
+pub(crate) fn agent_id(account: &str) -> String {
+    Uuid::new_v5(&AGENT_NAMESPACE, account.as_bytes()).to_string()
+}
+
+/// Acts as the agent in the mock's conversations (on every account). Cheap to clone.
 ///
 /// Every method acts at once and returns when the event is stored and queued to the
 /// subscribed sockets.
 #[derive(Debug, Clone)]
 pub struct Agent {
     hub: Arc<Hub>,
+    /// Its id on the account [`MockServer::account`](crate::MockServer::account) names.
+    id: String,
 }
 
 impl Agent {
     pub(crate) fn new(hub: Arc<Hub>) -> Self {
-        Self { hub }
+        let id = agent_id(hub.settings.account.as_deref().unwrap_or(DEFAULT_ACCOUNT));
+        Self { hub, id }
     }
 
-    /// The agent's participant id (`originatorId` of its events).
+    /// The agent's participant id (`originatorId` of its events) on the account
+    /// [`MockServer::account`](crate::MockServer::account) names; see [`Agent::id_on`].
     pub fn id(&self) -> &str {
-        &self.hub.settings.agent_id
+        &self.id
+    }
+
+    /// The agent's participant id on `account`.
+    pub fn id_on(account: &str) -> String {
+        agent_id(account)
     }
 
     /// Joins the conversation as ASSIGNED_AGENT; metadata subscribers get an UPSERT.
@@ -47,10 +67,10 @@ impl Agent {
     /// # Errors
     /// When the conversation does not exist or is closed.
     pub fn join(&self, conversation_id: &str) -> Result<(), AgentError> {
-        let agent = self.id().to_owned();
         self.hub.with_state(|s| {
             let conv = open_conversation(s, conversation_id)?;
             let c = &mut s.conversations[conv];
+            let agent = agent_id(&c.brand_id);
             if c.has_participant(&agent, Role::AssignedAgent) {
                 return Ok(());
             }
@@ -83,9 +103,8 @@ impl Agent {
         if event.get("type").and_then(Value::as_str).is_none() {
             return Err(AgentError::BadEvent);
         }
-        let agent = self.id().to_owned();
         self.hub.with_state(|s| {
-            let conv = joined_conversation(s, conversation_id, &agent)?;
+            let (conv, agent) = joined_conversation(s, conversation_id)?;
             Ok(store(s, conv, &agent, event))
         })
     }
@@ -120,9 +139,8 @@ impl Agent {
         conversation_id: &str,
         status: ReceiptStatus,
     ) -> Result<Option<Published>, AgentError> {
-        let agent = self.id().to_owned();
         self.hub.with_state(|s| {
-            let conv = joined_conversation(s, conversation_id, &agent)?;
+            let (conv, agent) = joined_conversation(s, conversation_id)?;
             let dialog = &s.conversations[conv].dialog;
             let pending: Vec<u64> = dialog
                 .events
@@ -145,9 +163,8 @@ impl Agent {
     /// # Errors
     /// As [`Agent::say`].
     pub fn chat_state(&self, conversation_id: &str, state: &str) -> Result<(), AgentError> {
-        let agent = self.id().to_owned();
         self.hub.with_state(|s| {
-            let conv = joined_conversation(s, conversation_id, &agent)?;
+            let (conv, agent) = joined_conversation(s, conversation_id)?;
             let change = s.conversations[conv].chat_state_change(
                 &agent,
                 Role::AssignedAgent,
@@ -182,10 +199,12 @@ fn open_conversation(s: &State, id: &str) -> Result<usize, AgentError> {
     }
 }
 
-fn joined_conversation(s: &State, id: &str, agent: &str) -> Result<usize, AgentError> {
+/// An open conversation the agent has joined, and the agent's id in it.
+fn joined_conversation(s: &State, id: &str) -> Result<(usize, String), AgentError> {
     let conv = open_conversation(s, id)?;
-    if s.conversations[conv].has_participant(agent, Role::AssignedAgent) {
-        Ok(conv)
+    let agent = agent_id(&s.conversations[conv].brand_id);
+    if s.conversations[conv].has_participant(&agent, Role::AssignedAgent) {
+        Ok((conv, agent))
     } else {
         Err(AgentError::NotJoined(id.to_owned()))
     }

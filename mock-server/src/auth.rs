@@ -50,7 +50,7 @@ pub(crate) fn authenticate(token: &str, pinned: Option<&str>) -> Result<String, 
     if let Some(pinned) = pinned {
         if token != pinned {
             return Err(Refused(
-                "the token is not the one this mock was started with (--jwt)".to_owned(),
+                "the token is not the one this mock was started with".to_owned(),
             ));
         }
     }

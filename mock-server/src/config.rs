@@ -13,7 +13,8 @@ use crate::replay::Replay;
 use crate::scenario::Scenario;
 use crate::Error;
 
-/// The account served when none is configured (LivePerson account ids are numeric strings).
+/// The account [`MockServer::consumer_url`](crate::MockServer::consumer_url) names when none
+/// is pinned (LivePerson account ids are numeric strings). Any other account is served too.
 pub const DEFAULT_ACCOUNT: &str = "12345678";
 
 /// Everything [`MockServer::start_with`](crate::MockServer::start_with) needs.
@@ -23,8 +24,9 @@ pub struct Config {
     pub listen: Listen,
     /// TLS or plain WebSocket.
     pub transport: Transport,
-    /// The account id in `/ws_api/account/{account}/...`; other accounts get 404.
-    pub account: String,
+    /// `None` (the default): every account in `/ws_api/account/{account}/...` is served, each
+    /// with its own conversations. `Some(id)`: only that account; others get 404.
+    pub account: Option<String>,
     /// Which tokens are accepted.
     pub auth: Auth,
     /// What happens to a receipt that breaks a rule.
@@ -46,7 +48,7 @@ impl Default for Config {
         Self {
             listen: Listen::Addr(SocketAddr::from(([127, 0, 0, 1], 0))),
             transport: Transport::GeneratedCa,
-            account: DEFAULT_ACCOUNT.to_owned(),
+            account: None,
             auth: Auth::AnyToken,
             strictness: Strictness::Standard,
             agent: AgentMode::Auto {

@@ -3,22 +3,24 @@
 //!
 //! | method and path | does |
 //! |---|---|
-//! | `GET /mock/api/conversations` | every conversation with its events and receipts |
+//! | `GET /mock/api/conversations[?account=ID]` | every conversation (of one account) with its events and receipts |
 //! | `GET /mock/api/conversations/{id}` | one (`latest` = the newest) |
 //! | `POST /mock/api/conversations/{id}/join` | the agent joins |
 //! | `POST /mock/api/conversations/{id}/say` `{"text": "..."}` or `{"event": {...}}` | the agent sends; returns `{conversationId, dialogId, sequence}` |
 //! | `POST /mock/api/conversations/{id}/receipts` `{"status": "READ", "sequenceList": [0]}` | the agent publishes a receipt (without `sequenceList`: for every consumer message not yet marked) |
 //! | `POST /mock/api/conversations/{id}/chat-state` `{"chatState": "COMPOSING"}` | the agent's chat state |
 //! | `POST /mock/api/conversations/{id}/close` | the agent closes the conversation |
-//! | `GET /mock/api/receipts` | every consumer receipt with its verdict |
-//! | `GET /mock/api/violations` | every violation |
+//! | `GET /mock/api/receipts[?account=ID]` | every consumer receipt (of one account) with its verdict |
+//! | `GET /mock/api/violations[?account=ID]` | every violation (of one account) |
 //! | `GET /mock/api/report` | summary, receipts and violations (what `--report` writes) |
 //! | `POST /mock/api/shutdown` | stops the server (like SIGTERM for `wiretape mock`) |
+//!
+//! Every record and conversation names its `account`; `?account=ID` keeps only that account's.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -28,8 +30,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::config::ControlAccess;
-use crate::endpoint::Peer;
 use crate::hub::Hub;
+use crate::listener::Peer;
 use crate::model::ReceiptStatus;
 use crate::snapshot::ConversationSnapshot;
 use crate::{Agent, AgentError};
@@ -78,6 +80,18 @@ fn allows(access: ControlAccess, peer: Option<IpAddr>) -> bool {
     }
 }
 
+/// `?account=ID`: only that account's conversations or records.
+#[derive(Debug, Deserialize)]
+struct AccountFilter {
+    account: Option<String>,
+}
+
+impl AccountFilter {
+    fn keeps(&self, account: &str) -> bool {
+        self.account.as_deref().is_none_or(|a| a == account)
+    }
+}
+
 /// Control API errors as JSON `{"error": "..."}`.
 struct ApiError(AgentError);
 
@@ -107,10 +121,15 @@ fn resolve(hub: &Hub, id: &str) -> Result<String, ApiError> {
         .ok_or(ApiError(AgentError::NoConversation))
 }
 
-async fn conversations(_: Allowed, State(hub): State<Arc<Hub>>) -> Json<Vec<ConversationSnapshot>> {
+async fn conversations(
+    _: Allowed,
+    State(hub): State<Arc<Hub>>,
+    Query(filter): Query<AccountFilter>,
+) -> Json<Vec<ConversationSnapshot>> {
     Json(hub.read(|s| {
         s.conversations
             .iter()
+            .filter(|c| filter.keeps(&c.brand_id))
             .map(|c| ConversationSnapshot::of(c, s))
             .collect()
     }))
@@ -231,12 +250,34 @@ async fn close(
     Ok(Json(json!({"conversationId": id, "state": "CLOSE"})))
 }
 
-async fn receipts(_: Allowed, State(hub): State<Arc<Hub>>) -> Json<Value> {
-    Json(hub.read(|s| json!(s.journal.receipts())))
+async fn receipts(
+    _: Allowed,
+    State(hub): State<Arc<Hub>>,
+    Query(filter): Query<AccountFilter>,
+) -> Json<Value> {
+    Json(hub.read(|s| {
+        let kept = s
+            .journal
+            .receipts()
+            .iter()
+            .filter(|r| filter.keeps(&r.account));
+        json!(kept.collect::<Vec<_>>())
+    }))
 }
 
-async fn violations(_: Allowed, State(hub): State<Arc<Hub>>) -> Json<Value> {
-    Json(hub.read(|s| json!(s.journal.violations())))
+async fn violations(
+    _: Allowed,
+    State(hub): State<Arc<Hub>>,
+    Query(filter): Query<AccountFilter>,
+) -> Json<Value> {
+    Json(hub.read(|s| {
+        let kept = s
+            .journal
+            .violations()
+            .iter()
+            .filter(|v| filter.keeps(&v.account));
+        json!(kept.collect::<Vec<_>>())
+    }))
 }
 
 async fn report(_: Allowed, State(hub): State<Arc<Hub>>) -> Json<crate::Report> {

@@ -1,12 +1,12 @@
 //! The HTTP side of the port: the consumer WebSocket upgrade at
-//! `/ws_api/account/{account}/messaging/consumer?v=3` and the control API under `/mock/api/`,
-//! one axum router for both.
+//! `/ws_api/account/{account}/messaging/consumer?v=3` (any account, unless one is pinned) and
+//! the control API under `/mock/api/`, one axum router for both. Every socket, live or
+//! replayed, is served by the one socket loop in `session`.
 //!
 //! The upgrade is done by hand (not with axum's `WebSocketUpgrade`) so that authentication can
 //! refuse it with a plain 401 and so the socket runs on the workspace's tungstenite, whose
 //! errors (invalid UTF-8, oversized messages) the session answers with 1007 and 1009.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -22,35 +22,31 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::auth;
 use crate::config::Auth;
+use crate::conn::ConnCtx;
 use crate::hub::Hub;
+use crate::replay::replayer::Replayer;
+use crate::replay::Library;
+use crate::session::{self, Live};
 
-/// The peer address of the HTTP connection a request came on (inserted per connection).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Peer(pub SocketAddr);
-
-/// The router of one server. When replaying, every WebSocket upgrade (whatever its path) is
-/// matched against the cassettes instead of served by the simulation.
-pub(crate) fn router(hub: Arc<Hub>) -> Router {
+/// The router of one server. When replaying (`library`), every WebSocket upgrade (whatever
+/// its path) is matched against the cassettes instead of served by the simulation.
+pub(crate) fn router(hub: Arc<Hub>, library: Option<Arc<Library>>) -> Router {
     let router = Router::new().nest("/mock/api", crate::control::router());
-    let router = if hub.replay.is_some() {
-        router.fallback(replay_socket)
-    } else {
-        router
+    let router = match library {
+        Some(library) => router.fallback(move |State(hub), req| replay_socket(hub, library, req)),
+        None => router
             .route(
                 "/ws_api/account/{account}/messaging/consumer",
                 get(consumer_socket),
             )
-            .fallback(not_found)
+            .fallback(not_found),
     };
     router.with_state(hub)
 }
 
 /// Replay mode: claims the cassette recorded for this handshake and replays it, or hands the
 /// connection to the fallback (`--record-missing`), or refuses it saying what is recorded.
-async fn replay_socket(State(hub): State<Arc<Hub>>, mut req: Request) -> Response {
-    let Some(library) = hub.replay.clone() else {
-        return not_found(req).await;
-    };
+async fn replay_socket(hub: Arc<Hub>, library: Arc<Library>, mut req: Request) -> Response {
     let Some(key) = websocket_key(req.headers()) else {
         return refuse(
             StatusCode::BAD_REQUEST,
@@ -70,14 +66,14 @@ async fn replay_socket(State(hub): State<Arc<Hub>>, mut req: Request) -> Respons
         .collect();
     let Some(script) = library.claim(&path_and_query, &offered) else {
         if let Some(fallback) = library.fallback.clone() {
-            tracing::info!(%path_and_query, "no cassette matches: forwarding (--record-missing)");
+            tracing::info!(%path_and_query, "no cassette matches: forwarding to the fallback");
             return fallback.forward(req).await;
         }
         return refuse(
             StatusCode::NOT_FOUND,
             &format!(
                 "wiretape replay: no unused cassette was recorded for {path_and_query}; \
-                 the cassettes are:\n{}\nRecord it with --record-missing DIR --upstream URL.",
+                 the cassettes are:\n{}\nNo fallback is set to record it.",
                 library.describe()
             ),
         );
@@ -98,8 +94,19 @@ async fn replay_socket(State(hub): State<Arc<Hub>>, mut req: Request) -> Respons
     };
     let task_hub = hub.clone();
     let subprotocol = script.open.subprotocol.clone();
-    let mut resp = upgrade(&hub, &mut req, &key, move |ws| {
-        crate::replay::session::run(ws, task_hub, library, script, consumer_id)
+    // The account the cassette was recorded on (the path matched it).
+    let account = account_in(&path_and_query).unwrap_or_default().to_owned();
+    let mut resp = upgrade(&hub, &mut req, &key, move |ws| async move {
+        let consumer = consumer_id.clone();
+        session::run(ws, &task_hub, &account, consumer_id, |id| {
+            let ctx = ConnCtx {
+                id,
+                account: account.clone(),
+                consumer_id: consumer,
+            };
+            Replayer::new(library, script, ctx)
+        })
+        .await;
     });
     if let Some(p) = subprotocol.and_then(|p| p.parse().ok()) {
         resp.headers_mut().insert(header::SEC_WEBSOCKET_PROTOCOL, p);
@@ -165,12 +172,12 @@ async fn consumer_socket(
             "this is a WebSocket endpoint: send a WebSocket upgrade (version 13)",
         );
     };
-    if account != hub.settings.account {
+    if !hub.settings.serves(&account) {
         return refuse(
             StatusCode::NOT_FOUND,
             &format!(
-                "unknown account {account:?}; this mock serves account {:?}",
-                hub.settings.account
+                "unknown account {account:?}; this mock serves account {:?} only",
+                hub.settings.account.as_deref().unwrap_or_default()
             ),
         );
     }
@@ -189,9 +196,27 @@ async fn consumer_socket(
         Err(reason) => return refuse(StatusCode::UNAUTHORIZED, &reason),
     };
     let task_hub = hub.clone();
-    upgrade(&hub, &mut req, &key, move |ws| {
-        crate::session::run(ws, task_hub, consumer_id)
+    upgrade(&hub, &mut req, &key, move |ws| async move {
+        let timeouts = task_hub.settings.timeouts;
+        let consumer = consumer_id.clone();
+        session::run(ws, &task_hub, &account, consumer_id, |id| {
+            let ctx = ConnCtx {
+                id,
+                account: account.clone(),
+                consumer_id: consumer,
+            };
+            Live::new(ctx, timeouts)
+        })
+        .await;
     })
+}
+
+/// The account of a `/ws_api/account/{account}/...` path.
+fn account_in(path: &str) -> Option<&str> {
+    path.strip_prefix("/ws_api/account/")?
+        .split(['/', '?'])
+        .next()
+        .filter(|a| !a.is_empty())
 }
 
 /// Answers an upgrade request with 101 and, once hyper hands the connection over, runs

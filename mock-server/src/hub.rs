@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
@@ -20,7 +20,6 @@ use crate::config::{Auth, ControlAccess, Strictness, Timeouts};
 use crate::journal::Journal;
 use crate::model::{now_ms, Closed, ClosedBy, Conversation};
 use crate::protocol::{notification, types, ExFilter};
-use crate::replay::Library;
 use crate::scenario::runner::ConsumerEvent;
 use crate::scenario::Trigger;
 
@@ -30,14 +29,25 @@ pub(crate) const QUEUE_CAPACITY: usize = 1024;
 /// Settings every connection reads, fixed at start.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
-    pub account: String,
+    /// The one account served, or `None` for any account.
+    pub account: Option<String>,
     pub auth: Auth,
     pub strictness: Strictness,
     pub timeouts: Timeouts,
     pub max_message_bytes: usize,
     pub control_api: ControlAccess,
-    /// The simulated agent's participant id.
-    pub agent_id: String,
+}
+
+impl Settings {
+    /// Whether a violation also closes the connection (1008, strict mode).
+    pub(crate) fn closes_on_violation(&self) -> bool {
+        self.strictness == Strictness::Strict
+    }
+
+    /// Whether `account` is served (any account is, unless one was pinned).
+    pub(crate) fn serves(&self, account: &str) -> bool {
+        self.account.as_deref().is_none_or(|a| a == account)
+    }
 }
 
 /// What a socket's writer receives.
@@ -59,6 +69,8 @@ pub(crate) struct ExSubscription {
 /// One connected socket.
 #[derive(Debug)]
 pub(crate) struct Conn {
+    /// The account in its path.
+    pub account: String,
     /// The authenticated consumer, once known.
     pub consumer_id: Option<String>,
     /// Its queue of outgoing frames.
@@ -79,9 +91,9 @@ pub(crate) struct State {
     /// Index into `conversations` by conversation id (= MAIN dialog id), so requests naming a
     /// dialog do not scan every conversation.
     by_id: HashMap<String, usize>,
-    /// Each consumer's open conversation (at most one), kept by `add_conversation` and
-    /// `close_conversation`.
-    open_by_consumer: HashMap<String, usize>,
+    /// Each consumer's open conversation (at most one), by account and consumer id, kept by
+    /// `add_conversation` and `close_conversation`.
+    open_by_consumer: HashMap<(String, String), usize>,
     pub connections: HashMap<u64, Conn>,
     pub journal: Journal,
     /// Consumer events for the scenario runner, drained after each critical section.
@@ -103,8 +115,6 @@ pub(crate) struct Hub {
     pub tracker: TaskTracker,
     /// Cancelled to shut everything down.
     pub cancel: CancellationToken,
-    /// The cassettes, when replaying.
-    pub replay: Option<Arc<Library>>,
     next_connection: AtomicU64,
 }
 
@@ -112,7 +122,6 @@ impl Hub {
     /// A hub and the receiving end of its scenario event queue.
     pub(crate) fn new(
         settings: Settings,
-        replay: Option<Arc<Library>>,
         triggers: Vec<Trigger>,
     ) -> (Self, mpsc::Receiver<ConsumerEvent>) {
         let (agent_events, rx) = mpsc::channel(QUEUE_CAPACITY);
@@ -124,7 +133,6 @@ impl Hub {
             triggers,
             tracker: TaskTracker::new(),
             cancel: CancellationToken::new(),
-            replay,
             next_connection: AtomicU64::new(1),
         };
         (hub, rx)
@@ -165,15 +173,17 @@ impl Hub {
         self.revision.subscribe()
     }
 
-    /// Registers a socket; returns its id, its queue and its overflow token.
+    /// Registers a socket on `account`; returns its id, its queue and its overflow token.
     pub(crate) fn register(
         &self,
+        account: &str,
         consumer_id: Option<String>,
     ) -> (u64, mpsc::Receiver<Outgoing>, CancellationToken) {
         let id = self.next_connection.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let overflow = CancellationToken::new();
         let conn = Conn {
+            account: account.to_owned(),
             consumer_id,
             tx,
             overflow: overflow.clone(),
@@ -205,8 +215,7 @@ impl State {
         let index = self.conversations.len();
         self.by_id.insert(conversation.id.clone(), index);
         if conversation.is_open() {
-            self.open_by_consumer
-                .insert(conversation.consumer_id.clone(), index);
+            self.open_by_consumer.insert(owner(&conversation), index);
         }
         self.conversations.push(conversation);
         index
@@ -217,17 +226,25 @@ impl State {
         self.by_id.get(id).copied()
     }
 
-    /// Index of `consumer`'s conversation whose dialog is `dialog_id` (the MAIN dialog's id is
-    /// the conversation's).
-    pub(crate) fn consumer_dialog(&self, consumer: &str, dialog_id: &str) -> Option<usize> {
-        self.conversation_index(dialog_id)
-            .filter(|&i| self.conversations[i].consumer_id == consumer)
+    /// Index of the conversation of `consumer` on `account` whose dialog is `dialog_id` (the
+    /// MAIN dialog's id is the conversation's). Another account's conversation is not found,
+    /// whoever asks.
+    pub(crate) fn consumer_dialog(
+        &self,
+        account: &str,
+        consumer: &str,
+        dialog_id: &str,
+    ) -> Option<usize> {
+        self.conversation_index(dialog_id).filter(|&i| {
+            let c = &self.conversations[i];
+            c.consumer_id == consumer && c.brand_id == account
+        })
     }
 
-    /// Index of `consumer`'s open conversation.
-    pub(crate) fn open_conversation_of(&self, consumer: &str) -> Option<usize> {
+    /// Index of the open conversation of `consumer` on `account`.
+    pub(crate) fn open_conversation_of(&self, account: &str, consumer: &str) -> Option<usize> {
         self.open_by_consumer
-            .get(consumer)
+            .get(&(account.to_owned(), consumer.to_owned()))
             .copied()
             .filter(|&i| self.conversations[i].is_open())
     }
@@ -256,12 +273,13 @@ impl State {
     pub(crate) fn notify_metadata(&mut self, conv: usize) {
         let conversation = &self.conversations[conv];
         let (consumer, conv_id) = (conversation.consumer_id.clone(), conversation.id.clone());
+        let account = conversation.brand_id.clone();
         let (open, ts) = (conversation.is_open(), conversation.last_update_ts);
         let upsert = conversation.ex_conversation();
         let close_reason = conversation.closed.as_ref().map(|c| json!(c.by));
         let mut frames = Vec::new();
         for (id, conn) in &mut self.connections {
-            if conn.consumer_id.as_deref() != Some(consumer.as_str()) {
+            if conn.consumer_id.as_deref() != Some(consumer.as_str()) || conn.account != account {
                 continue;
             }
             for sub in &mut conn.ex_subscriptions {
@@ -297,10 +315,85 @@ impl State {
             at: now,
         });
         conversation.last_update_ts = now;
-        if self.open_by_consumer.get(&conversation.consumer_id) == Some(&conv) {
-            let consumer = conversation.consumer_id.clone();
-            self.open_by_consumer.remove(&consumer);
+        let key = owner(conversation);
+        if self.open_by_consumer.get(&key) == Some(&conv) {
+            self.open_by_consumer.remove(&key);
         }
         self.notify_metadata(conv);
+    }
+}
+
+/// Who owns a conversation: its account and consumer.
+fn owner(conversation: &Conversation) -> (String, String) {
+    (
+        conversation.brand_id.clone(),
+        conversation.consumer_id.clone(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_account_has_its_own_conversations_for_the_same_consumer() {
+        let mut state = State::default();
+        let a = state.add_conversation(Conversation::new(
+            "c-a".into(),
+            "same-consumer".into(),
+            "87654321".into(),
+            "-1".into(),
+        ));
+        assert_eq!(
+            state.open_conversation_of("87654321", "same-consumer"),
+            Some(a)
+        );
+        assert_eq!(
+            state.open_conversation_of("12345678", "same-consumer"),
+            None
+        );
+        assert_eq!(
+            state.consumer_dialog("87654321", "same-consumer", "c-a"),
+            Some(a)
+        );
+        assert_eq!(
+            state.consumer_dialog("12345678", "same-consumer", "c-a"),
+            None,
+            "another account's dialog is not found"
+        );
+        let b = state.add_conversation(Conversation::new(
+            "c-b".into(),
+            "same-consumer".into(),
+            "12345678".into(),
+            "-1".into(),
+        ));
+        assert_eq!(
+            state.open_conversation_of("12345678", "same-consumer"),
+            Some(b)
+        );
+        state.close_conversation(a, ClosedBy::Consumer, "done");
+        assert_eq!(
+            state.open_conversation_of("87654321", "same-consumer"),
+            None
+        );
+        assert_eq!(
+            state.open_conversation_of("12345678", "same-consumer"),
+            Some(b)
+        );
+    }
+
+    #[test]
+    fn any_account_is_served_unless_one_is_pinned() {
+        let settings = |account: Option<&str>| Settings {
+            account: account.map(str::to_owned),
+            auth: Auth::AnyToken,
+            strictness: Strictness::Standard,
+            timeouts: Timeouts::default(),
+            max_message_bytes: 1024,
+            control_api: ControlAccess::LoopbackOnly,
+        };
+        assert!(settings(None).serves("87654321"));
+        assert!(settings(Some("12345678")).serves("12345678"));
+        assert!(!settings(Some("12345678")).serves("87654321"));
     }
 }

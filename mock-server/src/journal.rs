@@ -1,14 +1,21 @@
 //! The journal: every receipt with its verdict, and every violation (bad frames and requests
 //! included), in arrival order. [`Report`] is its serializable summary, used by
 //! `GET /mock/api/report`, `--report FILE` and the library API.
+//!
+//! This is the one place records are built: live sessions, replayed ones (and the agent side
+//! to come) hand [`Journal::receipt`] and [`Journal::violation`] the raw parts, and every
+//! string and JSON value a client chose goes through `wiretape_fixtures::redact` here, so
+//! nothing unscrubbed can reach a record, the report or the control API.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use wiretape_fixtures::redact::{redact_text, redacted_json};
 
-use crate::model::ReceiptStatus;
-use crate::validation::{Finding, Verdict};
+use crate::conn::ConnCtx;
+use crate::model::{now_ms, ReceiptStatus};
+use crate::validation::{Checked, Finding, Verdict};
 
 /// One `AcceptStatusEvent` a consumer published, with its verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18,6 +25,8 @@ pub struct ReceiptRecord {
     pub index: usize,
     /// The connection it came on (numbered from 1 in accept order).
     pub connection: u64,
+    /// The account the connection was for (`/ws_api/account/{account}/...`).
+    pub account: String,
     /// The publishing consumer.
     pub consumer_id: String,
     /// When it arrived (epoch ms).
@@ -83,6 +92,8 @@ pub struct ViolationRecord {
     pub index: usize,
     /// The connection it came on.
     pub connection: u64,
+    /// The account the connection was for.
+    pub account: String,
     /// The consumer, once authenticated.
     pub consumer_id: Option<String>,
     /// When (epoch ms).
@@ -127,6 +138,20 @@ pub struct Report {
     pub violations: Vec<ViolationRecord>,
 }
 
+/// Text a client chose, through the one redaction policy.
+fn text(s: &str) -> String {
+    redact_text(s).into_owned()
+}
+
+/// A finding through the one redaction policy (findings are built scrubbed; this makes sure).
+fn scrub(finding: Finding) -> Finding {
+    Finding {
+        value: redacted_json(finding.value),
+        message: text(&finding.message),
+        ..finding
+    }
+}
+
 impl Report {
     /// Whether any receipt was invalid (what makes `wiretape mock` exit 3).
     pub fn has_invalid_receipts(&self) -> bool {
@@ -142,6 +167,19 @@ impl Report {
                 crate::validation::Rule::ReplayMismatch | crate::validation::Rule::ReplayUnsent
             )
         })
+    }
+
+    /// Writes the report as pretty JSON (what `--report FILE` holds), replacing the file.
+    ///
+    /// # Errors
+    /// [`Error::Report`](crate::Error::Report) when the file cannot be written.
+    pub fn write_to(&self, path: &std::path::Path) -> Result<(), crate::Error> {
+        let report_error = |source| crate::Error::Report {
+            path: path.to_owned(),
+            source,
+        };
+        let json = serde_json::to_string_pretty(self).map_err(|e| report_error(e.into()))?;
+        std::fs::write(path, json + "\n").map_err(report_error)
     }
 
     /// One line: `3 receipts: 2 valid, 0 valid with warnings, 1 invalid; 1 violations`.
@@ -171,6 +209,23 @@ impl fmt::Display for Report {
     }
 }
 
+/// One receipt as a session saw it, before it is recorded: the raw parts, unscrubbed.
+#[derive(Debug)]
+pub(crate) struct NewReceipt<'a> {
+    /// The request id as the client sent it.
+    pub request_id: &'a str,
+    /// `body.dialogId`, when it was a string.
+    pub dialog_id: Option<&'a str>,
+    /// The `event` object exactly as sent.
+    pub event: Value,
+    /// What the rules found.
+    pub checked: Checked,
+    /// The sequence it was stored under, when it was stored.
+    pub stored_sequence: Option<u64>,
+    /// The response it got: code and body.
+    pub response: (u16, Value),
+}
+
 /// The journal itself (kept inside the server's shared state).
 #[derive(Debug, Default)]
 pub(crate) struct Journal {
@@ -179,32 +234,73 @@ pub(crate) struct Journal {
 }
 
 impl Journal {
-    /// Appends a receipt record (its `index` is set here) and one violation record per
-    /// violation it holds.
-    pub(crate) fn record_receipt(&mut self, mut record: ReceiptRecord, accepted: bool) -> usize {
+    /// Records a receipt published on `ctx` and one violation record per violation it holds
+    /// (with the response code when the receipt was refused); returns its index.
+    pub(crate) fn receipt(&mut self, ctx: &ConnCtx, receipt: NewReceipt<'_>) -> usize {
         let index = self.receipts.len();
-        record.index = index;
+        let received_at = now_ms();
+        let verdict = Verdict::of(&receipt.checked.findings);
+        let findings: Vec<Finding> = receipt.checked.findings.into_iter().map(scrub).collect();
+        let (response_code, response_body) = receipt.response;
+        let accepted = receipt.stored_sequence.is_some();
+        let record = ReceiptRecord {
+            index,
+            connection: ctx.id,
+            account: ctx.account.clone(),
+            consumer_id: ctx.consumer().to_owned(),
+            received_at,
+            request_id: text(receipt.request_id),
+            dialog_id: receipt.dialog_id.map(text),
+            status: receipt.checked.status,
+            sequence_list: receipt.checked.sequences,
+            event: redacted_json(receipt.event),
+            verdict,
+            findings,
+            stored_sequence: receipt.stored_sequence,
+            response_code,
+            response_body: redacted_json(response_body),
+        };
         for finding in record.findings.iter().filter(|f| f.is_violation()) {
             self.violations.push(ViolationRecord {
                 index: self.violations.len(),
                 connection: record.connection,
+                account: record.account.clone(),
                 consumer_id: Some(record.consumer_id.clone()),
-                at: record.received_at,
+                at: received_at,
                 request_id: Some(record.request_id.clone()),
                 request_type: Some("ms.PublishEvent".to_owned()),
                 finding: finding.clone(),
                 receipt: Some(index),
-                response_code: (!accepted).then_some(record.response_code),
+                response_code: (!accepted).then_some(response_code),
             });
         }
         self.receipts.push(record);
         index
     }
 
-    /// Appends a violation record (its `index` is set here).
-    pub(crate) fn record_violation(&mut self, mut record: ViolationRecord) {
-        record.index = self.violations.len();
-        self.violations.push(record);
+    /// Records a violation that is not a receipt's: a bad frame or request, a replay
+    /// deviation, a missing authentication. `response_code` is the code of the error
+    /// response, `None` when none was sent.
+    pub(crate) fn violation(
+        &mut self,
+        ctx: &ConnCtx,
+        request: (Option<&str>, Option<&str>),
+        finding: Finding,
+        response_code: Option<u16>,
+    ) {
+        let (request_id, request_type) = request;
+        self.violations.push(ViolationRecord {
+            index: self.violations.len(),
+            connection: ctx.id,
+            account: ctx.account.clone(),
+            consumer_id: ctx.consumer_id.clone(),
+            at: now_ms(),
+            request_id: request_id.map(text),
+            request_type: request_type.map(text),
+            finding: scrub(finding),
+            receipt: None,
+            response_code,
+        });
     }
 
     /// All receipts.

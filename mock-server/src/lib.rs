@@ -55,21 +55,26 @@
 //!   shutdown.
 //! - `config`: [`Config`] and its parts (transport, auth, strictness, agent mode, timeouts).
 //! - `listener`: the accept loop; TLS, then hyper serving the router with upgrades.
-//! - `endpoint`: the router: the consumer WebSocket upgrade (auth) and the control API mount.
-//! - `session`: one consumer socket's loop: requests, queued notifications, timeouts, closes.
+//! - `endpoint`: the router: the consumer WebSocket upgrade (any account unless one is pinned;
+//!   auth), replay's upgrade, and the control API mount.
+//! - `session`: the one socket loop every WebSocket runs (live or replayed): queued
+//!   notifications, timers, closes, protocol errors; `session::Live` serves the live protocol.
+//! - `conn`: who is on a socket (connection, account, consumer), as handlers and records see it.
 //! - `handler`: one request in, response frames out; one file per request family.
 //! - `protocol`: the wire model: envelope and request parsing, response and notification
 //!   building.
 //! - `model`: conversations, dialogs, stored events, and their JSON renderings.
 //! - `hub`: the shared state behind a mutex and the fan-out to subscribed sockets.
 //! - `validation`: the receipt rules ([`Rule`], [`Finding`], [`Verdict`]).
-//! - `journal`: receipt and violation records and the [`Report`].
+//! - `journal`: the one place receipt and violation records are built and redacted; the
+//!   [`Report`].
 //! - `expect`: [`ExpectedReceipt`] and [`Unmet`] for waits and verification.
 //! - `agent`: the [`Agent`] handle.
 //! - `scenario`: [`Scenario`] files and the runner playing them.
 //! - `control`: the HTTP control API under `/mock/api/`.
 //! - `replay`: cassettes drive the mock ([`Replay`]): handshake matching, frame matching,
-//!   scheduling, receipt validation against what was replayed.
+//!   scheduling, receipt validation against what was replayed; a replayed connection is a
+//!   `session::Service` like a live one.
 //! - `snapshot`: [`ConversationSnapshot`], the read-only view of a conversation.
 //! - [`client`]: a minimal ws/wss consumer connector for tests and demos.
 //! - `auth`: tokens and consumer ids. `error`: [`Error`] and [`AgentError`].
@@ -78,6 +83,7 @@ mod agent;
 mod auth;
 pub mod client;
 mod config;
+mod conn;
 mod control;
 mod endpoint;
 mod error;

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use rustls::ClientConfig;
 use tokio_rustls::TlsAcceptor;
-use uuid::Uuid;
 use wiretape_fixtures::pki::LocalCa;
 
 use crate::config::{
     AgentMode, Auth, Config, ControlAccess, Listen, Strictness, Timeouts, TlsIdentity, Transport,
+    DEFAULT_ACCOUNT,
 };
 use crate::expect::{ExpectedReceipt, Unmet};
 use crate::hub::{Hub, Settings, State};
@@ -21,9 +21,6 @@ use crate::replay::Replay;
 use crate::scenario::{runner, Scenario};
 use crate::snapshot::ConversationSnapshot;
 use crate::{Agent, Error};
-
-/// Namespace of the simulated agent's id (a UUIDv5 of the account in it).
-const AGENT_NAMESPACE: Uuid = Uuid::from_u128(0x29c3_019d_fe0b_5200_afe8_737a_bfea_e4b4);
 
 /// A running mock of the Messaging Window API consumer side.
 ///
@@ -78,7 +75,6 @@ impl MockServer {
         };
         let address = listener.local_addr().map_err(Error::Listener)?;
         let settings = Settings {
-            agent_id: Uuid::new_v5(&AGENT_NAMESPACE, config.account.as_bytes()).to_string(),
             account: config.account,
             auth: config.auth,
             strictness: config.strictness,
@@ -91,7 +87,7 @@ impl MockServer {
             .map(|r| Arc::new(crate::replay::Library::new(r)));
         let scenario = config.agent.scenario();
         let triggers = scenario.rules.iter().map(|r| r.on).collect();
-        let (hub, agent_events) = Hub::new(settings, replay, triggers);
+        let (hub, agent_events) = Hub::new(settings, triggers);
         let hub = Arc::new(hub);
         hub.tracker.spawn(runner::run(
             scenario,
@@ -101,7 +97,7 @@ impl MockServer {
             hub.cancel.clone(),
         ));
         let acceptor = tls.as_ref().map(|t| TlsAcceptor::from(t.server.clone()));
-        let router = crate::endpoint::router(hub.clone());
+        let router = crate::endpoint::router(hub.clone(), replay);
         hub.tracker.spawn(crate::listener::run(
             listener,
             acceptor,
@@ -118,13 +114,17 @@ impl MockServer {
         format!("{scheme}://{}", self.address)
     }
 
-    /// The consumer endpoint:
+    /// The consumer endpoint on [`MockServer::account`]:
     /// `wss://127.0.0.1:PORT/ws_api/account/{account}/messaging/consumer?v=3`.
     pub fn consumer_url(&self) -> String {
+        self.consumer_url_for(self.account())
+    }
+
+    /// The consumer endpoint on another account (served unless an account was pinned).
+    pub fn consumer_url_for(&self, account: &str) -> String {
         format!(
-            "{}/ws_api/account/{}/messaging/consumer?v=3",
-            self.url(),
-            self.hub.settings.account
+            "{}/ws_api/account/{account}/messaging/consumer?v=3",
+            self.url()
         )
     }
 
@@ -139,9 +139,19 @@ impl MockServer {
         self.address
     }
 
-    /// The account served.
+    /// The pinned account, or [`DEFAULT_ACCOUNT`] when every account is served: the account
+    /// [`MockServer::consumer_url`] names.
     pub fn account(&self) -> &str {
-        &self.hub.settings.account
+        self.hub
+            .settings
+            .account
+            .as_deref()
+            .unwrap_or(DEFAULT_ACCOUNT)
+    }
+
+    /// Whether only one account is served (the builder's `account`, `--account`).
+    pub fn pins_account(&self) -> bool {
+        self.hub.settings.account.is_some()
     }
 
     /// A rustls client configuration that trusts this server (`None` when plain, or when the
@@ -155,7 +165,7 @@ impl MockServer {
         self.tls.as_ref().and_then(|t| t.ca_cert_path.as_deref())
     }
 
-    /// A handle to act as the agent.
+    /// A handle to act as the agent (on every account).
     pub fn agent(&self) -> Agent {
         Agent::new(self.hub.clone())
     }
@@ -359,9 +369,10 @@ impl MockServerBuilder {
         self.agent(AgentMode::Scenario(scenario))
     }
 
-    /// The account served (default [`DEFAULT_ACCOUNT`](crate::DEFAULT_ACCOUNT)).
+    /// Serve only this account; any other gets 404 (default: every account is served, each
+    /// with its own conversations).
     pub fn account(mut self, account: impl Into<String>) -> Self {
-        self.config.account = account.into();
+        self.config.account = Some(account.into());
         self
     }
 

@@ -13,6 +13,8 @@ use crate::model::{ClosedBy, Conversation, Role};
 pub struct ConversationSnapshot {
     /// The conversation id.
     pub conversation_id: String,
+    /// The account it belongs to (`/ws_api/account/{account}/...` of its consumer).
+    pub account: String,
     /// The MAIN dialog's id (equal to the conversation id).
     pub dialog_id: String,
     /// The consumer.
@@ -58,6 +60,7 @@ impl ConversationSnapshot {
     pub(crate) fn of(conversation: &Conversation, state: &State) -> Self {
         Self {
             conversation_id: conversation.id.clone(),
+            account: conversation.brand_id.clone(),
             dialog_id: conversation.dialog.id.clone(),
             consumer_id: conversation.consumer_id.clone(),
             state: if conversation.is_open() {
@@ -91,7 +94,10 @@ impl ConversationSnapshot {
                 .journal
                 .receipts()
                 .iter()
-                .filter(|r| r.dialog_id.as_deref() == Some(conversation.dialog.id.as_str()))
+                .filter(|r| {
+                    r.account == conversation.brand_id
+                        && r.dialog_id.as_deref() == Some(conversation.dialog.id.as_str())
+                })
                 .cloned()
                 .collect(),
         }

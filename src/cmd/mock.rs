@@ -15,7 +15,7 @@ use anyhow::Context as _;
 use wiretape_fixtures::cassette::Cassette;
 use wiretape_mock_server::{
     AgentMode, Auth, Config, ControlAccess, Listen, MatchMode, MockServer, Replay, ReplayFallback,
-    Report, Scenario, Speed, Strictness, Timeouts, TlsIdentity, Transport, DEFAULT_ACCOUNT,
+    Scenario, Speed, Strictness, Timeouts, TlsIdentity, Transport,
 };
 use wiretape_proxy::{tls, Forwarder, UpstreamTrust, UpstreamUrl};
 
@@ -35,6 +35,7 @@ const EXIT_INVALID_RECEIPTS: u8 = 3;
     the --report is written and the exit code is 0 if no receipt was invalid, 3 if any was\n\
     (or, replaying, if a client frame did not match or a recorded one was never sent),\n\
     2 on a tool error.\n\n\
+    Any account id works in the URL (12345678 above is only an example); --account ID pins one.\n\n\
     Replay: wiretape mock --replay recordings/20261124T101500Z-0001-consumer.jsonl --speed 0")]
 pub(crate) struct MockArgs {
     /// Address to listen on. Port 0 picks a free port (printed on the first line).
@@ -51,9 +52,11 @@ pub(crate) struct MockArgs {
     /// Pause before each action of `--agent auto`, in milliseconds.
     #[arg(long, default_value_t = 250, value_name = "MS")]
     agent_delay: u64,
-    /// The account id served at /ws_api/account/{ID}/...; other accounts get 404.
-    #[arg(long, default_value = DEFAULT_ACCOUNT, value_name = "ID")]
-    account: String,
+    /// Serve only this account at /ws_api/account/{ID}/... (others get 404). Without it,
+    /// every account is served, each with its own conversations; --replay serves the
+    /// accounts the cassettes were recorded on.
+    #[arg(long, value_name = "ID")]
+    account: Option<String>,
     /// Accept only this token (any well-formed token is accepted otherwise).
     #[arg(long, value_name = "TOKEN")]
     jwt: Option<String>,
@@ -218,10 +221,14 @@ impl MockArgs {
 pub(crate) async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
     let listen = args.listen;
     let (config, report_path, forwarder) = args.into_config()?;
+    let replayed: Option<Vec<String>> = config
+        .replay
+        .as_ref()
+        .map(|r| r.cassettes.iter().map(|c| c.open.url.clone()).collect());
     let server = MockServer::start_with(config)
         .await
         .with_context(|| format!("cannot start the mock on {listen}"))?;
-    announce(&server)?;
+    announce(&server, replayed.as_deref())?;
 
     let why = tokio::select! {
         signal = super::shutdown_signal() => signal,
@@ -230,7 +237,7 @@ pub(crate) async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
     tracing::info!("{why}: shutting down");
     let report = server.report();
     if let Some(path) = &report_path {
-        write_report(path, &report)?;
+        report.write_to(path).context("--report")?;
     }
     server.shutdown().await;
     if let Some(forwarder) = forwarder {
@@ -246,9 +253,30 @@ pub(crate) async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
     )
 }
 
-/// The stdout contract: `listening on ...` first, then how to connect.
-fn announce(server: &MockServer) -> anyhow::Result<()> {
-    let mut rest = vec![format!("consumer URL: {}", server.consumer_url())];
+/// The stdout contract: `listening on ...` first, then how to connect: the consumer URL (the
+/// recorded one when replaying) and which accounts are served.
+fn announce(server: &MockServer, replayed: Option<&[String]>) -> anyhow::Result<()> {
+    let mut rest = Vec::new();
+    match replayed {
+        Some(paths) => {
+            rest.push(format!("consumer URL: {}{}", server.url(), paths[0]));
+            rest.push(format!(
+                "accounts: those the {} cassette(s) were recorded on",
+                paths.len()
+            ));
+        }
+        None => {
+            rest.push(format!("consumer URL: {}", server.consumer_url()));
+            rest.push(if server.pins_account() {
+                format!("accounts: {} only (--account)", server.account())
+            } else {
+                format!(
+                    "accounts: any (put yours in place of {} in the URL)",
+                    server.account()
+                )
+            });
+        }
+    }
     if let Some(ca) = server.ca_cert_path() {
         rest.push(format!(
             "CA certificate: {} (wscat --ca \"{}\")",
@@ -261,10 +289,4 @@ fn announce(server: &MockServer) -> anyhow::Result<()> {
         server.control_url()
     ));
     super::print_banner(&format!("listening on {}", server.url()), &rest)
-}
-
-fn write_report(path: &std::path::Path, report: &Report) -> anyhow::Result<()> {
-    let json = serde_json::to_string_pretty(report).context("cannot serialize the report")?;
-    std::fs::write(path, json + "\n")
-        .with_context(|| format!("cannot write the report to {}", path.display()))
 }

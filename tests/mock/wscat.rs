@@ -45,6 +45,8 @@ fn wscat_run(ca: &std::path::Path, url: &str, frames: &[String]) -> Vec<Value> {
         .collect()
 }
 
+/// A plain `wiretape mock` serves any account: the tutorial runs on 87654321, a recorded real
+/// account, without `--account`, and the report says which account each receipt came on.
 #[test]
 fn wscat_runs_the_tutorial_against_wiretape_mock() {
     let home = tempfile::tempdir().unwrap();
@@ -68,7 +70,7 @@ fn wscat_runs_the_tutorial_against_wiretape_mock() {
         .trim()
         .strip_prefix("consumer URL: ")
         .unwrap()
-        .to_owned();
+        .replace("/account/12345678/", "/account/87654321/");
     let ca = home.path().join("ca.pem");
 
     // Step 1 and 2: create the conversation; the agent's greeting arrives on the same socket.
@@ -123,4 +125,39 @@ fn wscat_runs_the_tutorial_against_wiretape_mock() {
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(report["summary"]["receipts"], 3, "{report}");
     assert_eq!(report["summary"]["invalid"], 1, "{report}");
+    assert_eq!(report["receipts"][0]["account"], "87654321", "{report}");
+}
+
+/// `--account` pins one account: wscat on another one is refused with 404 and the message
+/// names the flag.
+#[test]
+fn wscat_on_another_account_gets_404_with_account_pinned() {
+    let home = tempfile::tempdir().unwrap();
+    let mock = Wiretape::start(
+        home.path(),
+        &["mock", "--listen", "127.0.0.1:0", "--account", "12345678"],
+    );
+    let url = format!(
+        "{}/ws_api/account/87654321/messaging/consumer?v=3",
+        mock.url
+    );
+    // Its stdin stays open until it exits: wscat quits silently when stdin closes first.
+    let mut child = Command::new(wscat::require())
+        .arg("--no-color")
+        .arg("--ca")
+        .arg(home.path().join("ca.pem"))
+        .args(["-H", "Authorization: jwt test", "-c", &url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start wscat");
+    let _stdin = child.stdin.take();
+    let output = child.wait_with_output().expect("wscat runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Unexpected server response: 404"),
+        "{stderr}"
+    );
+    drop(mock);
 }

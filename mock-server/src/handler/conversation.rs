@@ -20,9 +20,9 @@ pub(super) fn request(
     id: &ReqId,
     skill_id: String,
 ) -> Result<Reply, Rejection> {
-    let account = hub.settings.account.clone();
+    let account = ctx.account.clone();
     hub.with_state(|s| {
-        if let Some(open) = s.open_conversation_of(consumer) {
+        if let Some(open) = s.open_conversation_of(&account, consumer) {
             let open_id = s.conversations[open].id.clone();
             return Err(Rejection::bad_request(
                 Rule::State,
@@ -48,15 +48,12 @@ pub(super) fn request(
             message: None,
             status: None,
         });
-        Ok(Reply {
-            frames: vec![response(
-                Some(id),
-                200,
-                types::REQUEST_CONVERSATION_RESPONSE,
-                json!({"conversationId": conversation_id}),
-            )],
-            close: None,
-        })
+        Ok(Reply::texts([response(
+            Some(id),
+            200,
+            types::REQUEST_CONVERSATION_RESPONSE,
+            json!({"conversationId": conversation_id}),
+        )]))
     })
 }
 
@@ -119,9 +116,6 @@ pub(super) fn update_field(
         } else {
             "OK Conversation updated successfully"
         };
-        Ok(Reply {
-            frames: vec![string_response(Some(id), 200, body)],
-            close: None,
-        })
+        Ok(Reply::texts([string_response(Some(id), 200, body)]))
     })
 }

@@ -6,12 +6,12 @@ use serde_json::{json, Value};
 use super::{close_reason, reject, ConnCtx, Reply, CLOSE_POLICY};
 use crate::config::Strictness;
 use crate::hub::{Hub, State};
-use crate::journal::ReceiptRecord;
-use crate::model::{now_ms, Role};
+use crate::journal::NewReceipt;
+use crate::model::Role;
 use crate::protocol::{notification, response, types, Publish, PublishKind, Rejection, ReqId};
 use crate::scenario::runner::ConsumerEvent;
 use crate::scenario::Trigger;
-use crate::validation::{self, DialogView, Finding, Rule, Verdict};
+use crate::validation::{self, DialogView, Finding, Rule};
 
 /// Serves `ms.PublishEvent`.
 pub(super) fn publish(
@@ -30,7 +30,12 @@ pub(super) fn publish(
             .as_ref()
             .and_then(Value::as_str)
             .unwrap_or("");
-        let conv = own_dialog(s, consumer, dialog_id, publish.conversation_id.as_deref())?;
+        let conv = own_dialog(
+            s,
+            (&ctx.account, consumer),
+            dialog_id,
+            publish.conversation_id.as_deref(),
+        )?;
         let c = &mut s.conversations[conv];
         if !c.is_open() {
             return Err(closed(dialog_id));
@@ -59,10 +64,7 @@ pub(super) fn publish(
         Ok(sequence)
     });
     match result {
-        Ok(sequence) => Reply {
-            frames: vec![sequence_response(id, sequence)],
-            close: None,
-        },
+        Ok(sequence) => Reply::texts([sequence_response(id, sequence)]),
         Err(rejection) => reject(hub, ctx, Some(id), Some("ms.PublishEvent"), &rejection),
     }
 }
@@ -72,7 +74,7 @@ fn receipt(hub: &Hub, ctx: &ConnCtx, consumer: &str, id: &ReqId, publish: Publis
     let strictness = hub.settings.strictness;
     hub.with_state(|s| {
         let dialog_id = publish.dialog_id.as_ref().and_then(Value::as_str);
-        let conv = dialog_id.and_then(|d| s.consumer_dialog(consumer, d));
+        let conv = dialog_id.and_then(|d| s.consumer_dialog(&ctx.account, consumer, d));
         let view = match (dialog_id, conv) {
             (None, _) => DialogView::Unnamed,
             (Some(_), None) => DialogView::NotYours,
@@ -88,7 +90,6 @@ fn receipt(hub: &Hub, ctx: &ConnCtx, consumer: &str, id: &ReqId, publish: Publis
             consumer,
             view,
         );
-        let verdict = Verdict::of(&checked.findings);
         let first_violation = checked.findings.iter().find(|f| f.is_violation()).cloned();
         let accepted = match (&first_violation, conv) {
             (_, None) => false,
@@ -121,32 +122,23 @@ fn receipt(hub: &Hub, ctx: &ConnCtx, consumer: &str, id: &ReqId, publish: Publis
             // Not accepted without a violation cannot happen: no dialog means a finding.
             (_, _, None) => (None, 400, Value::String("Bad Request".into())),
         };
-        let record = ReceiptRecord {
-            index: 0,
-            connection: ctx.id,
-            consumer_id: consumer.to_owned(),
-            received_at: now_ms(),
-            request_id: validation::scrub(id.0.clone()),
-            dialog_id: dialog_id.map(|d| validation::scrub(d.to_owned())),
-            status: checked.status,
-            sequence_list: checked.sequences,
-            event: validation::scrub_value(Value::Object(publish.event)),
-            verdict,
-            findings: checked.findings,
-            stored_sequence,
-            response_code: code,
-            response_body: body.clone(),
-        };
-        s.journal.record_receipt(record, accepted);
+        s.journal.receipt(
+            ctx,
+            NewReceipt {
+                request_id: &id.0,
+                dialog_id,
+                event: Value::Object(publish.event),
+                checked,
+                stored_sequence,
+                response: (code, body.clone()),
+            },
+        );
         let frame = response(Some(id), code, types::PUBLISH_EVENT_RESPONSE, body);
         let close = match (strictness, first_violation) {
             (Strictness::Strict, Some(finding)) => Some((CLOSE_POLICY, close_reason(&finding))),
             _ => None,
         };
-        Reply {
-            frames: vec![frame],
-            close,
-        }
+        Reply::texts([frame]).closing(close)
     })
 }
 
@@ -161,7 +153,7 @@ pub(super) fn subscribe(
     from_seq: u64,
 ) -> Result<Reply, Rejection> {
     hub.with_state(|s| {
-        let conv = own_dialog(s, consumer, dialog_id, None)?;
+        let conv = own_dialog(s, (&ctx.account, consumer), dialog_id, None)?;
         if let Some(conn) = s.connections.get_mut(&ctx.id) {
             conn.dialogs.insert(dialog_id.to_owned());
         }
@@ -173,16 +165,13 @@ pub(super) fn subscribe(
             .filter(|e| e.sequence >= from_seq)
             .map(|e| c.change(e))
             .collect();
-        Ok(Reply {
-            frames: vec![
-                response(Some(id), 200, types::GENERIC_SUBSCRIBE_RESPONSE, json!({})),
-                notification(
-                    types::MESSAGING_EVENT_NOTIFICATION,
-                    json!({"changes": history}),
-                ),
-            ],
-            close: None,
-        })
+        Ok(Reply::texts([
+            response(Some(id), 200, types::GENERIC_SUBSCRIBE_RESPONSE, json!({})),
+            notification(
+                types::MESSAGING_EVENT_NOTIFICATION,
+                json!({"changes": history}),
+            ),
+        ]))
     })
 }
 
@@ -190,18 +179,20 @@ pub(super) fn subscribe(
 /// given, must be that conversation.
 fn own_dialog(
     s: &State,
-    consumer: &str,
+    (account, consumer): (&str, &str),
     dialog_id: &str,
     conversation_id: Option<&str>,
 ) -> Result<usize, Rejection> {
-    let conv = s.consumer_dialog(consumer, dialog_id).ok_or_else(|| {
-        Rejection::bad_request(
-            Rule::Dialog,
-            "body.dialogId",
-            Value::String(dialog_id.to_owned()),
-            format!("dialog {dialog_id} is not a dialog of your conversations"),
-        )
-    })?;
+    let conv = s
+        .consumer_dialog(account, consumer, dialog_id)
+        .ok_or_else(|| {
+            Rejection::bad_request(
+                Rule::Dialog,
+                "body.dialogId",
+                Value::String(dialog_id.to_owned()),
+                format!("dialog {dialog_id} is not a dialog of your conversations"),
+            )
+        })?;
     if let Some(given) = conversation_id {
         if given != s.conversations[conv].id {
             return Err(Rejection::bad_request(

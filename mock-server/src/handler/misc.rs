@@ -4,6 +4,9 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::{reject, ConnCtx, Reply, CLOSE_UNAUTHORIZED};
+use wiretape_fixtures::redact::MARK;
+
+use crate::agent::agent_id;
 use crate::auth;
 use crate::config::Auth;
 use crate::hub::Hub;
@@ -27,7 +30,7 @@ pub(super) fn init_connection(
             Err(refused) => {
                 let rejection = Rejection::unauthorized(
                     "headers[].jwt",
-                    json!("[redacted]"),
+                    json!(MARK),
                     format!("InitConnection refused: {}", refused.0),
                 );
                 return refuse_init(hub, ctx, id, &rejection);
@@ -47,7 +50,7 @@ pub(super) fn init_connection(
     if ctx.consumer_id.as_ref().is_some_and(|c| *c != consumer) {
         let rejection = Rejection::unauthorized(
             "headers[].jwt",
-            json!("[redacted]"),
+            json!(MARK),
             "this connection is already authenticated as another consumer",
         );
         return reject(hub, ctx, Some(id), Some("InitConnection"), &rejection);
@@ -58,10 +61,7 @@ pub(super) fn init_connection(
             conn.consumer_id = Some(consumer);
         }
     });
-    Reply {
-        frames: vec![string_response(Some(id), 200, "OK")],
-        close: None,
-    }
+    Reply::texts([string_response(Some(id), 200, "OK")])
 }
 
 /// A failed InitConnection: the error response, then close 4401 when the socket is still
@@ -76,26 +76,23 @@ pub(super) fn refuse_init(hub: &Hub, ctx: &ConnCtx, id: &ReqId, rejection: &Reje
 
 /// `GetClock`: the server time in epoch milliseconds.
 pub(super) fn get_clock(id: &ReqId) -> Reply {
-    Reply {
-        frames: vec![response(
-            Some(id),
-            200,
-            types::GET_CLOCK_RESPONSE,
-            json!({"currentTime": now_ms()}),
-        )],
-        close: None,
-    }
+    Reply::texts([response(
+        Some(id),
+        200,
+        types::GET_CLOCK_RESPONSE,
+        json!({"currentTime": now_ms()}),
+    )])
 }
 
 /// `userprofile.GetUserProfile`: the consumer's own profile (no body, or its own id) or the
 /// simulated agent's.
 pub(super) fn user_profile(
-    hub: &Hub,
+    ctx: &ConnCtx,
     consumer: &str,
     id: &ReqId,
     user_id: Option<&str>,
 ) -> Result<Reply, Rejection> {
-    let agent = hub.settings.agent_id.as_str();
+    let agent = &agent_id(&ctx.account);
     let body = match user_id {
         None => profile(consumer, "CONSUMER", "", ""),
         Some(user) if user == consumer => profile(consumer, "CONSUMER", "", ""),
@@ -109,15 +106,12 @@ pub(super) fn user_profile(
             ))
         }
     };
-    Ok(Reply {
-        frames: vec![response(
-            Some(id),
-            200,
-            types::GET_USER_PROFILE_RESPONSE,
-            body,
-        )],
-        close: None,
-    })
+    Ok(Reply::texts([response(
+        Some(id),
+        200,
+        types::GET_USER_PROFILE_RESPONSE,
+        body,
+    )]))
 }
 
 fn profile(user: &str, role: &str, first: &str, last: &str) -> Value {
@@ -134,10 +128,10 @@ fn profile(user: &str, role: &str, first: &str, last: &str) -> Value {
 }
 
 /// `ms.GenerateURLForUploadFile`: a plausible, fake signed upload location.
-pub(super) fn upload_url(hub: &Hub, id: &ReqId, file_type: &str) -> Reply {
+pub(super) fn upload_url(ctx: &ConnCtx, id: &ReqId, file_type: &str) -> Reply {
     let relative_path = format!(
         "/v1/AUTH_async-images/{}/{}.{}",
-        hub.settings.account,
+        ctx.account,
         Uuid::new_v4(),
         file_type.to_ascii_lowercase()
     );
@@ -152,16 +146,13 @@ pub(super) fn download_url(id: &ReqId, relative_path: &str) -> Reply {
 fn url_reply(id: &ReqId, relative_path: &str) -> Reply {
     let expires = now_ms() / 1000 + 300;
     let signature = Uuid::new_v4().simple().to_string();
-    Reply {
-        frames: vec![response(
-            Some(id),
-            200,
-            types::GENERATE_URL_RESPONSE,
-            json!({
-                "relativePath": relative_path,
-                "queryParams": {"temp_url_sig": signature, "temp_url_expires": expires.to_string()},
-            }),
-        )],
-        close: None,
-    }
+    Reply::texts([response(
+        Some(id),
+        200,
+        types::GENERATE_URL_RESPONSE,
+        json!({
+            "relativePath": relative_path,
+            "queryParams": {"temp_url_sig": signature, "temp_url_expires": expires.to_string()},
+        }),
+    )])
 }

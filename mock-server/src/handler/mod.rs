@@ -11,42 +11,54 @@ mod misc;
 mod subscription;
 
 use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
 
-use crate::config::Strictness;
+pub(crate) use crate::conn::ConnCtx;
 use crate::hub::Hub;
-use crate::journal::ViolationRecord;
-use crate::model::now_ms;
 use crate::protocol::{
     init_jwt, response, string_response, types, ConsumerRequest, Envelope, Rejection, ReqId,
 };
-use crate::validation::{scrub, Finding, Rule};
+use crate::validation::{Finding, Rule};
 
 /// Close code for a policy violation (RFC 6455), used by strict mode.
 pub(crate) const CLOSE_POLICY: u16 = 1008;
 /// Close code asking the client for a fresh token (reference §1.5).
 pub(crate) const CLOSE_UNAUTHORIZED: u16 = 4401;
 
-/// What one socket knows about itself while serving a frame.
-#[derive(Debug, Clone)]
-pub(crate) struct ConnCtx {
-    pub id: u64,
-    /// The authenticated consumer, once known.
-    pub consumer_id: Option<String>,
-}
-
-/// The answer to one frame: frames to send in order, then possibly a close.
+/// The answer to one frame (or to a timer): frames to send in order, then possibly a close.
+/// What the socket loop (`session`) sends for every service, live or replayed.
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct Reply {
-    pub frames: Vec<String>,
+    pub frames: Vec<Message>,
     pub close: Option<(u16, String)>,
 }
 
 impl Reply {
-    fn one(frame: String) -> Self {
+    /// Text frames, no close.
+    pub(crate) fn texts(frames: impl IntoIterator<Item = String>) -> Self {
         Self {
-            frames: vec![frame],
+            frames: frames.into_iter().map(Message::text).collect(),
             close: None,
         }
+    }
+
+    /// One text frame, no close.
+    pub(crate) fn one(frame: String) -> Self {
+        Self::texts([frame])
+    }
+
+    /// Only a close.
+    pub(crate) fn close(code: u16, reason: impl Into<String>) -> Self {
+        Self {
+            frames: Vec::new(),
+            close: Some((code, reason.into())),
+        }
+    }
+
+    /// These frames, then `close` when it is set.
+    pub(crate) fn closing(mut self, close: Option<(u16, String)>) -> Self {
+        self.close = close;
+        self
     }
 }
 
@@ -110,11 +122,11 @@ pub(crate) fn handle_text(hub: &Hub, ctx: &mut ConnCtx, text: &str) -> Reply {
             subscription::unsubscribe(hub, ctx, id, &subscription_id)
         }
         ConsumerRequest::GetUserProfile { user_id } => {
-            misc::user_profile(hub, &consumer, id, user_id.as_deref())
+            misc::user_profile(ctx, &consumer, id, user_id.as_deref())
         }
         ConsumerRequest::SetUserProfile => Ok(Reply::one(string_response(Some(id), 200, "OK"))),
         ConsumerRequest::GenerateUploadUrl { file_type } => {
-            Ok(misc::upload_url(hub, id, &file_type))
+            Ok(misc::upload_url(ctx, id, &file_type))
         }
         ConsumerRequest::GenerateDownloadUrl { relative_path } => {
             Ok(misc::download_url(id, &relative_path))
@@ -142,45 +154,35 @@ pub(crate) fn reject(
     req_type: Option<&str>,
     rejection: &Rejection,
 ) -> Reply {
-    record_violation(
-        hub,
-        ctx,
-        id,
-        req_type,
-        &rejection.finding,
-        Some(rejection.code),
-    );
+    let finding = &rejection.finding;
+    record_violation(hub, ctx, (id, req_type), finding, Some(rejection.code));
     let resp_type = types::response_type_for(req_type.unwrap_or(""));
     let body = Value::String(rejection.body());
-    let mut reply = Reply::one(response(id, rejection.code, resp_type, body));
-    if hub.settings.strictness == Strictness::Strict {
-        reply.close = Some((CLOSE_POLICY, close_reason(&rejection.finding)));
-    }
-    reply
+    let close = hub
+        .settings
+        .closes_on_violation()
+        .then(|| (CLOSE_POLICY, close_reason(finding)));
+    Reply::one(response(id, rejection.code, resp_type, body)).closing(close)
 }
 
-/// Records a violation that is not a receipt's (receipts record their own).
+/// Records a violation that is not a receipt's (receipts record their own), and logs it.
 pub(crate) fn record_violation(
     hub: &Hub,
     ctx: &ConnCtx,
-    id: Option<&ReqId>,
-    req_type: Option<&str>,
+    request: (Option<&ReqId>, Option<&str>),
     finding: &Finding,
     code: Option<u16>,
 ) {
     tracing::debug!(connection = ctx.id, rule = %finding.rule, "{}", finding.message);
-    let record = ViolationRecord {
-        index: 0,
-        connection: ctx.id,
-        consumer_id: ctx.consumer_id.clone(),
-        at: now_ms(),
-        request_id: id.map(|i| scrub(i.0.clone())),
-        request_type: req_type.map(|t| scrub(t.to_owned())),
-        finding: finding.clone(),
-        receipt: None,
-        response_code: code,
-    };
-    hub.with_state(|s| s.journal.record_violation(record));
+    let (id, req_type) = request;
+    hub.with_state(|s| {
+        s.journal.violation(
+            ctx,
+            (id.map(|i| i.0.as_str()), req_type),
+            finding.clone(),
+            code,
+        );
+    });
 }
 
 /// A close reason naming the rule, cut to the 123 bytes a close frame allows.

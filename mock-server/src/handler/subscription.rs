@@ -38,21 +38,18 @@ pub(super) fn subscribe(
                 shown,
             });
         }
-        Reply {
-            frames: vec![
-                response(
-                    Some(id),
-                    200,
-                    types::SUBSCRIBE_EX_CONVERSATIONS_RESPONSE,
-                    json!({"subscriptionId": subscription_id}),
-                ),
-                notification(
-                    types::EX_CONVERSATION_CHANGE_NOTIFICATION,
-                    json!({"subscriptionId": subscription_id, "changes": changes}),
-                ),
-            ],
-            close: None,
-        }
+        Reply::texts([
+            response(
+                Some(id),
+                200,
+                types::SUBSCRIBE_EX_CONVERSATIONS_RESPONSE,
+                json!({"subscriptionId": subscription_id}),
+            ),
+            notification(
+                types::EX_CONVERSATION_CHANGE_NOTIFICATION,
+                json!({"subscriptionId": subscription_id, "changes": changes}),
+            ),
+        ])
     })
 }
 
@@ -71,10 +68,7 @@ pub(super) fn unsubscribe(
             conn.ex_subscriptions.len() != before
         });
         if removed {
-            Ok(Reply {
-                frames: vec![string_response(Some(id), 200, "OK")],
-                close: None,
-            })
+            Ok(Reply::texts([string_response(Some(id), 200, "OK")]))
         } else {
             Err(Rejection::bad_request(
                 Rule::Body,

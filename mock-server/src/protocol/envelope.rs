@@ -195,15 +195,9 @@ pub(crate) fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-/// The start of a frame, for records (JWTs redacted before the cut).
+/// The start of a frame, for records (secrets redacted before the cut).
 fn excerpt(text: &str) -> String {
-    let text = &crate::validation::scrub(text.to_owned());
-    if text.chars().count() > 80 {
-        let cut: String = text.chars().take(77).collect();
-        format!("{cut}...")
-    } else {
-        text.to_owned()
-    }
+    crate::validation::clip(text, 80)
 }
 
 #[cfg(test)]

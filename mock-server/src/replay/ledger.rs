@@ -10,7 +10,7 @@ use crate::validation::DialogView;
 
 /// The originator id the ledger gives the consumer's own events: the recording's consumer id
 /// came from a token that was redacted, so ownership is judged by role.
-pub(crate) const CONSUMER: &str = "consumer";
+pub(crate) use crate::conn::CONSUMER;
 
 /// The dialogs seen in frames sent to one client.
 #[derive(Debug, Default)]

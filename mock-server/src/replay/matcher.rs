@@ -110,15 +110,10 @@ fn show_bytes(bytes: &[u8]) -> String {
     }
 }
 
-/// A compact rendering, cut to keep messages readable.
+/// A compact rendering, cut to keep messages readable (longer than the validator's: a
+/// replay diff needs context).
 pub(crate) fn short(value: &Value) -> String {
-    let text = value.to_string();
-    if text.chars().count() > 200 {
-        let cut: String = text.chars().take(197).collect();
-        format!("{cut}...")
-    } else {
-        text
-    }
+    crate::validation::clip(&value.to_string(), 200)
 }
 
 fn child(path: &str, key: &str) -> String {

@@ -2,7 +2,8 @@
 //!
 //! Each incoming connection is matched to an unused cassette by its handshake: the path, the
 //! query with volatile values ignored (UUIDs, long numbers, tokens), and the subprotocol. Then
-//! the recording plays as a conversation, not a blind timeline ([`session`]):
+//! the recording plays as a conversation, not a blind timeline ([`replayer`], served by the
+//! same socket loop as live sessions):
 //! - server frames recorded before the client's first frame are sent at their recorded
 //!   offsets from the open;
 //! - each client frame is expected in recorded order ([`matcher`]: request ids, UUIDs,
@@ -21,8 +22,8 @@
 
 pub(crate) mod ledger;
 pub(crate) mod matcher;
+pub(crate) mod replayer;
 pub(crate) mod script;
-pub(crate) mod session;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -13,7 +13,7 @@ pub use rule::Rule;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use wiretape_fixtures::redact::redact_jwts;
+use wiretape_fixtures::redact::{redact_text, redacted_json};
 
 use crate::model::{Dialog, ReceiptStatus};
 use checks::{check_sequence_list, check_sequences, check_status};
@@ -56,8 +56,9 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// A violation of `rule`. JWT-shaped strings in `value` and `message` are replaced by
-    /// `<redacted:jwt>`, so no token reaches a response, record, report or log through it.
+    /// A violation of `rule`. `value` and `message` go through the one redaction policy
+    /// (`wiretape_fixtures::redact`: JWT-shaped text, credential keys, URL tokens), so no
+    /// secret reaches a response, record, report or log through it.
     pub fn violation(
         rule: Rule,
         field: impl Into<String>,
@@ -68,8 +69,8 @@ impl Finding {
             rule,
             severity: Severity::Violation,
             field: field.into(),
-            value: scrub_value(value),
-            message: scrub(message.into()),
+            value: redacted_json(value),
+            message: redact_text(&message.into()).into_owned(),
         }
     }
 
@@ -230,34 +231,20 @@ pub(crate) fn check_receipt(
     }
 }
 
-/// A compact rendering of a JSON value for messages (long values are cut; JWTs are redacted
-/// first, so a cut never leaves part of one).
+/// A compact rendering of a JSON value for messages (see [`clip`]).
 pub(crate) fn short(value: &Value) -> String {
-    let text = scrub(value.to_string());
-    if text.chars().count() > 60 {
-        let cut: String = text.chars().take(57).collect();
+    clip(&value.to_string(), 60)
+}
+
+/// `text` redacted, then cut to `max` characters with `...` (redaction first, so a cut never
+/// leaves part of a secret). Every excerpt of client input in a message goes through it.
+pub(crate) fn clip(text: &str, max: usize) -> String {
+    let text = redact_text(text);
+    if text.chars().count() > max {
+        let cut: String = text.chars().take(max.saturating_sub(3)).collect();
         format!("{cut}...")
     } else {
-        text
-    }
-}
-
-/// `text` with every JWT-shaped substring replaced by `<redacted:jwt>`.
-pub(crate) fn scrub(text: String) -> String {
-    redact_jwts(&text).unwrap_or(text)
-}
-
-/// `value` with every JWT-shaped substring of its strings (keys included) redacted.
-pub(crate) fn scrub_value(value: Value) -> Value {
-    match value {
-        Value::String(s) => Value::String(scrub(s)),
-        Value::Array(items) => Value::Array(items.into_iter().map(scrub_value).collect()),
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (scrub(k), scrub_value(v)))
-                .collect(),
-        ),
-        other => other,
+        text.into_owned()
     }
 }
 

@@ -1,74 +1,41 @@
-//! One replayed connection: expects the recorded client frames, releases the recorded server
-//! frames, validates receipts against what was sent.
+//! [`Replayer`]: one replayed connection as a socket's [`Service`]: expects the recorded
+//! client frames, releases the recorded server frames, validates receipts against what was
+//! sent. The socket loop is the live one (`session`); only what is served differs.
 //!
-//! The loop `select!`s over: server shutdown, the next scheduled server frame, and frames from
-//! the client. Server frames are scheduled in chains: each at its recorded delay (scaled by the
-//! speed) after the step it followed; the frames of one exchange are always sent before those
-//! of the next, even when a fast client moves on early.
+//! Server frames are scheduled in chains: each at its recorded delay (scaled by the speed)
+//! after the step it followed; the frames of one exchange are always sent before those of the
+//! next, even when a fast client moves on early.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::Value;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::time::{sleep_until, Instant};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
-use tokio_tungstenite::WebSocketStream;
 use wiretape_fixtures::cassette::{Frame, Kind};
 
 use super::ledger::{Ledger, CONSUMER};
 use super::matcher::{self, short};
 use super::script::{Script, Step};
 use super::Library;
-use crate::config::Strictness;
-use crate::handler::{close_reason, CLOSE_POLICY};
+use crate::conn::ConnCtx;
+use crate::handler::{close_reason, record_violation, Reply, CLOSE_POLICY};
 use crate::hub::Hub;
-use crate::journal::{ReceiptRecord, ViolationRecord};
-use crate::model::now_ms;
+use crate::journal::NewReceipt;
 use crate::protocol::{response, types, ConsumerRequest, Envelope, PublishKind, ReqId};
-use crate::session::send_close;
-use crate::validation::{self, Finding, Rule, Verdict};
+use crate::session::Service;
+use crate::validation::{self, Finding, Rule};
 
 /// How many recorded client frames ahead a frame may match (the client skipped some).
 const LOOKAHEAD: usize = 3;
 
-/// Replays `script` on an upgraded socket until either side closes.
-pub(crate) async fn run<S>(
-    ws: WebSocketStream<S>,
-    hub: Arc<Hub>,
+/// Replays one script on one connection.
+pub(crate) struct Replayer {
     library: Arc<Library>,
     script: Arc<Script>,
-    consumer_id: Option<String>,
-) where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let (conn, _queue, _overflow) = hub.register(consumer_id.clone());
-    tracing::debug!(connection = conn, cassette = %script.name, "replaying");
-    let mut replayer = Replayer {
-        hub: &hub,
-        library: &library,
-        script: &script,
-        conn,
-        consumer: consumer_id,
-        next: 0,
-        pending: VecDeque::new(),
-        ids: HashMap::new(),
-        ledger: Ledger::default(),
-    };
-    replayer.schedule(Instant::now());
-    replayer.serve(ws).await;
-    hub.unregister(conn);
-}
-
-struct Replayer<'a> {
-    hub: &'a Hub,
-    library: &'a Library,
-    script: &'a Script,
-    conn: u64,
-    consumer: Option<String>,
+    ctx: ConnCtx,
     /// The next step not yet scheduled or matched.
     next: usize,
     /// Server steps scheduled, with when they are due.
@@ -78,50 +45,22 @@ struct Replayer<'a> {
     ledger: Ledger,
 }
 
-/// What the loop does after handling something.
-enum Flow {
-    Continue,
-    Stop,
-}
-
-impl Replayer<'_> {
-    async fn serve<S>(&mut self, mut ws: WebSocketStream<S>)
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-    {
-        loop {
-            let due = self.pending.front().map(|(at, _)| *at);
-            let flow = tokio::select! {
-                // The server is shutting down.
-                () = self.hub.cancel.cancelled() => {
-                    send_close(&mut ws, 1001, "mock server shutting down").await;
-                    Flow::Stop
-                }
-                // The next recorded server frame is due.
-                () = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
-                    self.send_next(&mut ws).await
-                }
-                // A frame from the client; `None` means the connection is gone.
-                incoming = ws.next() => match incoming {
-                    Some(Ok(Message::Text(text))) => {
-                        self.client_frame(&mut ws, Kind::Text, text.as_bytes()).await
-                    }
-                    Some(Ok(Message::Binary(data))) => {
-                        self.client_frame(&mut ws, Kind::Binary, &data).await
-                    }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => Flow::Continue,
-                    Some(Ok(Message::Close(_))) => {
-                        let _ = ws.flush().await;
-                        Flow::Stop
-                    }
-                    Some(Err(_)) | None => Flow::Stop,
-                },
-            };
-            if let Flow::Stop = flow {
-                break;
-            }
-        }
-        self.report_unsent(self.next, "the connection ended before it was sent");
+impl Replayer {
+    /// A replay of `script` for `ctx`; the server frames recorded before the client's first
+    /// frame are scheduled from now.
+    pub(crate) fn new(library: Arc<Library>, script: Arc<Script>, ctx: ConnCtx) -> Self {
+        tracing::debug!(connection = ctx.id, cassette = %script.name, "replaying");
+        let mut replayer = Self {
+            library,
+            script,
+            ctx,
+            next: 0,
+            pending: VecDeque::new(),
+            ids: HashMap::new(),
+            ledger: Ledger::default(),
+        };
+        replayer.schedule(Instant::now());
+        replayer
     }
 
     /// Schedules the server steps that follow `next`, chained from `from`.
@@ -134,46 +73,46 @@ impl Replayer<'_> {
         }
     }
 
-    /// Sends the first pending server step.
-    async fn send_next<S>(&mut self, ws: &mut WebSocketStream<S>) -> Flow
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-    {
+    /// The first pending server step, as a reply: its frame, or the recorded close.
+    fn send_next(&mut self) -> Reply {
+        let mut reply = Reply::default();
+        self.release_next(&mut reply);
+        reply
+    }
+
+    /// Adds the first pending server step to `reply`; `false` once the reply closes.
+    fn release_next(&mut self, reply: &mut Reply) -> bool {
         let Some((_, index)) = self.pending.pop_front() else {
-            return Flow::Continue;
+            return true;
         };
-        let Some(Step::Server { frame, .. }) = self.script.steps.get(index) else {
-            return Flow::Continue;
+        let script = self.script.clone();
+        let Some(Step::Server { frame, .. }) = script.steps.get(index) else {
+            return true;
         };
-        let Some(message) = self.outgoing(frame) else {
-            return Flow::Continue;
-        };
-        if let Message::Close(close_frame) = message {
-            let code = close_frame.as_ref().map_or(1000, |f| u16::from(f.code));
-            let reason = close_frame
-                .map(|f| f.reason.to_string())
-                .unwrap_or_default();
-            send_close(ws, code, &reason).await;
-            return Flow::Stop;
-        }
-        match ws.send(message).await {
-            Ok(()) => Flow::Continue,
-            Err(_) => Flow::Stop,
+        match self.outgoing(frame) {
+            Some(Message::Close(close_frame)) => {
+                let code = close_frame.as_ref().map_or(1000, |f| u16::from(f.code));
+                let reason = close_frame.map(|f| f.reason.to_string());
+                reply.close = Some((code, reason.unwrap_or_default()));
+                false
+            }
+            Some(message) => {
+                reply.frames.push(message);
+                true
+            }
+            None => true,
         }
     }
 
-    /// Sends every pending frame now (a client that moves on gets the rest of the previous
-    /// exchange first).
-    async fn flush<S>(&mut self, ws: &mut WebSocketStream<S>) -> Flow
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-    {
+    /// Every pending frame, now (a client that moves on gets the rest of the previous exchange
+    /// first); `false` when the recording closed the connection meanwhile.
+    fn flush(&mut self, reply: &mut Reply) -> bool {
         while !self.pending.is_empty() {
-            if let Flow::Stop = self.send_next(ws).await {
-                return Flow::Stop;
+            if !self.release_next(reply) {
+                return false;
             }
         }
-        Flow::Continue
+        true
     }
 
     /// The message for a recorded server frame: `reqId` rewritten to the client's id, the
@@ -210,18 +149,12 @@ impl Replayer<'_> {
         }
     }
 
-    /// A text or binary frame from the client.
-    async fn client_frame<S>(
-        &mut self,
-        ws: &mut WebSocketStream<S>,
-        kind: Kind,
-        payload: &[u8],
-    ) -> Flow
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-    {
-        if let Flow::Stop = self.flush(ws).await {
-            return Flow::Stop;
+    /// A text or binary frame from the client: the pending server frames first, then the
+    /// frame is matched against the recording.
+    fn client_frame(&mut self, hub: &Hub, kind: Kind, payload: &[u8]) -> Reply {
+        let mut reply = Reply::default();
+        if !self.flush(&mut reply) {
+            return reply;
         }
         let actual: Option<Value> = match kind {
             Kind::Text => serde_json::from_slice(payload).ok(),
@@ -238,13 +171,15 @@ impl Replayer<'_> {
             matcher::compare(frame, kind, payload, self.library.matching).is_ok()
         });
         let Some(k) = matched else {
-            return self
-                .mismatch(ws, candidates.first().copied(), kind, payload, actual)
-                .await;
+            let expected = candidates.first().copied();
+            let answer = self.mismatch(hub, expected, kind, payload, actual);
+            reply.frames.extend(answer.frames);
+            reply.close = answer.close;
+            return reply;
         };
         let index = candidates[k];
         for &skipped in &candidates[..k] {
-            self.report_unsent_step(skipped, "the client went on with a later frame");
+            self.report_unsent_step(hub, skipped, "the client went on with a later frame");
         }
         if let (Step::Client { frame, .. }, Some(actual)) = (&self.script.steps[index], &actual) {
             if let (Some(recorded), Some(used)) = (
@@ -255,25 +190,22 @@ impl Replayer<'_> {
             }
         }
         if let Some(actual) = &actual {
-            self.validate_receipt(actual);
+            self.validate_receipt(hub, actual);
         }
         self.next = index + 1;
         self.schedule(Instant::now());
-        Flow::Continue
+        reply
     }
 
     /// A client frame that matches nothing: one precise error response and a record.
-    async fn mismatch<S>(
+    fn mismatch(
         &mut self,
-        ws: &mut WebSocketStream<S>,
+        hub: &Hub,
         expected: Option<usize>,
         kind: Kind,
         payload: &[u8],
         actual: Option<Value>,
-    ) -> Flow
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-    {
+    ) -> Reply {
         let got = match &actual {
             Some(json) => short(json),
             None => format!("a {kind:?} frame of {} bytes", payload.len()).to_lowercase(),
@@ -298,7 +230,7 @@ impl Replayer<'_> {
                 self.script.name
             ),
         };
-        let receipt_finding = actual.as_ref().and_then(|a| self.validate_receipt(a));
+        let receipt_finding = actual.as_ref().and_then(|a| self.validate_receipt(hub, a));
         let finding = Finding::violation(
             Rule::ReplayMismatch,
             "frame",
@@ -314,26 +246,24 @@ impl Replayer<'_> {
             .and_then(|a| a.get("type"))
             .and_then(Value::as_str)
             .map(str::to_owned);
-        tracing::warn!(connection = self.conn, "{}", finding.message);
-        self.record(&finding, req_id.as_ref(), req_type.as_deref(), Some(400));
+        tracing::warn!(connection = self.ctx.id, "{}", finding.message);
+        let request = (req_id.as_ref(), req_type.as_deref());
+        record_violation(hub, &self.ctx, request, &finding, Some(400));
         // A receipt the validator refuses is answered with the validator's words; any other
         // deviation with the diff.
         let body = receipt_finding.as_ref().unwrap_or(&finding).error_body();
         let resp_type = types::response_type_for(req_type.as_deref().unwrap_or(""));
         let frame = response(req_id.as_ref(), 400, resp_type, Value::String(body));
-        if ws.send(Message::text(frame)).await.is_err() {
-            return Flow::Stop;
-        }
-        if self.hub.settings.strictness == Strictness::Strict {
-            send_close(ws, CLOSE_POLICY, &close_reason(&finding)).await;
-            return Flow::Stop;
-        }
-        Flow::Continue
+        let close = hub
+            .settings
+            .closes_on_violation()
+            .then(|| (CLOSE_POLICY, close_reason(&finding)));
+        Reply::one(frame).closing(close)
     }
 
     /// Validates an `AcceptStatusEvent` against what the replay has sent and records it.
     /// Returns the first violation, if any.
-    fn validate_receipt(&mut self, actual: &Value) -> Option<Finding> {
+    fn validate_receipt(&mut self, hub: &Hub, actual: &Value) -> Option<Finding> {
         let text = actual.to_string();
         let env = Envelope::parse(&text).ok()?;
         let Ok(ConsumerRequest::PublishEvent(publish)) = ConsumerRequest::parse(&env) else {
@@ -342,72 +272,39 @@ impl Replayer<'_> {
         if publish.kind != PublishKind::Receipt {
             return None;
         }
-        let dialog_id = publish
-            .dialog_id
-            .as_ref()
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+        let dialog_id = publish.dialog_id.as_ref().and_then(Value::as_str);
         let checked = validation::check_receipt(
             publish.dialog_id.as_ref(),
             &publish.event,
             publish.metadata.as_ref(),
             CONSUMER,
-            self.ledger.view(dialog_id.as_deref()),
+            self.ledger.view(dialog_id),
         );
-        let verdict = Verdict::of(&checked.findings);
         let first = checked.findings.iter().find(|f| f.is_violation()).cloned();
-        let record = ReceiptRecord {
-            index: 0,
-            connection: self.conn,
-            consumer_id: self.consumer.clone().unwrap_or_else(|| CONSUMER.to_owned()),
-            received_at: now_ms(),
-            request_id: env.id.0.clone(),
-            dialog_id,
-            status: checked.status,
-            sequence_list: checked.sequences,
-            event: Value::Object(publish.event),
-            verdict,
-            findings: checked.findings,
-            stored_sequence: None,
-            response_code: if first.is_some() { 400 } else { 200 },
-            response_body: first
-                .as_ref()
-                .map_or(Value::Null, |f| Value::String(f.error_body())),
+        let response = match &first {
+            Some(finding) => (400, Value::String(finding.error_body())),
+            None => (200, Value::Null),
         };
-        self.hub
-            .with_state(|s| s.journal.record_receipt(record, first.is_none()));
+        let receipt = NewReceipt {
+            request_id: &env.id.0,
+            dialog_id,
+            event: Value::Object(publish.event.clone()),
+            checked,
+            stored_sequence: None,
+            response,
+        };
+        hub.with_state(|s| s.journal.receipt(&self.ctx, receipt));
         first
     }
 
-    fn record(
-        &self,
-        finding: &Finding,
-        id: Option<&ReqId>,
-        req_type: Option<&str>,
-        code: Option<u16>,
-    ) {
-        let record = ViolationRecord {
-            index: 0,
-            connection: self.conn,
-            consumer_id: self.consumer.clone(),
-            at: now_ms(),
-            request_id: id.map(|i| i.0.clone()),
-            request_type: req_type.map(str::to_owned),
-            finding: finding.clone(),
-            receipt: None,
-            response_code: code,
-        };
-        self.hub.with_state(|s| s.journal.record_violation(record));
-    }
-
     /// Records every recorded client frame from step `from` on as never sent.
-    fn report_unsent(&self, from: usize, why: &str) {
+    fn report_unsent(&self, hub: &Hub, from: usize, why: &str) {
         for index in from..self.script.steps.len() {
-            self.report_unsent_step(index, why);
+            self.report_unsent_step(hub, index, why);
         }
     }
 
-    fn report_unsent_step(&self, index: usize, why: &str) {
+    fn report_unsent_step(&self, hub: &Hub, index: usize, why: &str) {
         let Some(Step::Client { number, frame }) = self.script.steps.get(index) else {
             return;
         };
@@ -425,7 +322,33 @@ impl Replayer<'_> {
             frame.json.clone().unwrap_or(Value::Null),
             message,
         );
-        self.record(&finding, None, None, None);
+        record_violation(hub, &self.ctx, (None, None), &finding, None);
+    }
+}
+
+impl Service for Replayer {
+    fn ctx(&self) -> &ConnCtx {
+        &self.ctx
+    }
+
+    fn text(&mut self, hub: &Hub, text: &str) -> Reply {
+        self.client_frame(hub, Kind::Text, text.as_bytes())
+    }
+
+    fn binary(&mut self, hub: &Hub, data: &[u8]) -> Reply {
+        self.client_frame(hub, Kind::Binary, data)
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.pending.front().map(|(at, _)| *at)
+    }
+
+    fn on_deadline(&mut self, _hub: &Hub, _now: Instant) -> Reply {
+        self.send_next()
+    }
+
+    fn on_end(&mut self, hub: &Hub) {
+        self.report_unsent(hub, self.next, "the connection ended before it was sent");
     }
 }
 

@@ -1,0 +1,88 @@
+//! [`Live`]: the simulated Messaging Window API as a socket's [`Service`]: requests go to the
+//! handlers; a header-less client must authenticate within the InitConnection deadline; a
+//! socket without traffic is closed at the idle deadline.
+
+use tokio::time::Instant;
+
+use super::Service;
+use crate::config::Timeouts;
+use crate::conn::ConnCtx;
+use crate::handler::{self, record_violation, Reply, CLOSE_UNAUTHORIZED};
+use crate::hub::Hub;
+use crate::validation::{Finding, Rule};
+
+/// One live consumer socket.
+#[derive(Debug)]
+pub(crate) struct Live {
+    ctx: ConnCtx,
+    timeouts: Timeouts,
+    /// When a client still unauthenticated is closed with 4401 (reference §1.2, option B).
+    init_deadline: Instant,
+    /// When a socket without traffic is closed (reference §1.4); moved by every frame.
+    idle_deadline: Instant,
+}
+
+impl Live {
+    /// A live session for `ctx`, its deadlines counted from now.
+    pub(crate) fn new(ctx: ConnCtx, timeouts: Timeouts) -> Self {
+        let now = Instant::now();
+        Self {
+            ctx,
+            timeouts,
+            init_deadline: now + timeouts.init_connection,
+            idle_deadline: now + timeouts.idle,
+        }
+    }
+
+    fn authenticated(&self) -> bool {
+        self.ctx.consumer_id.is_some()
+    }
+}
+
+impl Service for Live {
+    fn ctx(&self) -> &ConnCtx {
+        &self.ctx
+    }
+
+    fn text(&mut self, hub: &Hub, text: &str) -> Reply {
+        handler::handle_text(hub, &mut self.ctx, text)
+    }
+
+    fn binary(&mut self, hub: &Hub, data: &[u8]) -> Reply {
+        handler::handle_binary(hub, &mut self.ctx, data.len())
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        Some(if self.authenticated() {
+            self.idle_deadline
+        } else {
+            self.init_deadline.min(self.idle_deadline)
+        })
+    }
+
+    fn on_deadline(&mut self, hub: &Hub, now: Instant) -> Reply {
+        if !self.authenticated() && now >= self.init_deadline {
+            let reason = format!(
+                "InitConnection with a ConsumerAuthentication header not received within {:?}",
+                self.timeouts.init_connection
+            );
+            let finding = Finding::violation(
+                Rule::Auth,
+                "InitConnection",
+                serde_json::Value::Null,
+                &*reason,
+            );
+            record_violation(hub, &self.ctx, (None, None), &finding, None);
+            return Reply::close(CLOSE_UNAUTHORIZED, reason);
+        }
+        if now >= self.idle_deadline {
+            let reason = format!("idle timeout: no traffic for {:?}", self.timeouts.idle);
+            return Reply::close(1000, reason);
+        }
+        Reply::default()
+    }
+
+    fn on_traffic(&mut self, now: Instant) {
+        self.idle_deadline = now + self.timeouts.idle;
+    }
+}
