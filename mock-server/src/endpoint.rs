@@ -20,6 +20,8 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 
+use wiretape_fixtures::redact::redact_url;
+
 use crate::auth;
 use crate::config::Auth;
 use crate::conn::ConnCtx;
@@ -66,14 +68,16 @@ async fn replay_socket(hub: Arc<Hub>, library: Arc<Library>, mut req: Request) -
         .collect();
     let Some(script) = library.claim(&path_and_query, &offered) else {
         if let Some(fallback) = library.fallback.clone() {
-            tracing::info!(%path_and_query, "no cassette matches: forwarding to the fallback");
+            let path = redact_url(&path_and_query);
+            tracing::info!(%path, "no cassette matches: forwarding to the fallback");
             return fallback.forward(req).await;
         }
         return refuse(
             StatusCode::NOT_FOUND,
             &format!(
-                "wiretape replay: no unused cassette was recorded for {path_and_query}; \
+                "wiretape replay: no unused cassette was recorded for {}; \
                  the cassettes are:\n{}\nNo fallback is set to record it.",
+                redact_url(&path_and_query),
                 library.describe()
             ),
         );
