@@ -211,15 +211,11 @@ fn joined_conversation(s: &State, id: &str) -> Result<(usize, String), AgentErro
 }
 
 fn store(s: &mut State, conv: usize, agent: &str, event: Value) -> Published {
-    let c = &mut s.conversations[conv];
-    let sequence = c.store(agent, Role::AssignedAgent, event, None);
-    let published = Published {
+    let sequence = s.publish(conv, (agent, Role::AssignedAgent), event, None);
+    let c = &s.conversations[conv];
+    Published {
         conversation_id: c.id.clone(),
         dialog_id: c.dialog.id.clone(),
         sequence,
-    };
-    if let Some(change) = c.dialog.event(sequence).map(|e| c.change(e)) {
-        s.notify_dialog(conv, change);
     }
-    published
 }

@@ -90,6 +90,14 @@ impl AccountFilter {
     fn keeps(&self, account: &str) -> bool {
         self.account.as_deref().is_none_or(|a| a == account)
     }
+
+    /// The records this filter keeps, as a JSON array.
+    fn records<T: serde::Serialize>(&self, all: &[T], account: impl Fn(&T) -> &String) -> Value {
+        json!(all
+            .iter()
+            .filter(|r| self.keeps(account(r)))
+            .collect::<Vec<_>>())
+    }
 }
 
 /// Control API errors as JSON `{"error": "..."}`.
@@ -255,14 +263,7 @@ async fn receipts(
     State(hub): State<Arc<Hub>>,
     Query(filter): Query<AccountFilter>,
 ) -> Json<Value> {
-    Json(hub.read(|s| {
-        let kept = s
-            .journal
-            .receipts()
-            .iter()
-            .filter(|r| filter.keeps(&r.account));
-        json!(kept.collect::<Vec<_>>())
-    }))
+    Json(hub.read(|s| filter.records(s.journal.receipts(), |r| &r.account)))
 }
 
 async fn violations(
@@ -270,14 +271,7 @@ async fn violations(
     State(hub): State<Arc<Hub>>,
     Query(filter): Query<AccountFilter>,
 ) -> Json<Value> {
-    Json(hub.read(|s| {
-        let kept = s
-            .journal
-            .violations()
-            .iter()
-            .filter(|v| filter.keeps(&v.account));
-        json!(kept.collect::<Vec<_>>())
-    }))
+    Json(hub.read(|s| filter.records(s.journal.violations(), |v| &v.account)))
 }
 
 async fn report(_: Allowed, State(hub): State<Arc<Hub>>) -> Json<crate::Report> {

@@ -28,7 +28,7 @@ use crate::conn::ConnCtx;
 use crate::hub::Hub;
 use crate::replay::replayer::Replayer;
 use crate::replay::Library;
-use crate::session::{self, Live};
+use crate::session::{self, Live, Service};
 
 /// The router of one server. When replaying (`library`), every WebSocket upgrade (whatever
 /// its path) is matched against the cassettes instead of served by the simulation.
@@ -96,21 +96,11 @@ async fn replay_socket(hub: Arc<Hub>, library: Arc<Library>, mut req: Request) -
         Ok(consumer) => consumer,
         Err(reason) => return refuse(StatusCode::UNAUTHORIZED, &reason),
     };
-    let task_hub = hub.clone();
     let subprotocol = script.open.subprotocol.clone();
     // The account the cassette was recorded on (the path matched it).
     let account = account_in(&path_and_query).unwrap_or_default().to_owned();
-    let mut resp = upgrade(&hub, &mut req, &key, move |ws| async move {
-        let consumer = consumer_id.clone();
-        session::run(ws, &task_hub, &account, consumer_id, |id| {
-            let ctx = ConnCtx {
-                id,
-                account: account.clone(),
-                consumer_id: consumer,
-            };
-            Replayer::new(library, script, ctx)
-        })
-        .await;
+    let mut resp = upgrade(&hub, &mut req, &key, (account, consumer_id), move |ctx| {
+        Replayer::new(library, script, ctx)
     });
     if let Some(p) = subprotocol.and_then(|p| p.parse().ok()) {
         resp.headers_mut().insert(header::SEC_WEBSOCKET_PROTOCOL, p);
@@ -199,19 +189,9 @@ async fn consumer_socket(
         Ok(consumer) => consumer,
         Err(reason) => return refuse(StatusCode::UNAUTHORIZED, &reason),
     };
-    let task_hub = hub.clone();
-    upgrade(&hub, &mut req, &key, move |ws| async move {
-        let timeouts = task_hub.settings.timeouts;
-        let consumer = consumer_id.clone();
-        session::run(ws, &task_hub, &account, consumer_id, |id| {
-            let ctx = ConnCtx {
-                id,
-                account: account.clone(),
-                consumer_id: consumer,
-            };
-            Live::new(ctx, timeouts)
-        })
-        .await;
+    let timeouts = hub.settings.timeouts;
+    upgrade(&hub, &mut req, &key, (account, consumer_id), move |ctx| {
+        Live::new(ctx, timeouts)
     })
 }
 
@@ -223,16 +203,23 @@ fn account_in(path: &str) -> Option<&str> {
         .filter(|a| !a.is_empty())
 }
 
-/// Answers an upgrade request with 101 and, once hyper hands the connection over, runs
-/// `serve` on it as a WebSocket with the message size limit (a tracked task).
-fn upgrade<F, Fut>(hub: &Arc<Hub>, req: &mut Request, key: &str, serve: F) -> Response
+/// Answers an upgrade request with 101 and, once hyper hands the connection over, serves it
+/// as a WebSocket with the message size limit (a tracked task) in the one socket loop, for
+/// `who` (account, consumer when authenticated), with the service `service` builds.
+fn upgrade<V>(
+    hub: &Arc<Hub>,
+    req: &mut Request,
+    key: &str,
+    who: (String, Option<String>),
+    service: impl FnOnce(ConnCtx) -> V + Send + 'static,
+) -> Response
 where
-    F: FnOnce(WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
+    V: Service + Send,
 {
     let accept = derive_accept_key(key.as_bytes());
     let on_upgrade = hyper::upgrade::on(req);
     let limit = hub.settings.max_message_bytes;
+    let task_hub = hub.clone();
     hub.tracker.spawn(async move {
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
@@ -247,7 +234,7 @@ where
         let ws =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
                 .await;
-        serve(ws).await;
+        session::run(ws, &task_hub, who, service).await;
     });
     switching_protocols(&accept)
 }

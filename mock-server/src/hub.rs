@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{Auth, ControlAccess, Strictness, Timeouts};
 use crate::journal::Journal;
-use crate::model::{now_ms, Closed, ClosedBy, Conversation};
+use crate::model::{now_ms, Closed, ClosedBy, Conversation, Role};
 use crate::protocol::{notification, types, ExFilter};
 use crate::scenario::runner::ConsumerEvent;
 use crate::scenario::Trigger;
@@ -249,6 +249,24 @@ impl State {
             .filter(|&i| self.conversations[i].is_open())
     }
 
+    /// Stores an event in the conversation's dialog and notifies every socket subscribed to
+    /// it; returns its sequence. Consumers, the agent and (to come) agent sockets all publish
+    /// through here.
+    pub(crate) fn publish(
+        &mut self,
+        conv: usize,
+        (originator, role): (&str, Role),
+        event: Value,
+        metadata: Option<Value>,
+    ) -> u64 {
+        let c = &mut self.conversations[conv];
+        let sequence = c.store(originator, role, event, metadata);
+        if let Some(change) = c.dialog.event(sequence).map(|e| c.change(e)) {
+            self.notify_dialog(conv, change);
+        }
+        sequence
+    }
+
     /// Sends one `ms.MessagingEventNotification` change to every socket subscribed to the
     /// conversation's dialog, the publisher included.
     pub(crate) fn notify_dialog(&mut self, conv: usize, change: Value) {
@@ -332,68 +350,4 @@ fn owner(conversation: &Conversation) -> (String, String) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_account_has_its_own_conversations_for_the_same_consumer() {
-        let mut state = State::default();
-        let a = state.add_conversation(Conversation::new(
-            "c-a".into(),
-            "same-consumer".into(),
-            "87654321".into(),
-            "-1".into(),
-        ));
-        assert_eq!(
-            state.open_conversation_of("87654321", "same-consumer"),
-            Some(a)
-        );
-        assert_eq!(
-            state.open_conversation_of("12345678", "same-consumer"),
-            None
-        );
-        assert_eq!(
-            state.consumer_dialog("87654321", "same-consumer", "c-a"),
-            Some(a)
-        );
-        assert_eq!(
-            state.consumer_dialog("12345678", "same-consumer", "c-a"),
-            None,
-            "another account's dialog is not found"
-        );
-        let b = state.add_conversation(Conversation::new(
-            "c-b".into(),
-            "same-consumer".into(),
-            "12345678".into(),
-            "-1".into(),
-        ));
-        assert_eq!(
-            state.open_conversation_of("12345678", "same-consumer"),
-            Some(b)
-        );
-        state.close_conversation(a, ClosedBy::Consumer, "done");
-        assert_eq!(
-            state.open_conversation_of("87654321", "same-consumer"),
-            None
-        );
-        assert_eq!(
-            state.open_conversation_of("12345678", "same-consumer"),
-            Some(b)
-        );
-    }
-
-    #[test]
-    fn any_account_is_served_unless_one_is_pinned() {
-        let settings = |account: Option<&str>| Settings {
-            account: account.map(str::to_owned),
-            auth: Auth::AnyToken,
-            strictness: Strictness::Standard,
-            timeouts: Timeouts::default(),
-            max_message_bytes: 1024,
-            control_api: ControlAccess::LoopbackOnly,
-        };
-        assert!(settings(None).serves("87654321"));
-        assert!(settings(Some("12345678")).serves("12345678"));
-        assert!(!settings(Some("12345678")).serves("87654321"));
-    }
-}
+mod tests;

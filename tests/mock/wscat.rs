@@ -8,9 +8,26 @@ use serde_json::Value;
 use crate::harness::process::Wiretape;
 use crate::harness::wscat;
 
-/// Runs `wscat -x FRAME... -w 1` against `url` and returns the JSON frames it printed. Its
-/// stdin stays open until it exits: wscat quits at once when stdin closes.
+/// Runs `wscat -x FRAME... -w 1` against `url` and returns the JSON frames it printed.
 fn wscat_run(ca: &std::path::Path, url: &str, frames: &[String]) -> Vec<Value> {
+    let output = wscat_output(ca, url, frames);
+    assert!(
+        output.status.success(),
+        "wscat failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+        .stdout
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|line| line.find('{').map(|i| line[i..].to_owned()))
+        .map(|json| serde_json::from_str(&json).expect("wscat printed JSON"))
+        .collect()
+}
+
+/// Runs `wscat -x FRAME... -w 1` against `url` with the tutorial's token. Its stdin stays open
+/// until it exits: wscat quits at once, silently, when stdin closes.
+fn wscat_output(ca: &std::path::Path, url: &str, frames: &[String]) -> std::process::Output {
     let mut cmd = Command::new(wscat::require());
     cmd.arg("--no-color").arg("--ca").arg(ca).args([
         "-H",
@@ -30,19 +47,7 @@ fn wscat_run(ca: &std::path::Path, url: &str, frames: &[String]) -> Vec<Value> {
         .spawn()
         .expect("start wscat");
     let _stdin = child.stdin.take();
-    let output = child.wait_with_output().expect("wscat runs");
-    assert!(
-        output.status.success(),
-        "wscat failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-        .stdout
-        .lines()
-        .map_while(Result::ok)
-        .filter_map(|line| line.find('{').map(|i| line[i..].to_owned()))
-        .map(|json| serde_json::from_str(&json).expect("wscat printed JSON"))
-        .collect()
+    child.wait_with_output().expect("wscat runs")
 }
 
 /// A plain `wiretape mock` serves any account: the tutorial runs on 87654321, a recorded real
@@ -141,19 +146,7 @@ fn wscat_on_another_account_gets_404_with_account_pinned() {
         "{}/ws_api/account/87654321/messaging/consumer?v=3",
         mock.url
     );
-    // Its stdin stays open until it exits: wscat quits silently when stdin closes first.
-    let mut child = Command::new(wscat::require())
-        .arg("--no-color")
-        .arg("--ca")
-        .arg(home.path().join("ca.pem"))
-        .args(["-H", "Authorization: jwt test", "-c", &url])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start wscat");
-    let _stdin = child.stdin.take();
-    let output = child.wait_with_output().expect("wscat runs");
+    let output = wscat_output(&home.path().join("ca.pem"), &url, &[]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("Unexpected server response: 404"),

@@ -51,10 +51,7 @@ pub(super) fn publish(
             .get("message")
             .and_then(Value::as_str)
             .map(str::to_owned);
-        let sequence = c.store(consumer, Role::Consumer, event, publish.metadata);
-        if let Some(change) = c.dialog.event(sequence).map(|e| c.change(e)) {
-            s.notify_dialog(conv, change);
-        }
+        let sequence = s.publish(conv, (consumer, Role::Consumer), event, publish.metadata);
         s.events.push(ConsumerEvent {
             trigger: Trigger::ConsumerMessage,
             conversation_id: s.conversations[conv].id.clone(),
@@ -105,11 +102,8 @@ fn receipt(hub: &Hub, ctx: &ConnCtx, consumer: &str, id: &ReqId, publish: Publis
         let (stored_sequence, code, body) = match (accepted, conv, &first_violation) {
             (true, Some(conv), _) => {
                 let event = Value::Object(publish.event.clone());
-                let c = &mut s.conversations[conv];
-                let sequence = c.store(consumer, Role::Consumer, event, publish.metadata.clone());
-                if let Some(change) = c.dialog.event(sequence).map(|e| c.change(e)) {
-                    s.notify_dialog(conv, change);
-                }
+                let by = (consumer, Role::Consumer);
+                let sequence = s.publish(conv, by, event, publish.metadata.clone());
                 s.events.push(ConsumerEvent {
                     trigger: Trigger::ConsumerReceipt,
                     conversation_id: s.conversations[conv].id.clone(),

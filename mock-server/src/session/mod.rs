@@ -85,20 +85,23 @@ impl std::fmt::Display for Ending {
     }
 }
 
-/// Registers the socket with the hub (on `account`, as `consumer_id` when the upgrade was
-/// authenticated), builds its service with the connection id, and serves it until it closes.
+/// Registers the socket with the hub for `(account, consumer)` (the consumer when the upgrade
+/// was authenticated), builds its service for that [`ConnCtx`], and serves it until it closes.
 pub(crate) async fn run<S, V>(
     ws: WebSocketStream<S>,
     hub: &Hub,
-    account: &str,
-    consumer_id: Option<String>,
-    service: impl FnOnce(u64) -> V,
+    (account, consumer_id): (String, Option<String>),
+    service: impl FnOnce(ConnCtx) -> V,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
     V: Service,
 {
-    let (id, queue, overflow) = hub.register(account, consumer_id);
-    let mut service = service(id);
+    let (id, queue, overflow) = hub.register(&account, consumer_id.clone());
+    let mut service = service(ConnCtx {
+        id,
+        account,
+        consumer_id,
+    });
     let ending = serve(ws, hub, &mut service, queue, overflow).await;
     service.on_end(hub);
     hub.unregister(id);
