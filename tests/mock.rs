@@ -8,7 +8,7 @@ mod protocol;
 mod test_api;
 mod tutorial;
 mod validation;
-mod wscat;
+pub(crate) mod wscat;
 
 use serde_json::{json, Value};
 use wiretape_mock_server::client;

@@ -8,9 +8,11 @@ use serde_json::Value;
 use crate::harness::process::Wiretape;
 use crate::harness::wscat;
 
-/// Runs `wscat -x FRAME... -w 1` against `url` and returns the JSON frames it printed. Its
-/// stdin stays open until it exits: wscat quits at once when stdin closes.
-fn wscat_run(ca: &std::path::Path, url: &str, frames: &[String]) -> Vec<Value> {
+/// Runs `wscat -x FRAME... -w 1` against `url` (with `Authorization: jwt test`, trusting the
+/// CA file `ca`) and returns the JSON frames it printed: wscat sends the frames as soon as it
+/// is connected, then waits a second for the answers. Its stdin stays open until it exits:
+/// wscat quits at once when stdin closes.
+pub(crate) fn wscat_run(ca: &std::path::Path, url: &str, frames: &[String]) -> Vec<Value> {
     let mut cmd = Command::new(wscat::require());
     cmd.arg("--no-color").arg("--ca").arg(ca).args([
         "-H",
