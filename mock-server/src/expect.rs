@@ -126,18 +126,7 @@ impl fmt::Display for Unmet {
         if let Some(waited) = self.waited {
             write!(f, " within {waited:?}")?;
         }
-        if self.arrived.is_empty() {
-            return f.write_str(", but no receipt arrived");
-        }
-        write!(
-            f,
-            ", but it did not arrive; {} arrived:",
-            self.arrived.len()
-        )?;
-        for record in &self.arrived {
-            write!(f, "\n  {record}")?;
-        }
-        Ok(())
+        write_arrived(f, "receipt", &self.arrived, |r| r.to_string())
     }
 }
 
@@ -162,19 +151,28 @@ impl fmt::Display for UnmetViolation {
             "expected a violation of rule {} within {:?}",
             self.rule, self.waited
         )?;
-        if self.arrived.is_empty() {
-            return f.write_str(", but no violation arrived");
-        }
-        write!(
-            f,
-            ", but it did not arrive; {} arrived:",
-            self.arrived.len()
-        )?;
-        for violation in &self.arrived {
-            write!(f, "\n  {}", ViolationLine(violation))?;
-        }
-        Ok(())
+        write_arrived(f, "violation", &self.arrived, |v| {
+            ViolationLine(v).to_string()
+        })
     }
+}
+
+/// The end of an unmet wait's message: `, but no {noun} arrived`, or `, but it did not
+/// arrive; N arrived:` and one indented line per record.
+fn write_arrived<T>(
+    f: &mut fmt::Formatter<'_>,
+    noun: &str,
+    arrived: &[T],
+    line: impl Fn(&T) -> String,
+) -> fmt::Result {
+    if arrived.is_empty() {
+        return write!(f, ", but no {noun} arrived");
+    }
+    write!(f, ", but it did not arrive; {} arrived:", arrived.len())?;
+    for record in arrived {
+        write!(f, "\n  {}", line(record))?;
+    }
+    Ok(())
 }
 
 impl std::error::Error for UnmetViolation {}
