@@ -2,42 +2,41 @@
 //! diff; timing follows the recording; the real wscat replays the tutorial.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use futures_util::{SinkExt as _, StreamExt as _};
-use serde_json::{json, Value};
+use futures_util::StreamExt as _;
+use serde_json::Value;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 use wiretape_fixtures::cassette::Cassette;
 use wiretape_fixtures::pki::LocalCa;
 use wiretape_fixtures::transcript;
-use wiretape_mock_server::{MockServer, Replay, Rule, Speed, TlsIdentity};
+use wiretape_mock_server::client::{self, Consumer};
+use wiretape_mock_server::{MockServer, ReceiptStatus, Replay, Rule, Speed, TlsIdentity};
 
-use crate::harness::client::{connect, Client};
+use crate::harness::client::connect;
+use crate::harness::json::fake_jwt;
 use crate::harness::process::Wiretape;
-use crate::harness::{cassettes, spawn_proxy, wscat};
+use crate::harness::{cassettes, spawn_proxy};
+use crate::mock::wscat::wscat_run;
 
-const JWT: &str =
-    "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJmMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDEifQ.c2ln";
+/// The consumer the tutorial client authenticates as (its fake JWT's `sub`).
+const CONSUMER: &str = "f0000000-0000-4000-8000-000000000001";
 
-async fn next_json(client: &mut Client) -> Value {
-    let msg = tokio::time::timeout(Duration::from_secs(5), client.next())
-        .await
-        .expect("a frame within 5 s")
-        .expect("open")
-        .expect("valid");
-    serde_json::from_str(msg.to_text().unwrap()).unwrap()
-}
-
-/// Reads frames until one satisfies `want`.
-async fn until(client: &mut Client, want: impl Fn(&Value) -> bool) -> Value {
+/// Reads frames in arrival order, dropping them, until one satisfies `want`.
+async fn until(consumer: &mut Consumer, want: impl Fn(&Value) -> bool) -> Value {
     loop {
-        let frame = next_json(client).await;
+        let frame = consumer.next_frame().await;
         if want(&frame) {
             return frame;
         }
     }
+}
+
+/// Closes the consumer's socket and reads it to the end.
+async fn hang_up(consumer: Consumer) {
+    let mut ws = consumer.into_socket();
+    ws.close(None).await.unwrap();
+    while ws.next().await.is_some() {}
 }
 
 fn is_resp(id: &'static str) -> impl Fn(&Value) -> bool {
@@ -67,20 +66,10 @@ enum Variant {
 /// Waits for every answer before the next frame, so the frame order is fixed. Returns the
 /// error responses it got.
 async fn tutorial_client(url: &str, ca: &LocalCa, variant: Variant) -> Vec<Value> {
-    let (mut c, _) = connect(
-        url,
-        ca.client_config(),
-        &[("Authorization", &format!("jwt {JWT}"))],
-    )
-    .await
-    .unwrap();
+    let jwt = fake_jwt(CONSUMER);
+    let mut c = Consumer::connect_to(url, Some(ca.client_config()), Some(&jwt)).await;
     let mut errors = Vec::new();
-    let send = |frame: Value| Message::text(frame.to_string());
-    c.send(send(
-        json!({"kind":"req","id":1,"type":"cm.ConsumerRequestConversation"}),
-    ))
-    .await
-    .unwrap();
+    c.send(&client::request_conversation(1)).await;
     let conversation = until(&mut c, is_resp("1")).await["body"]["conversationId"]
         .as_str()
         .unwrap()
@@ -92,12 +81,12 @@ async fn tutorial_client(url: &str, ca: &LocalCa, variant: Variant) -> Vec<Value
     } else {
         "hello"
     };
-    c.send(send(
-        json!({"kind":"req","id":2,"type":"ms.PublishEvent","body":{"dialogId":conversation,
-        "event":{"type":"ContentEvent","contentType":"text/plain","message":text}}}),
+    c.send(&client::publish(
+        2,
+        &conversation,
+        client::text_message(text),
     ))
-    .await
-    .unwrap();
+    .await;
     let resp = until(&mut c, is_resp("2")).await;
     if resp["code"] != 200 {
         errors.push(resp);
@@ -117,14 +106,13 @@ async fn tutorial_client(url: &str, ca: &LocalCa, variant: Variant) -> Vec<Value
     } else {
         sequence
     };
-    for (id, status) in [("3", "ACCEPT"), ("4", "READ")] {
-        if status == "READ" && variant == Variant::NoRead {
+    for (id, status) in [(3, ReceiptStatus::Accept), (4, ReceiptStatus::Read)] {
+        if status == ReceiptStatus::Read && variant == Variant::NoRead {
             break;
         }
-        c.send(send(json!({"kind":"req","id":id.parse::<u64>().unwrap(),"type":"ms.PublishEvent",
-            "body":{"dialogId":conversation,"event":{"type":"AcceptStatusEvent","status":status,"sequenceList":[acked]}}})))
-            .await
-            .unwrap();
+        c.send(&client::receipt(id, &conversation, status, [acked]))
+            .await;
+        let id = id.to_string();
         let resp = until(&mut c, move |f| f["kind"] == "resp" && f["reqId"] == id).await;
         if resp["code"] != 200 {
             errors.push(resp);
@@ -133,8 +121,7 @@ async fn tutorial_client(url: &str, ca: &LocalCa, variant: Variant) -> Vec<Value
             // the echo
         }
     }
-    c.close(None).await.unwrap();
-    while c.next().await.is_some() {}
+    hang_up(c).await;
     errors
 }
 
@@ -237,20 +224,15 @@ async fn a_client_that_deviates_gets_the_diff_and_the_report_names_it() {
     let mock = replay_mock(&ca, original, Speed::INSTANT).await;
     let errors = tutorial_client(&consumer_url(&mock.url()), &ca, Variant::NoRead).await;
     assert!(errors.is_empty(), "{errors:?}");
-    let deadline = Instant::now() + Duration::from_secs(3);
-    let unsent = loop {
-        let report = mock.report();
-        let unsent: Vec<_> = report
-            .violations
-            .iter()
-            .filter(|v| v.finding.rule == Rule::ReplayUnsent)
-            .map(|v| v.finding.message.clone())
-            .collect();
-        if !unsent.is_empty() || Instant::now() > deadline {
-            break unsent;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    mock.wait_for_violation_within(Rule::ReplayUnsent, Duration::from_secs(3))
+        .await
+        .unwrap_or_else(|unmet| panic!("{unmet}"));
+    let unsent: Vec<_> = mock
+        .violations()
+        .into_iter()
+        .filter(|v| v.finding.rule == Rule::ReplayUnsent)
+        .map(|v| v.finding.message)
+        .collect();
     assert_eq!(unsent.len(), 1, "{unsent:?}");
     assert!(unsent[0].contains(r#""status":"READ""#), "{}", unsent[0]);
     assert!(unsent[0].contains("was never sent"), "{}", unsent[0]);
@@ -278,6 +260,10 @@ async fn replay_timing_follows_the_recording_at_speed_1_and_is_immediate_at_spee
         "the recording has the delay: {recorded_gap} ms"
     );
 
+    // The real clock, not tokio::time::pause: a paused clock auto-advances whenever the
+    // runtime waits, socket I/O in flight included, so the consumer's 5 s frame timeout fires
+    // before the mock has even read the request (tried: the test then fails at once).
+
     for (speed, low, high) in [
         (
             Speed::REAL_TIME,
@@ -287,14 +273,9 @@ async fn replay_timing_follows_the_recording_at_speed_1_and_is_immediate_at_spee
         (Speed::INSTANT, 0.0, 100.0),
     ] {
         let mock = replay_mock(&ca, original.clone(), speed).await;
-        let (mut c, _) = connect(&consumer_url(&mock.url()), ca.client_config(), &[])
-            .await
-            .unwrap();
-        c.send(Message::text(
-            r#"{"kind":"req","id":1,"type":"cm.ConsumerRequestConversation"}"#,
-        ))
-        .await
-        .unwrap();
+        let mut c =
+            Consumer::connect_to(&consumer_url(&mock.url()), Some(ca.client_config()), None).await;
+        c.send(&client::request_conversation(1)).await;
         until(&mut c, is_resp("1")).await;
         let start = Instant::now();
         until(&mut c, agent_message).await;
@@ -331,7 +312,6 @@ async fn an_unmatched_connection_is_refused_with_the_list_of_cassettes() {
 
 #[tokio::test]
 async fn real_wscat_replays_the_tutorial_against_wiretape_mock_replay() {
-    let wscat = wscat::require();
     let ca = LocalCa::generate().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let original = record_tutorial(&ca, dir.path(), Duration::ZERO).await;
@@ -376,49 +356,19 @@ async fn real_wscat_replays_the_tutorial_against_wiretape_mock_replay() {
     ];
     let url = consumer_url(&mock.url);
     let ca_file = home.path().join("ca.pem");
-    let output = tokio::task::spawn_blocking(move || {
-        use std::io::Write as _;
-        let mut child = Command::new(wscat)
-            .args([
-                "--ca",
-                ca_file.to_str().unwrap(),
-                "-H",
-                "Authorization: jwt test",
-                "-c",
-                &url,
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        // wscat prints nothing when it connects without a terminal: give it time to connect.
-        std::thread::sleep(Duration::from_millis(1500));
-        for line in &lines {
-            writeln!(stdin, "{line}").unwrap();
-            std::thread::sleep(Duration::from_millis(400));
-        }
-        std::thread::sleep(Duration::from_millis(500));
-        drop(stdin); // wscat exits when its stdin closes
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    // wscat sends the lines as soon as it is connected (-x), then waits a second for the
+    // answers: no guessing how long its connection takes.
+    let replies = tokio::task::spawn_blocking(move || wscat_run(&ca_file, &url, &lines))
+        .await
+        .unwrap();
     let (status, stderr) = mock.terminate();
-    // Without a terminal wscat still writes its "> " prompt before some lines.
-    let replies: Vec<Value> = stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str(l.trim_start_matches("> ")).ok())
-        .collect();
     for id in ["1", "2", "3", "4"] {
         assert!(
             replies.iter().any(|r| r["reqId"] == id && r["code"] == 200),
-            "no 200 for request {id}: {stdout}\n{stderr}"
+            "no 200 for request {id}: {replies:?}\n{stderr}"
         );
     }
-    assert!(replies.iter().any(agent_message), "{stdout}");
+    assert!(replies.iter().any(agent_message), "{replies:?}");
     assert!(
         status.success(),
         "replay saw no deviation, so mock exits 0: {status:?}\n{stderr}"

@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 use wiretape_fixtures::pki::LocalCa;
 
 use crate::harness::client::{connect, Client};
+use crate::harness::json::{fake_jwt, next_json};
 use crate::harness::upstream::{Behavior, Upstream};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wiretape");
@@ -214,32 +214,6 @@ async fn insecure_upstream_connects_to_an_unverifiable_upstream_and_says_so() {
         printed.contains("WARN") && printed.contains("the upstream's certificate is NOT verified"),
         "{printed}"
     );
-}
-
-/// A fake JWT for `sub`, built here so that no JWT-shaped literal sits in the repository.
-fn fake_jwt(sub: &str) -> String {
-    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
-    let sig = b64(&format!("signature-of-{sub}-0123456789"));
-    format!(
-        "{}.{}.{sig}",
-        b64(r#"{"alg":"RS256"}"#),
-        b64(&format!(r#"{{"sub":"{sub}"}}"#))
-    )
-}
-
-async fn next_json(client: &mut Client) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(5), client.next()).await;
-        match msg
-            .expect("a frame within 5 s")
-            .expect("open")
-            .expect("valid")
-        {
-            Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
-            Message::Close(frame) => panic!("closed: {frame:?}"),
-            _ => {}
-        }
-    }
 }
 
 /// Sends `frame` and returns the response to `id` (`null` for id-less errors), skipping

@@ -5,33 +5,24 @@
 use std::process::Command;
 use std::time::Duration;
 
-use futures_util::{SinkExt as _, StreamExt as _};
+use futures_util::StreamExt as _;
 use serde_json::Value;
-use tokio_tungstenite::tungstenite::Message;
 use wiretape_fixtures::pki::LocalCa;
 use wiretape_fixtures::transcript;
+use wiretape_mock_server::client::Consumer;
 use wiretape_mock_server::{ExpectedReceipt, MockServer, TlsIdentity};
 
-use crate::harness::client::{connect, Client};
+use crate::harness::json::fake_jwt;
 use crate::harness::{cassettes, spawn_proxy};
 
-async fn next_json(client: &mut Client) -> Value {
-    let msg = tokio::time::timeout(Duration::from_secs(5), client.next())
-        .await
-        .expect("a frame within 5 s")
-        .expect("open")
-        .expect("valid");
-    serde_json::from_str(msg.to_text().unwrap()).unwrap()
-}
-
-/// Sends a frame as typed and waits for the response to it and then one notification, so the
-/// cassette's interleaving is deterministic.
-async fn type_and_wait(client: &mut Client, typed: &str, notifications: usize) -> Value {
-    client.send(Message::text(typed)).await.unwrap();
-    let resp = next_json(client).await;
+/// Sends a frame as typed and waits for the response to it and then `notifications`
+/// notifications, in that order, so the cassette's interleaving is deterministic.
+async fn type_and_wait(consumer: &mut Consumer, typed: &str, notifications: usize) -> Value {
+    consumer.send_text(typed).await;
+    let resp = consumer.next_frame().await;
     assert_eq!(resp["kind"], "resp", "{resp}");
     for _ in 0..notifications {
-        let n = next_json(client).await;
+        let n = consumer.next_frame().await;
         assert_eq!(n["kind"], "notification", "{n}");
     }
     resp
@@ -54,15 +45,8 @@ async fn the_tutorial_through_the_recording_proxy_in_front_of_the_mock() {
         proxy.url(),
         mock.account()
     );
-    let jwt =
-        "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJmMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDEifQ.c2ln";
-    let (mut client, _) = connect(
-        &url,
-        ca.client_config(),
-        &[("Authorization", &format!("jwt {jwt}"))],
-    )
-    .await
-    .unwrap();
+    let jwt = fake_jwt("f0000000-0000-4000-8000-000000000001");
+    let mut client = Consumer::connect_to(&url, Some(ca.client_config()), Some(&jwt)).await;
 
     // Step 1: the tutorial's exact request.
     let resp = type_and_wait(
@@ -77,7 +61,7 @@ async fn the_tutorial_through_the_recording_proxy_in_front_of_the_mock() {
     let agent = mock.agent();
     agent.join(&conversation).unwrap();
     let said = agent.say(&conversation, "some agent text").unwrap();
-    let notification = next_json(&mut client).await;
+    let notification = client.next_frame().await;
     assert_eq!(notification["type"], "ms.MessagingEventNotification");
     let change = &notification["body"]["changes"][0];
     assert_eq!(change["sequence"], said.sequence);
@@ -102,15 +86,16 @@ async fn the_tutorial_through_the_recording_proxy_in_front_of_the_mock() {
     )
     .await
     .unwrap_or_else(|unmet| panic!("{unmet}"));
-    client.close(None).await.unwrap();
-    while client.next().await.is_some() {}
+    let mut ws = client.into_socket();
+    ws.close(None).await.unwrap();
+    while ws.next().await.is_some() {}
     proxy.shutdown().await;
     assert!(!mock.report().has_invalid_receipts(), "{}", mock.report());
 
     let cassettes = cassettes(dir.path());
     assert_eq!(cassettes.len(), 1);
     let raw = std::fs::read_to_string(&cassettes[0].path).unwrap();
-    assert!(!raw.contains(jwt), "the JWT never reaches the disk");
+    assert!(!raw.contains(&jwt), "the JWT never reaches the disk");
     // The tutorial's spaced JSON keeps its exact text beside the readable JSON.
     let spaced = &cassettes[0].frames[3];
     assert!(spaced

@@ -1,11 +1,12 @@
-//! Waiting for and verifying receipts: "the client acknowledged sequence N with READ".
+//! What a test expects: [`ExpectedReceipt`] ("the client acknowledged sequence N with
+//! READ"), and what it gets when that does not happen ([`Unmet`], [`UnmetViolation`]).
 
 use std::fmt;
 use std::time::Duration;
 
-use crate::journal::ReceiptRecord;
+use crate::journal::{ReceiptRecord, ViolationRecord};
 use crate::model::ReceiptStatus;
-use crate::validation::Verdict;
+use crate::validation::{Rule, Verdict};
 
 /// A description of a receipt a test expects the client to publish.
 ///
@@ -125,19 +126,72 @@ impl fmt::Display for Unmet {
         if let Some(waited) = self.waited {
             write!(f, " within {waited:?}")?;
         }
-        if self.arrived.is_empty() {
-            return f.write_str(", but no receipt arrived");
-        }
-        write!(
-            f,
-            ", but it did not arrive; {} arrived:",
-            self.arrived.len()
-        )?;
-        for record in &self.arrived {
-            write!(f, "\n  {record}")?;
-        }
-        Ok(())
+        write_arrived(f, "receipt", &self.arrived, |r| r.to_string())
     }
 }
 
 impl std::error::Error for Unmet {}
+
+/// An awaited violation that did not arrive: its rule, how long was waited, and every
+/// violation that did arrive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnmetViolation {
+    /// The rule the awaited violation breaks.
+    pub rule: Rule,
+    /// How long was waited.
+    pub waited: Duration,
+    /// Every violation the mock recorded, in order.
+    pub arrived: Vec<ViolationRecord>,
+}
+
+impl fmt::Display for UnmetViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "expected a violation of rule {} within {:?}",
+            self.rule, self.waited
+        )?;
+        write_arrived(f, "violation", &self.arrived, |v| {
+            ViolationLine(v).to_string()
+        })
+    }
+}
+
+/// The end of an unmet wait's message: `, but no {noun} arrived`, or `, but it did not
+/// arrive; N arrived:` and one indented line per record.
+fn write_arrived<T>(
+    f: &mut fmt::Formatter<'_>,
+    noun: &str,
+    arrived: &[T],
+    line: impl Fn(&T) -> String,
+) -> fmt::Result {
+    if arrived.is_empty() {
+        return write!(f, ", but no {noun} arrived");
+    }
+    write!(f, ", but it did not arrive; {} arrived:", arrived.len())?;
+    for record in arrived {
+        write!(f, "\n  {}", line(record))?;
+    }
+    Ok(())
+}
+
+impl std::error::Error for UnmetViolation {}
+
+/// One violation on one line: `#0 on connection 1 (request 4): sequence-exists at
+/// body.event.sequenceList[0]: sequence 99 does not exist in dialog …`.
+pub(crate) struct ViolationLine<'a>(pub(crate) &'a ViolationRecord);
+
+impl fmt::Display for ViolationLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.0;
+        write!(f, "#{} on connection {}", v.index, v.connection)?;
+        if let Some(request) = &v.request_id {
+            write!(f, " (request {request})")?;
+        }
+        write!(
+            f,
+            ": {} at {}: {}",
+            v.finding.rule, v.finding.field, v.finding.message
+        )
+    }
+}

@@ -9,41 +9,32 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use futures_util::{SinkExt as _, StreamExt as _};
-//! use tokio_tungstenite::tungstenite::Message;
-//! use wiretape_mock_server::{client, ExpectedReceipt, MockServer};
+//! use wiretape_mock_server::client::{self, Consumer};
+//! use wiretape_mock_server::{ExpectedReceipt, MockServer, ReceiptStatus};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! // wss:// on 127.0.0.1, a free port, its own CA, an agent that answers at once.
 //! let server = MockServer::builder().auto_agent(Duration::ZERO).start().await;
-//! let mut ws = client::connect(&server.consumer_url(), server.client_tls(), Some("test"))
-//!     .await
-//!     .unwrap();
+//! // Verified when `server` is dropped: a panic lists what was unmet and every receipt.
+//! server.expect(ExpectedReceipt::read(0));
+//! server.expect_no_invalid_receipts();
 //!
-//! ws.send(Message::text(r#"{"kind":"req","id":1,"type":"cm.ConsumerRequestConversation"}"#))
-//!     .await
-//!     .unwrap();
-//! // The response, then the agent's greeting arrives on the same socket, unsubscribed.
-//! let greeting = loop {
-//!     let frame: serde_json::Value =
-//!         serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
-//!     if frame["type"] == "ms.MessagingEventNotification" {
-//!         break frame["body"]["changes"][0].clone();
-//!     }
-//! };
-//! let (dialog, seq) = (greeting["dialogId"].as_str().unwrap(), greeting["sequence"].clone());
-//! let read = format!(
-//!     r#"{{"kind":"req","id":2,"type":"ms.PublishEvent","body":{{"dialogId":"{dialog}","event":{{"type":"AcceptStatusEvent","status":"READ","sequenceList":[{seq}]}}}}}}"#
-//! );
-//! ws.send(Message::text(read)).await.unwrap();
+//! // The client under test; here the library's test consumer plays it.
+//! let mut consumer = Consumer::connect(&server).await;
+//! let conversation = consumer.create_conversation().await;
+//! // The agent's greeting arrives on the same socket, unsubscribed.
+//! let greeting = consumer.notification("ms.MessagingEventNotification").await;
+//! let sequence = greeting["body"]["changes"][0]["sequence"].as_u64().unwrap();
+//! let read = client::receipt(2, &conversation, ReceiptStatus::Read, [sequence]);
+//! assert_eq!(consumer.request(read).await["code"], 200);
 //!
+//! // Or wait for it explicitly, and look at the record.
 //! let receipt = server
-//!     .wait_for_receipt_within(&ExpectedReceipt::read(0), Duration::from_secs(5))
+//!     .wait_for_receipt_within(&ExpectedReceipt::read(sequence), Duration::from_secs(5))
 //!     .await
 //!     .unwrap_or_else(|unmet| panic!("{unmet}"));
-//! assert_eq!(receipt.stored_sequence, Some(1));
-//! assert!(!server.report().has_invalid_receipts());
+//! assert_eq!(receipt.stored_sequence, Some(sequence + 1));
 //! # }
 //! ```
 //!
@@ -51,8 +42,10 @@
 //! HTTP with the control API (`/mock/api/...`, see the `control` module docs in the source).
 //!
 //! # Layout
-//! - `server`: [`MockServer`] and [`MockServerBuilder`]: start, addresses, records, waits,
-//!   shutdown.
+//! - `server`: [`MockServer`] and [`MockServerBuilder`]: start, addresses, records,
+//!   shutdown (which verifies the registered expectations).
+//! - `verify`: the waits (`wait_for_receipt`, `wait_for_violation`, ...) and the
+//!   expectations verified on drop (`expect`, `expect_no_invalid_receipts`, `verify`).
 //! - `config`: [`Config`] and its parts (transport, auth, strictness, agent mode, timeouts).
 //! - `listener`: the accept loop; TLS, then hyper serving the router with upgrades.
 //! - `endpoint`: the router: the consumer WebSocket upgrade (any account unless one is pinned;
@@ -68,7 +61,7 @@
 //! - `validation`: the receipt rules ([`Rule`], [`Finding`], [`Verdict`]).
 //! - `journal`: the one place receipt and violation records are built and redacted; the
 //!   [`Report`].
-//! - `expect`: [`ExpectedReceipt`] and [`Unmet`] for waits and verification.
+//! - `expect`: [`ExpectedReceipt`], and [`Unmet`] / [`UnmetViolation`] for waits that time out.
 //! - `agent`: the [`Agent`] handle.
 //! - `scenario`: [`Scenario`] files and the runner playing them.
 //! - `control`: the HTTP control API under `/mock/api/`.
@@ -76,7 +69,8 @@
 //!   scheduling, receipt validation against what was replayed; a replayed connection is a
 //!   `session::Service` like a live one.
 //! - `snapshot`: [`ConversationSnapshot`], the read-only view of a conversation.
-//! - [`client`]: a minimal ws/wss consumer connector for tests and demos.
+//! - [`client`]: the test consumer ([`client::Consumer`]), request builders
+//!   ([`client::receipt`], ...) and the bare ws/wss connector.
 //! - `auth`: tokens and consumer ids. `error`: [`Error`] and [`AgentError`].
 
 mod agent;
@@ -102,6 +96,13 @@ mod server;
 mod session;
 mod snapshot;
 mod validation;
+mod verify;
+
+// Every ```rust block of the README compiles (and runs, unless marked otherwise) as a doctest
+// of this crate, so the README's "Testing from Rust" cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
 
 pub use agent::{Agent, Published};
 pub use config::{
@@ -109,7 +110,7 @@ pub use config::{
     DEFAULT_ACCOUNT,
 };
 pub use error::{AgentError, Error};
-pub use expect::{ExpectedReceipt, Unmet};
+pub use expect::{ExpectedReceipt, Unmet, UnmetViolation};
 pub use journal::{ReceiptRecord, Report, Summary, ViolationRecord};
 pub use model::{ClosedBy, ReceiptStatus, Role};
 pub use replay::{MatchMode, Replay, ReplayFallback, Speed};

@@ -1,9 +1,10 @@
 //! [`MockServer`] and its builder: start (bound and ready on return), addresses, handles,
-//! records, waits, and shutdown (explicit, or on drop).
+//! records, and shutdown (explicit, or on drop, which also verifies the registered
+//! expectations). Waits and expectations are in `verify`.
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls::ClientConfig;
@@ -14,24 +15,30 @@ use crate::config::{
     AgentMode, Auth, Config, ControlAccess, Listen, Strictness, Timeouts, TlsIdentity, Transport,
     DEFAULT_ACCOUNT,
 };
-use crate::expect::{ExpectedReceipt, Unmet};
-use crate::hub::{Hub, Settings, State};
+use crate::hub::{Hub, Settings};
 use crate::journal::{ReceiptRecord, Report, ViolationRecord};
 use crate::replay::Replay;
 use crate::scenario::{runner, Scenario};
 use crate::snapshot::ConversationSnapshot;
+use crate::verify::Expectation;
 use crate::{Agent, Error};
 
 /// A running mock of the Messaging Window API consumer side.
 ///
-/// Dropping it stops the server (connections get close 1001); [`MockServer::shutdown`] also
-/// waits for them to finish. Use one server per test.
+/// Dropping it stops the server (connections get close 1001) and verifies the expectations
+/// registered with [`MockServer::expect`] and [`MockServer::expect_no_invalid_receipts`],
+/// panicking with every unmet one unless the thread is already panicking;
+/// [`MockServer::shutdown`] also waits for connections to finish. Use one server per test.
 #[derive(Debug)]
+#[must_use = "the server stops when dropped, and verifies its expectations then"]
 pub struct MockServer {
-    hub: Arc<Hub>,
+    pub(crate) hub: Arc<Hub>,
     address: SocketAddr,
     /// `Some` for `wss://`.
     tls: Option<TlsIdentity>,
+    /// What [`Drop`] verifies: registered through `&self`, hence the lock (never held across
+    /// an `.await`).
+    pub(crate) expectations: Mutex<Vec<Expectation>>,
 }
 
 impl MockServer {
@@ -105,7 +112,12 @@ impl MockServer {
             hub.clone(),
         ));
         tracing::info!(%address, tls = tls.is_some(), "mock server listening");
-        Ok(Self { hub, address, tls })
+        Ok(Self {
+            hub,
+            address,
+            tls,
+            expectations: Mutex::new(Vec::new()),
+        })
     }
 
     /// The base URL, e.g. `wss://127.0.0.1:PORT` (`ws://` when plain).
@@ -204,85 +216,6 @@ impl MockServer {
         self.hub.read(|s| s.journal.report())
     }
 
-    /// Checks, now, that every expected receipt has arrived.
-    ///
-    /// # Errors
-    /// The first expectation not met, with every receipt that did arrive.
-    pub fn verify_receipts(&self, expected: &[ExpectedReceipt]) -> Result<(), Unmet> {
-        let arrived = self.receipts();
-        match expected
-            .iter()
-            .find(|e| !arrived.iter().any(|r| e.matches(r)))
-        {
-            None => Ok(()),
-            Some(missing) => Err(Unmet {
-                expected: missing.clone(),
-                waited: None,
-                arrived,
-            }),
-        }
-    }
-
-    /// Waits until a receipt matching `expected` has arrived and returns it. No built-in
-    /// timeout: wrap it in `tokio::time::timeout`, or use
-    /// [`MockServer::wait_for_receipt_within`].
-    pub async fn wait_for_receipt(&self, expected: &ExpectedReceipt) -> ReceiptRecord {
-        self.wait_until(|s| {
-            s.journal
-                .receipts()
-                .iter()
-                .find(|r| expected.matches(r))
-                .cloned()
-        })
-        .await
-    }
-
-    /// [`MockServer::wait_for_receipt`] with a deadline.
-    ///
-    /// # Errors
-    /// [`Unmet`] listing what was expected and every receipt that arrived.
-    pub async fn wait_for_receipt_within(
-        &self,
-        expected: &ExpectedReceipt,
-        limit: Duration,
-    ) -> Result<ReceiptRecord, Unmet> {
-        tokio::time::timeout(limit, self.wait_for_receipt(expected))
-            .await
-            .map_err(|_| Unmet {
-                expected: expected.clone(),
-                waited: Some(limit),
-                arrived: self.receipts(),
-            })
-    }
-
-    /// Waits until `check` finds something in a conversation snapshot, e.g. the agent's
-    /// first message. No built-in timeout.
-    pub async fn wait_for_conversation<T>(
-        &self,
-        check: impl Fn(&ConversationSnapshot) -> Option<T>,
-    ) -> T {
-        self.wait_until(|s| {
-            s.conversations
-                .iter()
-                .find_map(|c| check(&ConversationSnapshot::of(c, s)))
-        })
-        .await
-    }
-
-    async fn wait_until<T>(&self, check: impl Fn(&State) -> Option<T>) -> T {
-        let mut changes = self.hub.subscribe_changes();
-        loop {
-            if let Some(found) = self.hub.read(&check) {
-                return found;
-            }
-            if changes.changed().await.is_err() {
-                // The hub (owned by self) outlives this call, so this cannot happen; waiting
-                // forever is the documented behaviour of an unmet wait anyway.
-                std::future::pending::<()>().await;
-            }
-        }
-    }
-
     /// Completes when the server is asked to stop (`POST /mock/api/shutdown`, or
     /// [`MockServer::shutdown`] elsewhere).
     pub async fn stopped(&self) {
@@ -307,6 +240,13 @@ impl MockServer {
 impl Drop for MockServer {
     fn drop(&mut self) {
         self.hub.cancel.cancel();
+        // A test that is already failing keeps its own message (and a second panic would
+        // abort the process).
+        if !std::thread::panicking() {
+            if let Err(failed) = self.verification() {
+                panic!("{failed}");
+            }
+        }
     }
 }
 

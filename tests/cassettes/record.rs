@@ -8,37 +8,20 @@
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use base64::Engine as _;
-use futures_util::{SinkExt as _, StreamExt as _};
+use futures_util::StreamExt as _;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::Message;
 use wiretape_fixtures::pki::LocalCa;
-use wiretape_mock_server::{MockServer, ReceiptStatus, TlsIdentity};
+use wiretape_mock_server::{client, MockServer, ReceiptStatus, TlsIdentity};
 use wiretape_proxy::ProxyHandle;
 
-use crate::harness::client::{connect, Client};
+use crate::harness::json::fake_jwt;
 use crate::harness::{cassettes, spawn_proxy};
 
 /// The consumer every canonical cassette is recorded as (the JWT's `sub`).
 const CONSUMER: &str = "f0000000-0000-4000-8000-00000000c0de";
-
-/// An obviously fake, unsigned JWT for [`CONSUMER`]. The proxy redacts it; it is built here
-/// rather than spelled out so that no JWT-shaped string sits in the repository.
-fn fake_jwt() -> String {
-    let b64 = |json: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
-    format!(
-        "{}.{}.{}",
-        b64(r#"{"alg":"none","typ":"JWT"}"#),
-        b64(&format!(
-            r#"{{"sub":"{CONSUMER}","iss":"wiretape-canonical-cassettes"}}"#
-        )),
-        b64("not-a-signature"),
-    )
-}
 
 /// A mock with a manual agent, the recording proxy in front of it, and a temporary directory
 /// for the proxy's (timestamped) cassettes.
@@ -67,18 +50,19 @@ impl Recording {
         }
     }
 
-    /// A consumer connected through the proxy with the fake JWT.
+    /// A consumer connected through the proxy with a fake JWT for [`CONSUMER`] (the proxy
+    /// redacts it).
     async fn consumer(&self) -> Consumer {
         let url = format!(
             "{}/ws_api/account/{}/messaging/consumer?v=3",
             self.proxy.url(),
             self.mock.account()
         );
-        let auth = format!("jwt {}", fake_jwt());
-        let (ws, _) = connect(&url, self.ca.client_config(), &[("Authorization", &auth)])
-            .await
-            .unwrap();
-        Consumer { ws }
+        let jwt = fake_jwt(CONSUMER);
+        let tls = Some(self.ca.client_config());
+        Consumer {
+            client: client::Consumer::connect_to(&url, tls, Some(&jwt)).await,
+        }
     }
 
     /// Asserts how many receipts the mock found invalid and the rule of the last one, stops
@@ -103,25 +87,20 @@ impl Recording {
     }
 }
 
-/// A consumer typing frames and waiting for what each one brings.
+/// A consumer typing frames and waiting for what each one brings, in arrival order.
 struct Consumer {
-    ws: Client,
+    client: client::Consumer,
 }
 
 impl Consumer {
     async fn next(&mut self) -> Value {
-        let msg = tokio::time::timeout(Duration::from_secs(5), self.ws.next())
-            .await
-            .expect("a frame within 5 s")
-            .expect("the socket is open")
-            .expect("a valid frame");
-        serde_json::from_str(msg.to_text().expect("a text frame")).expect("JSON")
+        self.client.next_frame().await
     }
 
     /// Sends `typed` exactly as written, then reads its response and `notifications`
     /// notifications (in whatever order the server sends them); returns the response.
     async fn send(&mut self, typed: &str, notifications: usize) -> Value {
-        self.ws.send(Message::text(typed)).await.unwrap();
+        self.client.send_text(typed).await;
         let mut response = None;
         for _ in 0..=notifications {
             let frame = self.next().await;
@@ -160,13 +139,14 @@ impl Consumer {
     }
 
     /// Closes normally (1000) and reads until the server's close reply.
-    async fn close(mut self) {
+    async fn close(self) {
         let frame = CloseFrame {
             code: CloseCode::Normal,
             reason: "".into(),
         };
-        self.ws.close(Some(frame)).await.unwrap();
-        while self.ws.next().await.is_some() {}
+        let mut ws = self.client.into_socket();
+        ws.close(Some(frame)).await.unwrap();
+        while ws.next().await.is_some() {}
     }
 }
 

@@ -13,9 +13,10 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::Message;
-use wiretape_mock_server::{MockServer, Rule, Verdict, CONVERSATION_IS_CLOSE};
+use wiretape_mock_server::client::{self, Consumer};
+use wiretape_mock_server::{MockServer, ReceiptStatus, Rule, Verdict, CONVERSATION_IS_CLOSE};
 
-use super::{publish, receipt, Consumer};
+use super::receipt_as_sent;
 
 /// What a case sends.
 enum Input {
@@ -120,7 +121,7 @@ fn receipt_cases(d: &str, theirs: &str) -> Vec<Case> {
     let (item, list, status) = ("body.event.sequenceList[0]", "body.event.sequenceList", "body.event.status");
     let invalid = |name, id: u64, dialog: &str, st: &str, seqs: Value, (message, rule, field): (String, Rule, &'static str)| Case {
         name,
-        input: Input::Text(receipt(id, dialog, st, seqs).to_string()),
+        input: Input::Text(receipt_as_sent(id, dialog, st, seqs).to_string()),
         req_id: json!(id.to_string()),
         resp_type: PUBLISH,
         body: bad(&message, rule, field),
@@ -128,7 +129,7 @@ fn receipt_cases(d: &str, theirs: &str) -> Vec<Case> {
     };
     let warning = |name, id: u64, st: &str, seq: u64, rule| Case {
         name,
-        input: Input::Text(receipt(id, d, st, json!([seq])).to_string()),
+        input: Input::Text(receipt_as_sent(id, d, st, json!([seq])).to_string()),
         req_id: json!(id.to_string()),
         resp_type: PUBLISH,
         body: String::new(),
@@ -165,30 +166,23 @@ fn receipt_cases(d: &str, theirs: &str) -> Vec<Case> {
 /// its own message 2 and the agent's receipt 3; and another consumer's conversation.
 async fn setup() -> (MockServer, Consumer, String, String) {
     let server = MockServer::builder().manual_agent().start().await;
-    let mut c = Consumer::connect(&server, Some("test")).await;
-    let conv = c.create_conversation(json!("c")).await;
+    let mut c = Consumer::connect(&server).await;
+    let conv = c.create_conversation().await;
     let agent = server.agent();
     agent.join(&conv).unwrap();
     agent.say(&conv, "first").unwrap();
     agent.say(&conv, "second").unwrap();
     let own = c
-        .request(publish(
+        .request(client::publish(
             100,
             &conv,
             json!({"type":"ContentEvent","message":"mine"}),
         ))
         .await;
     assert_eq!(own["body"]["sequence"], 2, "{own}");
-    agent
-        .receipt(&conv, wiretape_mock_server::ReceiptStatus::Accept, &[2])
-        .unwrap();
-    let mut other = Consumer::connect(&server, Some("someone-else")).await;
-    let theirs = other
-        .request(json!({"kind":"req","id":1,"type":"cm.ConsumerRequestConversation"}))
-        .await["body"]["conversationId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    agent.receipt(&conv, ReceiptStatus::Accept, &[2]).unwrap();
+    let mut other = Consumer::connect_with_token(&server, Some("someone-else")).await;
+    let theirs = other.create_conversation().await;
     (server, c, conv, theirs)
 }
 
@@ -204,7 +198,7 @@ async fn run(server: &MockServer, c: &mut Consumer, case: &Case) {
             .await
             .unwrap(),
     }
-    let resp = c.response_to(&case.req_id).await;
+    let resp = c.response_to(case.req_id.clone()).await;
     assert_eq!(resp["type"], case.resp_type, "{name}: {resp}");
     let new_violations = &server.violations()[violations..];
     let new_receipts = &server.receipts()[receipts..];
@@ -295,7 +289,7 @@ async fn every_bad_input_gets_its_documented_error_and_one_record_on_one_live_co
     server.agent().close(&conv).unwrap();
     let closed = Case {
         name: "a receipt in a closed conversation",
-        input: Input::Text(receipt(30, &conv, "READ", json!([0])).to_string()),
+        input: Input::Text(client::receipt(30, &conv, ReceiptStatus::Read, [0]).to_string()),
         req_id: json!("30"),
         resp_type: PUBLISH,
         body: CONVERSATION_IS_CLOSE.to_owned(),
@@ -314,7 +308,9 @@ async fn every_bad_input_gets_its_documented_error_and_one_record_on_one_live_co
     let new = created["body"]["conversationId"].as_str().unwrap();
     server.agent().join(new).unwrap();
     server.agent().say(new, "again").unwrap();
-    let ok = c.request(receipt(31, new, "ACCEPT", json!([0]))).await;
+    let ok = c
+        .request(client::receipt(31, new, ReceiptStatus::Accept, [0]))
+        .await;
     assert_eq!(ok["code"], 200, "{ok}");
     assert_eq!(server.receipts().last().unwrap().verdict, Verdict::Valid);
 }
@@ -326,8 +322,8 @@ async fn an_oversized_message_closes_1009_with_one_record_and_others_keep_workin
         .max_message_bytes(1024)
         .start()
         .await;
-    let mut big = Consumer::connect(&server, Some("test")).await;
-    let mut other = Consumer::connect(&server, Some("test")).await;
+    let mut big = Consumer::connect(&server).await;
+    let mut other = Consumer::connect(&server).await;
     let text = format!(
         r#"{{"kind":"req","id":1,"type":"GetClock","pad":"{}"}}"#,
         "x".repeat(2000)
@@ -345,17 +341,14 @@ async fn an_oversized_message_closes_1009_with_one_record_and_others_keep_workin
     assert_eq!(violations[0].finding.rule, Rule::Frame);
     assert_eq!(violations[0].finding.message, reason);
     other.assert_alive().await;
-    Consumer::connect(&server, Some("test"))
-        .await
-        .assert_alive()
-        .await;
+    Consumer::connect(&server).await.assert_alive().await;
 }
 
 #[tokio::test]
 async fn invalid_utf8_in_a_text_frame_closes_1007_with_one_record_and_others_keep_working() {
     let server = MockServer::builder().manual_agent().start().await;
-    let mut c = Consumer::connect(&server, Some("test")).await;
-    let mut other = Consumer::connect(&server, Some("test")).await;
+    let mut c = Consumer::connect(&server).await;
+    let mut other = Consumer::connect(&server).await;
     let frame = Frame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(Data::Text), true);
     c.socket_mut().send(Message::Frame(frame)).await.unwrap();
     let (code, reason) = c.closed().await;

@@ -5,9 +5,8 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use wiretape_mock_server::{client, MockServer, Timeouts};
-
-use super::Consumer;
+use wiretape_mock_server::client::{self, Consumer};
+use wiretape_mock_server::{MockServer, ReceiptStatus, Timeouts};
 
 #[tokio::test]
 async fn a_wrong_token_is_refused_at_the_upgrade_with_401() {
@@ -21,7 +20,7 @@ async fn a_wrong_token_is_refused_at_the_upgrade_with_401() {
         .expect_err("refused");
     let text = format!("{:?}", err);
     assert!(text.contains("401"), "{text}");
-    Consumer::connect(&server, Some("right"))
+    Consumer::connect_with_token(&server, Some("right"))
         .await
         .assert_alive()
         .await;
@@ -34,7 +33,7 @@ async fn a_wrong_init_connection_token_closes_4401() {
         .jwt("right")
         .start()
         .await;
-    let mut c = Consumer::connect(&server, None).await;
+    let mut c = Consumer::connect_with_token(&server, None).await;
     let resp = c
         .request(json!({"kind":"req","id":"0","type":"InitConnection","headers":[{"type":".ams.headers.ConsumerAuthentication","jwt":"wrong"}]}))
         .await;
@@ -56,7 +55,7 @@ async fn no_init_connection_in_time_closes_4401() {
         })
         .start()
         .await;
-    let mut c = Consumer::connect(&server, None).await;
+    let mut c = Consumer::connect_with_token(&server, None).await;
     let (code, reason) = c.closed().await;
     assert_eq!(code, 4401);
     assert!(reason.contains("InitConnection"), "{reason}");
@@ -65,7 +64,7 @@ async fn no_init_connection_in_time_closes_4401() {
 #[tokio::test]
 async fn other_consumer_requests_have_their_documented_shapes() {
     let server = MockServer::builder().manual_agent().start().await;
-    let mut c = Consumer::connect(&server, Some("test")).await;
+    let mut c = Consumer::connect(&server).await;
     let clock = c
         .request(json!({"kind":"req","id":1,"type":".GetClock"}))
         .await;
@@ -95,7 +94,7 @@ async fn other_consumer_requests_have_their_documented_shapes() {
     );
     let conv = created["body"]["conversationId"].as_str().unwrap();
     let typing = c
-        .request(super::publish(
+        .request(client::publish(
             7,
             conv,
             json!({"type":"ChatStateEvent","chatState":"COMPOSING"}),
@@ -143,8 +142,8 @@ async fn http_to(
 async fn the_control_api_drives_the_agent_and_lists_receipts() {
     let server = MockServer::builder().plain().manual_agent().start().await;
     assert!(server.url().starts_with("ws://"));
-    let mut c = Consumer::connect(&server, Some("test")).await;
-    let conv = c.create_conversation(json!(1)).await;
+    let mut c = Consumer::connect(&server).await;
+    let conv = c.create_conversation().await;
 
     let (status, _) = http(
         &server,
@@ -177,7 +176,7 @@ async fn the_control_api_drives_the_agent_and_lists_receipts() {
     let note = c.notification("ms.MessagingEventNotification").await;
     assert_eq!(note["body"]["changes"][0]["event"]["message"], "hi");
 
-    c.request(super::receipt(2, &conv, "READ", json!([0])))
+    c.request(client::receipt(2, &conv, ReceiptStatus::Read, [0]))
         .await;
     let (_, receipts) = http(&server, "GET", "/receipts", None).await;
     assert_eq!(receipts[0]["verdict"], "valid-with-warnings", "{receipts}");
@@ -201,7 +200,7 @@ async fn the_control_api_drives_the_agent_and_lists_receipts() {
 #[tokio::test]
 async fn a_client_close_is_answered_and_forgotten() {
     let server = MockServer::builder().manual_agent().start().await;
-    let c = Consumer::connect(&server, Some("test")).await;
+    let c = Consumer::connect(&server).await;
     let mut ws = c.into_socket();
     ws.close(None).await.unwrap();
     while let Some(Ok(_)) = ws.next().await {}

@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use serde_json::json;
-use wiretape_mock_server::{ExpectedReceipt, MockServer, Scenario, Verdict};
+use wiretape_mock_server::client::{self, Consumer};
+use wiretape_mock_server::{ExpectedReceipt, MockServer, ReceiptStatus, Scenario, Verdict};
 
-use super::{normalize, receipt, Consumer};
+use crate::harness::json::normalize;
 
 fn settings() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
@@ -25,12 +26,10 @@ async fn tutorial_over_tls_step_by_step() {
         .auto_agent(Duration::ZERO)
         .start()
         .await;
-    let mut consumer = Consumer::connect(&server, Some("test")).await;
+    let mut consumer = Consumer::connect(&server).await;
 
     // Step 1: create a conversation.
-    let created = consumer
-        .request(json!({"kind":"req","id":1,"type":"cm.ConsumerRequestConversation"}))
-        .await;
+    let created = consumer.request(client::request_conversation(1)).await;
     let conv = created["body"]["conversationId"]
         .as_str()
         .unwrap()
@@ -55,11 +54,11 @@ async fn tutorial_over_tls_step_by_step() {
 
     // Step 3: ACCEPT, then READ, for that sequence; each is stored (next sequence) and echoed.
     let accept = consumer
-        .request(receipt(2, &conv, "ACCEPT", json!([sequence])))
+        .request(client::receipt(2, &conv, ReceiptStatus::Accept, [sequence]))
         .await;
     let accept_echo = consumer.notification("ms.MessagingEventNotification").await;
     let read = consumer
-        .request(receipt(3, &conv, "READ", json!([sequence])))
+        .request(client::receipt(3, &conv, ReceiptStatus::Read, [sequence]))
         .await;
     let read_echo = consumer.notification("ms.MessagingEventNotification").await;
     insta::assert_json_snapshot!(
@@ -69,7 +68,7 @@ async fn tutorial_over_tls_step_by_step() {
 
     // A receipt for a sequence that does not exist: 400 naming the rule, field and value.
     let invalid = consumer
-        .request(receipt(4, &conv, "READ", json!([99])))
+        .request(client::receipt(4, &conv, ReceiptStatus::Read, [99]))
         .await;
     insta::assert_json_snapshot!(
         "mock_tutorial_4_invalid_receipt",
@@ -98,10 +97,8 @@ async fn tutorial_over_tls_step_by_step() {
 #[tokio::test]
 async fn a_header_less_client_authenticates_with_init_connection() {
     let server = MockServer::builder().manual_agent().start().await;
-    let mut consumer = Consumer::connect(&server, None).await;
-    let refused = consumer
-        .request(json!({"kind":"req","id":1,"type":"cm.ConsumerRequestConversation"}))
-        .await;
+    let mut consumer = Consumer::connect_with_token(&server, None).await;
+    let refused = consumer.request(client::request_conversation(1)).await;
     assert_eq!(refused["code"], 401, "{refused}");
     let init = consumer
         .request(
@@ -112,12 +109,10 @@ async fn a_header_less_client_authenticates_with_init_connection() {
         .await;
     let _guard = settings().bind_to_scope();
     insta::assert_json_snapshot!("mock_init_connection", init);
-    let created = consumer
-        .request(json!({"kind":"req","id":2,"type":"cm.ConsumerRequestConversation"}))
-        .await;
+    let created = consumer.request(client::request_conversation(2)).await;
     assert_eq!(created["code"], 200, "{created}");
     // The same token on the header path is the same consumer: it sees the conversation.
-    let mut again = Consumer::connect(&server, Some("test")).await;
+    let mut again = Consumer::connect(&server).await;
     let conv = created["body"]["conversationId"].as_str().unwrap();
     let sub = again
         .request(json!({"kind":"req","id":1,"type":"ms.SubscribeMessagingEvents","body":{"dialogId":conv,"fromSeq":0}}))
@@ -128,7 +123,7 @@ async fn a_header_less_client_authenticates_with_init_connection() {
 #[tokio::test]
 async fn metadata_subscription_sees_the_agent_join_and_the_close() {
     let server = MockServer::builder().manual_agent().start().await;
-    let mut consumer = Consumer::connect(&server, Some("test")).await;
+    let mut consumer = Consumer::connect(&server).await;
     let sub = consumer
         .request(json!({"kind":"req","id":1,"type":"cqm.SubscribeExConversations","body":{"convState":["OPEN","CLOSE"]}}))
         .await;
@@ -138,7 +133,7 @@ async fn metadata_subscription_sees_the_agent_join_and_the_close() {
         .await;
     assert_eq!(initial["body"]["changes"], json!([]));
 
-    let conv = consumer.create_conversation(json!(2)).await;
+    let conv = consumer.create_conversation().await;
     let _created_upsert = consumer
         .notification("cqm.ExConversationChangeNotification")
         .await;
@@ -179,8 +174,8 @@ async fn metadata_subscription_sees_the_agent_join_and_the_close() {
 #[tokio::test]
 async fn a_reconnecting_client_gets_history_from_seq() {
     let server = MockServer::builder().manual_agent().start().await;
-    let mut first = Consumer::connect(&server, Some("test")).await;
-    let conv = first.create_conversation(json!(1)).await;
+    let mut first = Consumer::connect(&server).await;
+    let conv = first.create_conversation().await;
     let agent = server.agent();
     agent.join(&conv).unwrap();
     for text in ["one", "two", "three"] {
@@ -188,7 +183,7 @@ async fn a_reconnecting_client_gets_history_from_seq() {
     }
     drop(first);
 
-    let mut second = Consumer::connect(&server, Some("test")).await;
+    let mut second = Consumer::connect(&server).await;
     let sub = second
         .request(json!({"kind":"req","id":"s","type":"ms.SubscribeMessagingEvents","body":{"dialogId":conv,"fromSeq":1}}))
         .await;
@@ -218,8 +213,8 @@ async fn a_scenario_scripts_the_agent() {
     )
     .unwrap();
     let server = MockServer::builder().scenario(scenario).start().await;
-    let mut consumer = Consumer::connect(&server, Some("test")).await;
-    let conv = consumer.create_conversation(json!(1)).await;
+    let mut consumer = Consumer::connect(&server).await;
+    let conv = consumer.create_conversation().await;
     let agent_text = |note: &serde_json::Value| {
         note["body"]["changes"][0]["event"]["message"]
             .as_str()
@@ -228,12 +223,12 @@ async fn a_scenario_scripts_the_agent() {
     let hello = consumer.notification("ms.MessagingEventNotification").await;
     assert_eq!(agent_text(&hello).as_deref(), Some("hello"));
     let text = json!({"type":"ContentEvent","contentType":"text/plain","message":"ping"});
-    consumer.request(super::publish(2, &conv, text)).await;
+    consumer.request(client::publish(2, &conv, text)).await;
     let _own_echo = consumer.notification("ms.MessagingEventNotification").await;
     let echo = consumer.notification("ms.MessagingEventNotification").await;
     assert_eq!(agent_text(&echo).as_deref(), Some("echo: ping"));
     let bye = json!({"type":"ContentEvent","contentType":"text/plain","message":"ok bye"});
-    consumer.request(super::publish(3, &conv, bye)).await;
+    consumer.request(client::publish(3, &conv, bye)).await;
     let closed = tokio::time::timeout(
         Duration::from_secs(5),
         server.wait_for_conversation(|c| (c.state == "CLOSE").then(|| c.events.clone())),

@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use wiretape_mock_server::client::{self, Consumer};
 use wiretape_mock_server::{
-    ExpectedReceipt, MockServer, Rule, Strictness, Verdict, CONVERSATION_IS_CLOSE,
+    ExpectedReceipt, MockServer, ReceiptStatus, Rule, Strictness, Verdict, CONVERSATION_IS_CLOSE,
 };
 
-use super::{publish, receipt, Consumer};
+use super::receipt_as_sent;
 
 /// A server with a manual agent, a consumer with an open conversation in which the agent said
 /// two messages (0, 1), the consumer one (2) and the agent acknowledged it (3).
@@ -18,23 +19,21 @@ async fn setup(strictness: Strictness) -> (MockServer, Consumer, String) {
         .strictness(strictness)
         .start()
         .await;
-    let mut consumer = Consumer::connect(&server, Some("test")).await;
-    let conv = consumer.create_conversation(json!("c")).await;
+    let mut consumer = Consumer::connect(&server).await;
+    let conv = consumer.create_conversation().await;
     let agent = server.agent();
     agent.join(&conv).unwrap();
     agent.say(&conv, "first").unwrap();
     agent.say(&conv, "second").unwrap();
     let own = consumer
-        .request(publish(
+        .request(client::publish(
             100,
             &conv,
             json!({"type":"ContentEvent","contentType":"text/plain","message":"mine"}),
         ))
         .await;
     assert_eq!(own["body"]["sequence"], 2, "{own}");
-    agent
-        .receipt(&conv, wiretape_mock_server::ReceiptStatus::Accept, &[2])
-        .unwrap();
+    agent.receipt(&conv, ReceiptStatus::Accept, &[2]).unwrap();
     (server, consumer, conv)
 }
 
@@ -85,21 +84,21 @@ async fn each_receipt_rule_passes_and_fails() {
     let many: Vec<u64> = vec![0; 1001];
     let cases: Vec<Case<'_>> = vec![
         // status: one of five, case-sensitive.
-        (receipt(1, d, "ACCEPT", json!([0])), 200, None),
+        (client::receipt(1, d, ReceiptStatus::Accept, [0]), 200, None),
         (
-            receipt(2, d, "read", json!([0])),
+            receipt_as_sent(2, d, "read", json!([0])),
             400,
             Some((Rule::Status, "body.event.status")),
         ),
         (
-            receipt(3, d, "SEEN", json!([0])),
+            receipt_as_sent(3, d, "SEEN", json!([0])),
             400,
             Some((Rule::Status, "body.event.status")),
         ),
         // ACTION carries top-level metadata.
         (
             {
-                let mut r = receipt(4, d, "ACTION", json!([1]));
+                let mut r = client::receipt(4, d, ReceiptStatus::Action, [1]);
                 r["metadata"] = json!([{"type":"ExternalId","id":"yes-button"}]);
                 r
             },
@@ -107,67 +106,71 @@ async fn each_receipt_rule_passes_and_fails() {
             None,
         ),
         (
-            receipt(5, d, "ACTION", json!([1])),
+            client::receipt(5, d, ReceiptStatus::Action, [1]),
             400,
             Some((Rule::ActionMetadata, "metadata")),
         ),
         // sequenceList: non-empty list of safe non-negative integers.
-        (receipt(6, d, "READ", json!([0])), 200, None),
+        (client::receipt(6, d, ReceiptStatus::Read, [0]), 200, None),
         (
-            receipt(7, d, "READ", json!([-1])),
+            receipt_as_sent(7, d, "READ", json!([-1])),
             400,
             Some((Rule::SequenceList, item)),
         ),
         (
-            receipt(8, d, "READ", json!([0.5])),
+            receipt_as_sent(8, d, "READ", json!([0.5])),
             400,
             Some((Rule::SequenceList, item)),
         ),
         (
-            receipt(9, d, "READ", json!(["0"])),
+            receipt_as_sent(9, d, "READ", json!(["0"])),
             400,
             Some((Rule::SequenceList, item)),
         ),
         (
-            receipt(10, d, "READ", json!([9_007_199_254_740_993_u64])),
+            client::receipt(10, d, ReceiptStatus::Read, [9_007_199_254_740_993_u64]),
             400,
             Some((Rule::SequenceList, item)),
         ),
         (
-            receipt(11, d, "READ", json!(0)),
+            receipt_as_sent(11, d, "READ", json!(0)),
             400,
             Some((Rule::SequenceList, seq)),
         ),
         (
-            receipt(12, d, "READ", json!([])),
+            receipt_as_sent(12, d, "READ", json!([])),
             400,
             Some((Rule::SequenceListEmpty, seq)),
         ),
         (
-            receipt(13, d, "READ", json!(many)),
+            receipt_as_sent(13, d, "READ", json!(many)),
             400,
             Some((Rule::SequenceLimit, seq)),
         ),
         // The sequences exist, were sent by the other side, and are messages.
-        (receipt(14, d, "ACCEPT", json!([1])), 200, None),
         (
-            receipt(15, d, "ACCEPT", json!([99])),
+            client::receipt(14, d, ReceiptStatus::Accept, [1]),
+            200,
+            None,
+        ),
+        (
+            client::receipt(15, d, ReceiptStatus::Accept, [99]),
             400,
             Some((Rule::SequenceExists, item)),
         ),
         (
-            receipt(16, d, "ACCEPT", json!([2])),
+            client::receipt(16, d, ReceiptStatus::Accept, [2]),
             400,
             Some((Rule::OtherSide, item)),
         ),
         (
-            receipt(17, d, "ACCEPT", json!([3])),
+            client::receipt(17, d, ReceiptStatus::Accept, [3]),
             400,
             Some((Rule::AcknowledgesMessage, item)),
         ),
         // The dialog is one of this consumer's.
         (
-            receipt(18, "not-a-dialog", "READ", json!([0])),
+            client::receipt(18, "not-a-dialog", ReceiptStatus::Read, [0]),
             400,
             Some((Rule::Dialog, "body.dialogId")),
         ),
@@ -192,7 +195,9 @@ async fn each_receipt_rule_passes_and_fails() {
 #[tokio::test]
 async fn the_exact_error_body_names_rule_field_and_value() {
     let (_server, mut c, conv) = setup(Strictness::Standard).await;
-    let resp = c.request(receipt(1, &conv, "READ", json!([99]))).await;
+    let resp = c
+        .request(client::receipt(1, &conv, ReceiptStatus::Read, [99]))
+        .await;
     assert_eq!(
         resp["body"],
         format!(
@@ -206,12 +211,16 @@ async fn the_exact_error_body_names_rule_field_and_value() {
 #[tokio::test]
 async fn transitions_and_repeats_are_warnings_not_errors() {
     let (server, mut c, conv) = setup(Strictness::Standard).await;
-    let read_first = c.request(receipt(1, &conv, "READ", json!([0]))).await;
+    let read_first = c
+        .request(client::receipt(1, &conv, ReceiptStatus::Read, [0]))
+        .await;
     assert_eq!(read_first["code"], 200);
     let record = server.receipts().pop().unwrap();
     assert_eq!(record.verdict, Verdict::ValidWithWarnings);
     assert_eq!(record.findings[0].rule, Rule::Transition);
-    let repeat = c.request(receipt(2, &conv, "READ", json!([0]))).await;
+    let repeat = c
+        .request(client::receipt(2, &conv, ReceiptStatus::Read, [0]))
+        .await;
     assert_eq!(repeat["code"], 200);
     assert_eq!(
         server.receipts().pop().unwrap().findings[0].rule,
@@ -227,7 +236,7 @@ async fn a_closed_conversation_refuses_receipts_with_the_live_string() {
     let resp = check(
         &server,
         &mut c,
-        receipt(1, &conv, "READ", json!([0])),
+        client::receipt(1, &conv, ReceiptStatus::Read, [0]),
         400,
         Some((Rule::ConversationOpen, "body.dialogId")),
     )
@@ -238,15 +247,12 @@ async fn a_closed_conversation_refuses_receipts_with_the_live_string() {
 #[tokio::test]
 async fn another_consumers_dialog_is_not_yours() {
     let (server, mut c, _conv) = setup(Strictness::Standard).await;
-    let mut other = Consumer::connect(&server, Some("someone-else")).await;
-    let created = other
-        .request(json!({"kind":"req","id":1,"type":"cm.ConsumerRequestConversation"}))
-        .await;
-    let theirs = created["body"]["conversationId"].as_str().unwrap();
+    let mut other = Consumer::connect_with_token(&server, Some("someone-else")).await;
+    let theirs = other.create_conversation().await;
     check(
         &server,
         &mut c,
-        receipt(1, theirs, "READ", json!([0])),
+        client::receipt(1, &theirs, ReceiptStatus::Read, [0]),
         400,
         Some((Rule::Dialog, "body.dialogId")),
     )
@@ -256,7 +262,9 @@ async fn another_consumers_dialog_is_not_yours() {
 #[tokio::test]
 async fn lenient_accepts_what_the_live_service_would_and_still_records_it() {
     let (server, mut c, conv) = setup(Strictness::Lenient).await;
-    let unknown = c.request(receipt(1, &conv, "READ", json!([99]))).await;
+    let unknown = c
+        .request(client::receipt(1, &conv, ReceiptStatus::Read, [99]))
+        .await;
     assert_eq!(unknown["code"], 200, "{unknown}");
     // The setup's agent events are notified first; the stored receipt is echoed after them.
     let echo = loop {
@@ -281,14 +289,18 @@ async fn lenient_accepts_what_the_live_service_would_and_still_records_it() {
         "accepted anyway"
     );
     // Structural errors are refused even when lenient.
-    let lower = c.request(receipt(2, &conv, "read", json!([0]))).await;
+    let lower = c
+        .request(receipt_as_sent(2, &conv, "read", json!([0])))
+        .await;
     assert_eq!(lower["code"], 400, "{lower}");
 }
 
 #[tokio::test]
 async fn strict_closes_the_offending_connection_with_1008() {
     let (server, mut c, conv) = setup(Strictness::Strict).await;
-    let resp = c.request(receipt(1, &conv, "READ", json!([99]))).await;
+    let resp = c
+        .request(client::receipt(1, &conv, ReceiptStatus::Read, [99]))
+        .await;
     assert_eq!(resp["code"], 400);
     let (code, reason) = c.closed().await;
     assert_eq!(code, 1008);
@@ -297,14 +309,15 @@ async fn strict_closes_the_offending_connection_with_1008() {
         "{reason}"
     );
     // The server keeps serving others.
-    let mut other = Consumer::connect(&server, Some("test")).await;
+    let mut other = Consumer::connect(&server).await;
     other.assert_alive().await;
 }
 
 #[tokio::test]
 async fn an_unmet_expectation_says_what_was_expected_and_what_arrived() {
     let (server, mut c, conv) = setup(Strictness::Standard).await;
-    c.request(receipt(1, &conv, "ACCEPT", json!([0]))).await;
+    c.request(client::receipt(1, &conv, ReceiptStatus::Accept, [0]))
+        .await;
     let unmet = server
         .wait_for_receipt_within(&ExpectedReceipt::read(0), Duration::from_millis(50))
         .await

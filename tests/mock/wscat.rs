@@ -8,8 +8,10 @@ use serde_json::Value;
 use crate::harness::process::Wiretape;
 use crate::harness::wscat;
 
-/// Runs `wscat -x FRAME... -w 1` against `url` and returns the JSON frames it printed.
-fn wscat_run(ca: &std::path::Path, url: &str, frames: &[String]) -> Vec<Value> {
+/// Runs `wscat -x FRAME... -w 1` against `url` (with `Authorization: jwt test`, trusting the
+/// CA file `ca`) and returns the JSON frames it printed: wscat sends the frames as soon as it
+/// is connected, then waits a second for the answers.
+pub(crate) fn wscat_run(ca: &std::path::Path, url: &str, frames: &[String]) -> Vec<Value> {
     let output = wscat_output(ca, url, frames);
     assert!(
         output.status.success(),

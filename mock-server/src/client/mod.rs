@@ -1,9 +1,23 @@
-//! A minimal consumer-side connector for tests and demos: `ws://` or `wss://` (with a given
-//! rustls client configuration), optionally with the `Authorization: jwt <token>` header.
+//! Test clients of the consumer endpoint.
 //!
-//! It exists because the workspace builds tokio-tungstenite without its TLS features (rustls
-//! is pinned once and wired by hand): TLS is done here with tokio-rustls, then the WebSocket
-//! handshake runs over the TLS stream.
+//! - [`Consumer`]: the client a test drives: connects (`ws://` or `wss://`), sends requests
+//!   and awaits their responses or notifications by type, with a per-frame timeout, and
+//!   panics with what it awaited and what arrived instead.
+//! - Request builders ([`receipt`], [`publish`], [`text_message`], ...) so a test does not
+//!   hand-write JSON envelopes.
+//! - [`connect`]: the bare connector under both, returning the raw [`ConsumerSocket`]:
+//!   `ws://` or `wss://` (with a given rustls client configuration), optionally with the
+//!   `Authorization: jwt <token>` header.
+//!
+//! The connector exists because the workspace builds tokio-tungstenite without its TLS
+//! features (rustls is pinned once and wired by hand): TLS is done here with tokio-rustls, then
+//! the WebSocket handshake runs over the TLS stream.
+
+mod consumer;
+mod requests;
+
+pub use consumer::{Consumer, DEFAULT_FRAME_TIMEOUT, DEFAULT_TOKEN};
+pub use requests::{accept_status_event, publish, receipt, request_conversation, text_message};
 
 use std::io;
 use std::pin::Pin;
