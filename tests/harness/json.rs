@@ -42,24 +42,3 @@ pub(crate) fn fake_jwt(sub: &str) -> String {
         b64(&format!(r#"{{"sub":"{sub}"}}"#))
     )
 }
-
-/// Replaces each `(value, placeholder)` inside every string of `frame` (ids inside error
-/// messages included), so snapshots are stable.
-pub(crate) fn normalize(frame: &Value, names: &[(&str, &str)]) -> Value {
-    match frame {
-        Value::String(s) => {
-            let mut s = s.clone();
-            for (value, placeholder) in names {
-                s = s.replace(value, placeholder);
-            }
-            Value::String(s)
-        }
-        Value::Array(items) => Value::Array(items.iter().map(|v| normalize(v, names)).collect()),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), normalize(v, names)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}

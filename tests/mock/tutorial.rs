@@ -7,16 +7,14 @@ use serde_json::json;
 use wiretape_mock_server::client::{self, Consumer};
 use wiretape_mock_server::{ExpectedReceipt, MockServer, ReceiptStatus, Scenario, Verdict};
 
-use crate::harness::json::normalize;
+use wiretape_fixtures::Normalizer;
 
+/// Snapshots sit next to the other integration snapshots (tests/snapshots/*mock*). Ids and
+/// times are normalized by the transcripts' own [`Normalizer`] (`<uuid:N>`, `<timestamp>`),
+/// as in every cassette snapshot.
 fn settings() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
-    // Next to the other integration snapshots (tests/snapshots/*mock*).
     settings.set_snapshot_path("../snapshots");
-    settings.add_redaction(".**.serverTimestamp", "[timestamp]");
-    settings.add_redaction(".**.receivedAt", "[timestamp]");
-    settings.add_redaction(".violations[].at", "[timestamp]");
-    settings.add_redaction(".**.currentTime", "[timestamp]");
     settings
 }
 
@@ -34,15 +32,9 @@ async fn tutorial_over_tls_step_by_step() {
         .as_str()
         .unwrap()
         .to_owned();
-    let agent = server.agent().id().to_owned();
-    let me = server.latest_conversation().unwrap().consumer_id;
-    let names = [
-        (conv.as_str(), "<conversationId>"),
-        (agent.as_str(), "<agentId>"),
-        (me.as_str(), "<consumerId>"),
-    ];
+    let mut n = Normalizer::new();
     let _guard = settings().bind_to_scope();
-    insta::assert_json_snapshot!("mock_tutorial_1_create", normalize(&created, &names));
+    insta::assert_json_snapshot!("mock_tutorial_1_create", n.value(&created));
 
     // Step 2: the agent's message arrives on this socket without subscribing; MAIN dialog
     // id == conversation id.
@@ -50,7 +42,7 @@ async fn tutorial_over_tls_step_by_step() {
     let change = &message["body"]["changes"][0];
     assert_eq!(change["dialogId"], conv.as_str());
     let sequence = change["sequence"].as_u64().unwrap();
-    insta::assert_json_snapshot!("mock_tutorial_2_agent_message", normalize(&message, &names));
+    insta::assert_json_snapshot!("mock_tutorial_2_agent_message", n.value(&message));
 
     // Step 3: ACCEPT, then READ, for that sequence; each is stored (next sequence) and echoed.
     let accept = consumer
@@ -63,17 +55,14 @@ async fn tutorial_over_tls_step_by_step() {
     let read_echo = consumer.notification("ms.MessagingEventNotification").await;
     insta::assert_json_snapshot!(
         "mock_tutorial_3_receipts",
-        normalize(&json!([accept, accept_echo, read, read_echo]), &names)
+        n.value(&json!([accept, accept_echo, read, read_echo]))
     );
 
     // A receipt for a sequence that does not exist: 400 naming the rule, field and value.
     let invalid = consumer
         .request(client::receipt(4, &conv, ReceiptStatus::Read, [99]))
         .await;
-    insta::assert_json_snapshot!(
-        "mock_tutorial_4_invalid_receipt",
-        normalize(&invalid, &names)
-    );
+    insta::assert_json_snapshot!("mock_tutorial_4_invalid_receipt", n.value(&invalid));
 
     // The records, through the library API.
     server
@@ -89,7 +78,7 @@ async fn tutorial_over_tls_step_by_step() {
     assert!(report.has_invalid_receipts());
     insta::assert_json_snapshot!(
         "mock_tutorial_5_report",
-        normalize(&serde_json::to_value(&report).unwrap(), &names)
+        n.value(&serde_json::to_value(&report).unwrap())
     );
     server.shutdown().await;
 }
@@ -127,7 +116,6 @@ async fn metadata_subscription_sees_the_agent_join_and_the_close() {
     let sub = consumer
         .request(json!({"kind":"req","id":1,"type":"cqm.SubscribeExConversations","body":{"convState":["OPEN","CLOSE"]}}))
         .await;
-    let subscription = sub["body"]["subscriptionId"].as_str().unwrap().to_owned();
     let initial = consumer
         .notification("cqm.ExConversationChangeNotification")
         .await;
@@ -152,22 +140,10 @@ async fn metadata_subscription_sees_the_agent_join_and_the_close() {
         .request(json!({"kind":"req","id":4,"type":"cm.UpdateConversationField","body":{
             "conversationId":conv,"conversationField":[{"field":"ConversationStateField","conversationState":"CLOSE"}]}}))
         .await;
-    let agent = server.agent().id().to_owned();
-    let me = server.latest_conversation().unwrap().consumer_id;
-    let names = [
-        (conv.as_str(), "<conversationId>"),
-        (subscription.as_str(), "<subscriptionId>"),
-        (agent.as_str(), "<agentId>"),
-        (me.as_str(), "<consumerId>"),
-    ];
-    let mut settings = settings();
-    for ts in ["startTs", "endTs", "creationTs", "metaDataLastUpdateTs"] {
-        settings.add_redaction(&format!(".**.{ts}"), "[timestamp]");
-    }
-    let _guard = settings.bind_to_scope();
+    let _guard = settings().bind_to_scope();
     insta::assert_json_snapshot!(
         "mock_metadata_join_and_close",
-        normalize(&json!([sub, joined, closed, close_upsert, again]), &names)
+        Normalizer::new().value(&json!([sub, joined, closed, close_upsert, again]))
     );
 }
 
