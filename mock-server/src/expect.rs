@@ -151,9 +151,7 @@ impl fmt::Display for UnmetViolation {
             "expected a violation of rule {} within {:?}",
             self.rule, self.waited
         )?;
-        write_arrived(f, "violation", &self.arrived, |v| {
-            ViolationLine(v).to_string()
-        })
+        write_arrived(f, "violation", &self.arrived, ToString::to_string)
     }
 }
 
@@ -176,22 +174,3 @@ fn write_arrived<T>(
 }
 
 impl std::error::Error for UnmetViolation {}
-
-/// One violation on one line: `#0 on connection 1 (request 4): sequence-exists at
-/// body.event.sequenceList[0]: sequence 99 does not exist in dialog …`.
-pub(crate) struct ViolationLine<'a>(pub(crate) &'a ViolationRecord);
-
-impl fmt::Display for ViolationLine<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let v = self.0;
-        write!(f, "#{} on connection {}", v.index, v.connection)?;
-        if let Some(request) = &v.request_id {
-            write!(f, " (request {request})")?;
-        }
-        write!(
-            f,
-            ": {} at {}: {}",
-            v.finding.rule, v.finding.field, v.finding.message
-        )
-    }
-}

@@ -111,6 +111,23 @@ pub struct ViolationRecord {
     pub response_code: Option<u16>,
 }
 
+/// One line: `#0 on connection 1 (request 4): sequence-exists at body.event.sequenceList[0]:
+/// sequence 99 does not exist in dialog …`.
+impl fmt::Display for ViolationRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{} on connection {}", self.index, self.connection)?;
+        if let Some(request) = &self.request_id {
+            write!(f, " (request {request})")?;
+        }
+        let finding = &self.finding;
+        write!(
+            f,
+            ": {} at {}: {}",
+            finding.rule, finding.field, finding.message
+        )
+    }
+}
+
 /// Counts of a [`Report`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -199,11 +216,7 @@ impl fmt::Display for Report {
             write!(f, "\n  {receipt}")?;
         }
         for v in self.violations.iter().filter(|v| v.receipt.is_none()) {
-            write!(
-                f,
-                "\n  violation #{} on connection {}: {}: {}",
-                v.index, v.connection, v.finding.rule, v.finding.message
-            )?;
+            write!(f, "\n  violation {v}")?;
         }
         Ok(())
     }

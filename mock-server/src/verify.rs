@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::PoisonError;
 use std::time::Duration;
 
-use crate::expect::{ExpectedReceipt, Unmet, UnmetViolation, ViolationLine};
+use crate::expect::{ExpectedReceipt, Unmet, UnmetViolation};
 use crate::hub::State;
 use crate::journal::{ReceiptRecord, ViolationRecord};
 use crate::snapshot::ConversationSnapshot;
@@ -60,7 +60,7 @@ impl fmt::Display for VerificationFailed {
         if let Some(violations) = &self.violations {
             f.write_str("\n\nViolations:")?;
             for violation in violations {
-                write!(f, "\n- {}", ViolationLine(violation))?;
+                write!(f, "\n- {violation}")?;
             }
         }
         Ok(())
