@@ -108,13 +108,17 @@ fn conversation(open: bool) -> Conversation {
     c
 }
 
-/// Every rejection answers 400 or 401 with a body naming its rule and field.
+/// Every rejection answers 400 or 401 with a body of at most 128 characters naming its rule
+/// (and its field, when that fits).
 fn check_rejection(rejection: &Rejection) {
     assert!(matches!(rejection.code, 400 | 401), "{rejection:?}");
     let body = rejection.body();
-    let rule = format!(
-        "(rule {}, field {})",
-        rejection.finding.rule, rejection.finding.field
+    let finding = &rejection.finding;
+    let named = format!("(rule {}, field {})", finding.rule, finding.field);
+    let rule_only = format!("(rule {})", finding.rule);
+    assert!(body.chars().count() <= crate::MAX_ERROR_BODY, "{body}");
+    assert!(
+        body.ends_with(&named) || body.ends_with(&rule_only),
+        "{body}"
     );
-    assert!(body.ends_with(&rule), "{body}");
 }

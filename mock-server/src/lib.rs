@@ -118,5 +118,6 @@ pub use scenario::{Action, Scenario, ScenarioRule, Step, Trigger};
 pub use server::{MockServer, MockServerBuilder};
 pub use snapshot::{ConversationSnapshot, EventSnapshot, ParticipantSnapshot};
 pub use validation::{
-    Finding, Rule, Severity, Verdict, CONVERSATION_IS_CLOSE, MAX_SAFE_SEQUENCE, MAX_SEQUENCES,
+    Finding, Rule, Severity, Verdict, CONVERSATION_IS_CLOSE, MAX_ERROR_BODY, MAX_SAFE_SEQUENCE,
+    MAX_SEQUENCES,
 };

@@ -63,8 +63,13 @@ async fn check(
             let body = resp["body"].as_str().expect("a string body");
             if rule != Rule::ConversationOpen {
                 assert!(body.starts_with("Bad Request, "), "{body}");
-                assert!(body.contains(&format!("rule {rule}")), "{body}");
-                assert!(body.contains(field), "{body}");
+                assert!(body.chars().count() <= 128, "{body}");
+                let named = format!("(rule {rule}, field {field})");
+                let rule_only = format!("(rule {rule})");
+                assert!(
+                    body.ends_with(&named) || body.ends_with(&rule_only),
+                    "{body}"
+                );
             }
             assert_eq!(record.response_body, resp["body"]);
         }
@@ -200,10 +205,7 @@ async fn the_exact_error_body_names_rule_field_and_value() {
         .await;
     assert_eq!(
         resp["body"],
-        format!(
-            "Bad Request, sequence 99 does not exist in dialog {conv} \
-             (rule sequence-exists, field body.event.sequenceList[0])"
-        )
+        format!("Bad Request, sequence 99 does not exist in dialog {conv} (rule sequence-exists)")
     );
     assert_eq!(resp["reqId"], "1");
 }

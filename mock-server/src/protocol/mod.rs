@@ -98,13 +98,10 @@ impl Rejection {
         }
     }
 
-    /// The string body of the error response.
+    /// The string body of the error response (at most 128 characters).
     pub(crate) fn body(&self) -> String {
         if self.code == 401 {
-            format!(
-                "Unauthorized, {} (rule {}, field {})",
-                self.finding.message, self.finding.rule, self.finding.field
-            )
+            self.finding.body_with("Unauthorized")
         } else {
             self.finding.error_body()
         }

@@ -220,8 +220,9 @@ impl Replayer {
                     .json
                     .as_ref()
                     .map_or_else(|| frame.payload_text().unwrap_or_default(), short);
+                // What differs first: an error body keeps only its first 128 characters.
                 format!(
-                    "replay mismatch: expected frame #{number} of {} {shown}, got {got} ({why})",
+                    "replay mismatch {why}; expected frame #{number} of {} {shown}, got {got}",
                     self.script.name
                 )
             }

@@ -195,10 +195,7 @@ pub(super) fn check_sequences(
                 Rule::OtherSide,
                 at,
                 Value::from(seq),
-                format!(
-                    "sequence {seq} in dialog {} is your own event; receipts acknowledge the other side's messages",
-                    dialog.id
-                ),
+                format!("sequence {seq} in dialog {} is your own event", dialog.id),
             ));
             continue;
         }

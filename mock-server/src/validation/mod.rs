@@ -93,17 +93,35 @@ impl Finding {
     }
 
     /// The string body of the error response for this finding: the message, then the rule and
-    /// the field. A closed conversation is answered with the live service's exact string.
+    /// the field, in at most [`MAX_ERROR_BODY`] characters (the message is shortened in the
+    /// middle when needed; the record keeps it whole). A closed conversation is answered with
+    /// the live service's exact string.
     pub fn error_body(&self) -> String {
         if self.rule == Rule::ConversationOpen {
             return CONVERSATION_IS_CLOSE.to_owned();
         }
-        format!(
-            "Bad Request, {} (rule {}, field {})",
+        self.body_with("Bad Request")
+    }
+
+    /// `"{status}, {message} (rule {rule}, field {field})"` in at most [`MAX_ERROR_BODY`]
+    /// characters: the field gives way first (the message names what was wrong, the record
+    /// keeps the field), then the end of the message.
+    pub(crate) fn body_with(&self, status: &str) -> String {
+        let full = format!(
+            "{status}, {} (rule {}, field {})",
             self.message, self.rule, self.field
-        )
+        );
+        if full.chars().count() <= MAX_ERROR_BODY {
+            return full;
+        }
+        let suffix = format!(" (rule {})", self.rule);
+        let room = MAX_ERROR_BODY.saturating_sub(status.chars().count() + 2 + suffix.len());
+        format!("{status}, {}{suffix}", clip(&self.message, room))
     }
 }
+
+/// The longest string body of a response (`infra/stringRespBody.json`: 128 characters).
+pub const MAX_ERROR_BODY: usize = 128;
 
 /// The live service's error body for a request on a closed conversation (reference §5).
 pub const CONVERSATION_IS_CLOSE: &str = "Bad Request, Conversation is close";

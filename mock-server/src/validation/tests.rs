@@ -306,3 +306,42 @@ fn findings_never_carry_a_token() {
     assert!(!text.contains("eyJzdWIiOiJ4In0"), "{text}");
     assert!(text.contains("<redacted:jwt>"), "{text}");
 }
+
+#[test]
+fn error_bodies_fit_128_characters_and_always_name_the_rule() {
+    let dialog = "2e74be31-5a0b-4c6e-9d1e-000000000001";
+    let finding = Finding::violation(
+        Rule::SequenceExists,
+        "body.event.sequenceList[0]",
+        Value::from(99),
+        format!("sequence 99 does not exist in dialog {dialog}"),
+    );
+    let body = finding.error_body();
+    assert!(
+        body.chars().count() <= MAX_ERROR_BODY,
+        "{} {body}",
+        body.len()
+    );
+    assert!(
+        body.starts_with("Bad Request, sequence 99 does not exist"),
+        "{body}"
+    );
+    assert_eq!(
+        body,
+        format!(
+            "Bad Request, sequence 99 does not exist in dialog {dialog} (rule sequence-exists)"
+        ),
+        "the field gives way first"
+    );
+    let short = Finding::violation(Rule::Body, "body", Value::Null, "body is missing");
+    assert_eq!(
+        short.error_body(),
+        "Bad Request, body is missing (rule body, field body)"
+    );
+    let huge = Finding::violation(Rule::Body, "x".repeat(200), Value::Null, "y".repeat(500));
+    assert!(
+        huge.error_body().chars().count() <= MAX_ERROR_BODY,
+        "{}",
+        huge.error_body()
+    );
+}
