@@ -158,17 +158,21 @@ impl Consumer {
     }
 
     /// Sends a request and returns its response (the frame whose `reqId` is the request's
-    /// `id`); notifications read meanwhile are kept for [`Consumer::notification`].
+    /// `id`, or `"0"`, the schema's default, when it has none); notifications read meanwhile
+    /// are kept for [`Consumer::notification`].
     ///
     /// # Panics
-    /// When `frame` has no string or integer `id`, or as [`Consumer::response_to`].
+    /// When `frame` has an `id` that is neither a string nor an integer, or as
+    /// [`Consumer::response_to`].
     pub async fn request(&mut self, frame: Value) -> Value {
         let id = match frame.get("id") {
             Some(Value::String(id)) => id.clone(),
             Some(Value::Number(id)) if id.is_u64() || id.is_i64() => id.to_string(),
-            other => panic!(
+            None => "0".to_owned(),
+            Some(other) => panic!(
                 "Consumer::request needs a string or integer \"id\" to find the response, got \
-                 {other:?} in {frame}; use send and response_to(Value::Null) for id-less frames"
+                 {other} in {frame}; use send and response_to(Value::Null) for frames without a \
+                 readable id"
             ),
         };
         self.send(&frame).await;
@@ -176,7 +180,8 @@ impl Consumer {
     }
 
     /// Awaits the response to request `request_id` (an integer id is compared as the string
-    /// the server answers with; `Value::Null` awaits an error to a frame without a usable id).
+    /// the server answers with; `Value::Null` awaits a response without `reqId`, the error to
+    /// a frame without a readable id).
     /// Other frames read meanwhile are kept.
     ///
     /// # Panics

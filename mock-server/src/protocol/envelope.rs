@@ -1,4 +1,8 @@
 //! The request envelope: `{"kind":"req","id":…,"type":…,"body":…,"headers":…,"metadata":…}`.
+//!
+//! As `infra/req.json` has it, only `type` and `id` are required, `kind` defaults to `"req"`
+//! and `id` to `"0"`: the reference's own InitConnection sample has neither `kind` nor `id`,
+//! and its CSAT, TTR, metadata and publish samples have no `kind`.
 
 use std::fmt;
 
@@ -9,6 +13,9 @@ use crate::validation::{short, Rule};
 
 /// Longest request id accepted (reference §2: 1–64 characters).
 const MAX_ID_CHARS: usize = 64;
+
+/// The id of a request that has none: the schema's default (`infra/req.json`).
+pub(crate) const DEFAULT_ID: &str = "0";
 
 /// A request id as answered in `reqId`: always a string, whether the client sent `1` or `"1"`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +97,9 @@ impl Envelope {
         };
         let fail = |rejection| unparsed(good_id.clone(), req_type.clone(), rejection);
 
+        // `kind` is optional (default "req"); present, it must say so.
         match map.get("kind") {
+            None => {}
             Some(Value::String(kind)) if kind == "req" => {}
             Some(other) => {
                 return Err(fail(Rejection::bad_request(
@@ -100,26 +109,11 @@ impl Envelope {
                     format!("kind must be \"req\", got {}", short(other)),
                 )))
             }
-            None => {
-                return Err(fail(Rejection::bad_request(
-                    Rule::Envelope,
-                    "kind",
-                    Value::Null,
-                    "kind is missing; requests have \"kind\":\"req\"",
-                )))
-            }
         }
         let id = match id {
             Some(Ok(id)) => id,
             Some(Err(rejection)) => return Err(fail(rejection)),
-            None => {
-                return Err(fail(Rejection::bad_request(
-                    Rule::Envelope,
-                    "id",
-                    Value::Null,
-                    "id is missing; requests need a string or integer id",
-                )))
-            }
+            None => ReqId(DEFAULT_ID.to_owned()),
         };
         let Some(req_type) = req_type.clone() else {
             let value = map.get("type").cloned().unwrap_or(Value::Null);
@@ -222,13 +216,11 @@ mod tests {
         for (text, field, has_id) in [
             ("not json", "frame", false),
             ("[1,2]", "frame", false),
-            (r#"{"id":1,"type":"GetClock"}"#, "kind", true),
             (
                 r#"{"kind":"notification","id":1,"type":"GetClock"}"#,
                 "kind",
                 true,
             ),
-            (r#"{"kind":"req","type":"GetClock"}"#, "id", false),
             (r#"{"kind":"req","id":true,"type":"GetClock"}"#, "id", false),
             (r#"{"kind":"req","id":1.5,"type":"GetClock"}"#, "id", false),
             (r#"{"kind":"req","id":"","type":"GetClock"}"#, "id", false),
@@ -240,6 +232,16 @@ mod tests {
             assert_eq!(err.rejection.code, 400);
             assert_eq!(err.id.is_some(), has_id, "{text}");
         }
+    }
+
+    #[test]
+    fn kind_and_id_take_the_schema_defaults() {
+        // The reference's InitConnection sample, verbatim: neither `kind` nor `id`.
+        let env = Envelope::parse(r#"{"type": "InitConnection","headers":[]}"#).unwrap();
+        assert_eq!(env.id, ReqId(DEFAULT_ID.into()));
+        assert_eq!(env.req_type, "InitConnection");
+        let env = Envelope::parse(r#"{"id":"7","type":"GetClock"}"#).unwrap();
+        assert_eq!(env.id, ReqId("7".into()));
     }
 
     #[test]

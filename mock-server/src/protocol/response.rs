@@ -5,16 +5,25 @@ use serde_json::{json, Value};
 
 use super::{types, ReqId};
 
-/// A response frame. `req_id` is `None` only when the request had no usable id; the frame
-/// then carries `"reqId": null` (see protocol-decisions).
+/// A response frame. `req_id` is `None` only when the frame had no readable id (not JSON, not
+/// an object, an id of the wrong type); the frame then has no `reqId` at all, so it can never
+/// be taken for the answer to another request (see protocol-decisions).
 pub(crate) fn response(req_id: Option<&ReqId>, code: u16, resp_type: &str, body: Value) -> String {
-    json!({
-        "kind": "resp",
-        "reqId": req_id.map(|id| id.0.clone()),
-        "code": code,
-        "body": body,
-        "type": resp_type,
-    })
+    match req_id {
+        Some(id) => json!({
+            "kind": "resp",
+            "reqId": id.0,
+            "code": code,
+            "body": body,
+            "type": resp_type,
+        }),
+        None => json!({
+            "kind": "resp",
+            "code": code,
+            "body": body,
+            "type": resp_type,
+        }),
+    }
     .to_string()
 }
 
@@ -53,6 +62,15 @@ mod tests {
         assert_eq!(
             frame,
             r#"{"kind":"resp","reqId":"1","code":200,"body":{"conversationId":"c"},"type":"cm.RequestConversationResponse"}"#
+        );
+    }
+
+    #[test]
+    fn a_frame_without_a_readable_id_is_answered_without_req_id() {
+        let frame = string_response(None, 400, "Bad Request, x (rule frame, field frame)");
+        assert_eq!(
+            frame,
+            r#"{"kind":"resp","code":400,"body":"Bad Request, x (rule frame, field frame)","type":"StringResponse"}"#
         );
     }
 }
