@@ -5,6 +5,8 @@
 
 mod bad_input;
 mod protocol;
+// LivePerson's published samples and tutorials, as printed (issue 10).
+mod reference;
 mod test_api;
 mod tutorial;
 mod validation;

@@ -95,6 +95,8 @@ pub(crate) struct State {
     /// `add_conversation` and `close_conversation`.
     open_by_consumer: HashMap<(String, String), usize>,
     pub connections: HashMap<u64, Conn>,
+    /// What each consumer set with `userprofile.SetUserProfile`, by account and consumer id.
+    pub profiles: HashMap<(String, String), serde_json::Map<String, Value>>,
     pub journal: Journal,
     /// Consumer events for the scenario runner, drained after each critical section.
     pub events: Vec<ConsumerEvent>,
@@ -305,7 +307,13 @@ impl State {
                     sub.shown.insert(conv_id.clone());
                     json!({"type": "UPSERT", "result": upsert})
                 } else if sub.shown.remove(&conv_id) {
-                    json!({"type": "DELETE", "result": {"convId": conv_id, "closeReason": close_reason}})
+                    // aam/subscribeExConversationsNotification.json requires
+                    // conversationDetails in every result, DELETE included.
+                    json!({"type": "DELETE", "result": {
+                        "convId": conv_id,
+                        "conversationDetails": upsert["conversationDetails"],
+                        "closeReason": close_reason,
+                    }})
                 } else {
                     continue;
                 };

@@ -324,8 +324,9 @@ impl Conversation {
 
     /// The `changes[]` entry of a chat state: sequence 0, no `serverTimestamp` (reference §4.1).
     pub(crate) fn chat_state_change(&self, originator_id: &str, role: Role, event: Value) -> Value {
+        // No sequence and no serverTimestamp: every captured chat-state change has neither
+        // (the schema asks for both; protocol-decisions).
         json!({
-            "sequence": 0,
             "originatorId": originator_id,
             "originatorMetadata": {"id": originator_id, "role": role.as_str()},
             "event": event,

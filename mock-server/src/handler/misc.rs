@@ -84,9 +84,11 @@ pub(super) fn get_clock(id: &ReqId) -> Reply {
     )])
 }
 
-/// `userprofile.GetUserProfile`: the consumer's own profile (no body, or its own id) or the
-/// simulated agent's.
+/// `userprofile.GetUserProfile`: the consumer's own profile (no body, or its own id), with what
+/// it set, or the simulated agent's. The body is the flat object the service sends (what
+/// node-agent-sdk's transform turns into the schema's SDE array), not that array.
 pub(super) fn user_profile(
+    hub: &Hub,
     ctx: &ConnCtx,
     consumer: &str,
     id: &ReqId,
@@ -94,8 +96,8 @@ pub(super) fn user_profile(
 ) -> Result<Reply, Rejection> {
     let agent = &agent_id(&ctx.account);
     let body = match user_id {
-        None => profile(consumer, "CONSUMER", "", ""),
-        Some(user) if user == consumer => profile(consumer, "CONSUMER", "", ""),
+        None => own_profile(hub, ctx, consumer),
+        Some(user) if user == consumer => own_profile(hub, ctx, consumer),
         Some(user) if user == agent => profile(agent, "ASSIGNED_AGENT", "wiretape", "agent"),
         Some(user) => {
             return Err(Rejection::bad_request(
@@ -106,12 +108,42 @@ pub(super) fn user_profile(
             ))
         }
     };
-    Ok(Reply::texts([response(
+    Ok(Reply::one(response(
         Some(id),
         200,
         types::GET_USER_PROFILE_RESPONSE,
         body,
-    )]))
+    )))
+}
+
+/// `userprofile.SetUserProfile`: keeps the profile for this consumer on this account (the
+/// agent side sees it too); each call replaces the fields it names.
+pub(super) fn set_user_profile(
+    hub: &Hub,
+    ctx: &ConnCtx,
+    consumer: &str,
+    id: &ReqId,
+    profile: serde_json::Map<String, Value>,
+) -> Reply {
+    let key = (ctx.account.clone(), consumer.to_owned());
+    hub.with_state(|s| s.profiles.entry(key).or_default().extend(profile));
+    Reply::one(string_response(Some(id), 200, "OK"))
+}
+
+/// The consumer's profile: the defaults, then what it set (its `userId` and `role` stay its own).
+fn own_profile(hub: &Hub, ctx: &ConnCtx, consumer: &str) -> Value {
+    let mut body = profile(consumer, "CONSUMER", "", "");
+    let key = (ctx.account.clone(), consumer.to_owned());
+    if let (Some(stored), Value::Object(out)) =
+        (hub.read(|s| s.profiles.get(&key).cloned()), &mut body)
+    {
+        for (field, value) in stored {
+            if field != "userId" && field != "role" {
+                out.insert(field, value);
+            }
+        }
+    }
+    body
 }
 
 fn profile(user: &str, role: &str, first: &str, last: &str) -> Value {

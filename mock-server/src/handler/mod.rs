@@ -122,9 +122,11 @@ pub(crate) fn handle_text(hub: &Hub, ctx: &mut ConnCtx, text: &str) -> Reply {
             subscription::unsubscribe(hub, ctx, id, &subscription_id)
         }
         ConsumerRequest::GetUserProfile { user_id } => {
-            misc::user_profile(ctx, &consumer, id, user_id.as_deref())
+            misc::user_profile(hub, ctx, &consumer, id, user_id.as_deref())
         }
-        ConsumerRequest::SetUserProfile => Ok(Reply::one(string_response(Some(id), 200, "OK"))),
+        ConsumerRequest::SetUserProfile { profile } => {
+            Ok(misc::set_user_profile(hub, ctx, &consumer, id, profile))
+        }
         ConsumerRequest::GenerateUploadUrl { file_type } => {
             Ok(misc::upload_url(ctx, id, &file_type))
         }

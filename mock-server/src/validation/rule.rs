@@ -49,6 +49,10 @@ pub enum Rule {
     Repeat,
     /// Warning: the same sequence appears twice in one list.
     DuplicateSequence,
+    /// The request breaks the published schema where the live service most plausibly
+    /// tolerates it (a `ContentEvent` without `contentType`, the server-only chat state
+    /// `BACKGROUND`): refused by default, accepted with a warning when lenient.
+    Schema,
     /// Replay: a client frame does not match the recorded frame expected next.
     ReplayMismatch,
     /// Replay: a recorded client frame was never sent.
@@ -79,6 +83,7 @@ impl Rule {
             Rule::Transition => "transition",
             Rule::Repeat => "repeat",
             Rule::DuplicateSequence => "duplicate-sequence",
+            Rule::Schema => "schema",
             Rule::ReplayMismatch => "replay-mismatch",
             Rule::ReplayUnsent => "replay-unsent",
         }
@@ -99,6 +104,7 @@ impl Rule {
                 | Rule::Transition
                 | Rule::Repeat
                 | Rule::DuplicateSequence
+                | Rule::Schema
         )
     }
 }
