@@ -54,6 +54,55 @@ async fn the_reference_init_connection_sample_authenticates_a_header_less_client
     assert!(server.violations().is_empty(), "{:?}", server.violations());
 }
 
+/// The check, with a real header-less client: Node's `ws` (what browsers' WebSocket
+/// behaves like: no custom headers) sends the reference's InitConnection verbatim.
+#[tokio::test]
+async fn a_node_ws_client_authenticates_with_the_verbatim_init_connection() {
+    let ca = wiretape_fixtures::pki::LocalCa::generate().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.cert_pem()).unwrap();
+    let server = MockServer::builder()
+        .manual_agent()
+        .tls(wiretape_mock_server::TlsIdentity::from_ca(&ca).unwrap())
+        .start()
+        .await;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/node/header_less_init.js"
+    );
+    let (url, node_path) = (server.consumer_url(), crate::harness::wscat::node_modules());
+    // The client runs on a blocking thread; the server keeps serving on this runtime.
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(script)
+            .arg(url)
+            .arg(&ca_file)
+            .arg(SAMPLE_JWT)
+            .env("NODE_PATH", node_path)
+            .output()
+            .expect("node runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let frames: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(frames[0]["reqId"], "0", "{frames:?}");
+    assert_eq!(frames[0]["code"], 200, "{frames:?}");
+    let created = server
+        .latest_conversation()
+        .expect("a conversation was created");
+    assert_eq!(created.consumer_id, "1234567890", "the sample token's sub");
+}
+
 #[tokio::test]
 async fn every_kind_less_reference_sample_is_answered_2xx() {
     let server = manual().await;
