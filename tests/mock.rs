@@ -8,6 +8,8 @@ mod protocol;
 // LivePerson's published samples and tutorials, as printed (issue 10).
 mod reference;
 mod test_api;
+// The token lifecycle: exp at the upgrade, at InitConnection and on an open socket; step-up.
+mod tokens;
 mod tutorial;
 mod validation;
 pub(crate) mod wscat;

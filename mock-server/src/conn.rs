@@ -13,6 +13,8 @@ pub(crate) struct ConnCtx {
     pub account: String,
     /// The authenticated consumer, once known.
     pub consumer_id: Option<String>,
+    /// When its token expires (the JWT's `exp`, epoch seconds), if ever.
+    pub expires_at: Option<u64>,
 }
 
 impl ConnCtx {

@@ -92,14 +92,14 @@ async fn replay_socket(hub: Arc<Hub>, library: Arc<Library>, mut req: Request) -
             ),
         );
     }
-    let consumer_id = match authenticate(&hub, req.headers()) {
+    let identity = match authenticate(&hub, req.headers()) {
         Ok(consumer) => consumer,
         Err(reason) => return refuse(StatusCode::UNAUTHORIZED, &reason),
     };
     let subprotocol = script.open.subprotocol.clone();
     // The account the cassette was recorded on (the path matched it).
     let account = account_in(&path_and_query).unwrap_or_default().to_owned();
-    let mut resp = upgrade(&hub, &mut req, &key, (account, consumer_id), move |ctx| {
+    let mut resp = upgrade(&hub, &mut req, &key, (account, identity), move |ctx| {
         Replayer::new(library, script, ctx)
     });
     if let Some(p) = subprotocol.and_then(|p| p.parse().ok()) {
@@ -110,7 +110,7 @@ async fn replay_socket(hub: Arc<Hub>, library: Arc<Library>, mut req: Request) -
 
 /// The consumer behind an `Authorization` header: `Ok(None)` without one, the reason for a
 /// 401 when it is unusable or not the pinned token.
-fn authenticate(hub: &Hub, headers: &HeaderMap) -> Result<Option<String>, String> {
+fn authenticate(hub: &Hub, headers: &HeaderMap) -> Result<Option<auth::Identity>, String> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -122,7 +122,7 @@ fn authenticate(hub: &Hub, headers: &HeaderMap) -> Result<Option<String>, String
         .to_str()
         .map_err(|_| auth::Refused("the Authorization header is not ASCII".into()))
         .and_then(auth::header_token)
-        .and_then(|token| auth::authenticate(token, pinned))
+        .and_then(|token| auth::authenticate(token, pinned, auth::now_secs()))
         .map(Some)
         .map_err(|refused| format!("401 Unauthorized: {}", refused.0))
 }
@@ -185,12 +185,12 @@ async fn consumer_socket(
             "unsupported API version: the consumer endpoint needs the query v=3",
         );
     }
-    let consumer_id = match authenticate(&hub, headers) {
+    let identity = match authenticate(&hub, headers) {
         Ok(consumer) => consumer,
         Err(reason) => return refuse(StatusCode::UNAUTHORIZED, &reason),
     };
     let timeouts = hub.settings.timeouts;
-    upgrade(&hub, &mut req, &key, (account, consumer_id), move |ctx| {
+    upgrade(&hub, &mut req, &key, (account, identity), move |ctx| {
         Live::new(ctx, timeouts)
     })
 }
@@ -210,7 +210,7 @@ fn upgrade<V>(
     hub: &Arc<Hub>,
     req: &mut Request,
     key: &str,
-    who: (String, Option<String>),
+    who: (String, Option<auth::Identity>),
     service: impl FnOnce(ConnCtx) -> V + Send + 'static,
 ) -> Response
 where

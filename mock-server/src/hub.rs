@@ -331,6 +331,26 @@ impl State {
         }
     }
 
+    /// Gives the open conversation of `from` on `account` (if any) to consumer `to`: its
+    /// CONSUMER participant and owner change, its history stays, and metadata subscribers get
+    /// an UPSERT (a step-up from an unauthenticated identity).
+    pub(crate) fn transfer_open_conversation(&mut self, account: &str, from: &str, to: &str) {
+        let Some(conv) = self.open_conversation_of(account, from) else {
+            return;
+        };
+        self.open_by_consumer
+            .remove(&(account.to_owned(), from.to_owned()));
+        let c = &mut self.conversations[conv];
+        c.consumer_id = to.to_owned();
+        for p in c.participants.iter_mut().filter(|p| p.id == from) {
+            p.id = to.to_owned();
+        }
+        c.last_update_ts = now_ms();
+        self.open_by_consumer
+            .insert((account.to_owned(), to.to_owned()), conv);
+        self.notify_metadata(conv);
+    }
+
     /// Closes a conversation and tells its metadata subscribers.
     pub(crate) fn close_conversation(&mut self, conv: usize, by: ClosedBy, cause: &str) {
         let now = now_ms();

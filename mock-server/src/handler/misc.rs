@@ -13,7 +13,8 @@ use crate::hub::Hub;
 use crate::model::now_ms;
 use crate::protocol::{response, string_response, types, Rejection, ReqId};
 
-/// `InitConnection`: authenticates a header-less socket (or re-confirms an authenticated one).
+/// `InitConnection`: authenticates a header-less socket, re-confirms an authenticated one, or
+/// steps an unauthenticated identity up to an authenticated consumer (see [`step_up`]).
 pub(super) fn init_connection(
     hub: &Hub,
     ctx: &mut ConnCtx,
@@ -24,9 +25,9 @@ pub(super) fn init_connection(
         Auth::AnyToken => None,
         Auth::Pinned(token) => Some(token.as_str()),
     };
-    let consumer = match (jwt, &ctx.consumer_id) {
-        (Some(jwt), _) => match auth::authenticate(jwt, pinned) {
-            Ok(consumer) => consumer,
+    let identity = match (jwt, &ctx.consumer_id) {
+        (Some(jwt), _) => match auth::authenticate(jwt, pinned, auth::now_secs()) {
+            Ok(identity) => identity,
             Err(refused) => {
                 let rejection = Rejection::unauthorized(
                     "headers[].jwt",
@@ -37,7 +38,7 @@ pub(super) fn init_connection(
             }
         },
         // Client properties only, on a socket that is already authenticated.
-        (None, Some(consumer)) => consumer.clone(),
+        (None, Some(_)) => return Reply::one(string_response(Some(id), 200, "OK")),
         (None, None) => {
             let rejection = Rejection::unauthorized(
                 "headers",
@@ -47,21 +48,44 @@ pub(super) fn init_connection(
             return refuse_init(hub, ctx, id, &rejection);
         }
     };
-    if ctx.consumer_id.as_ref().is_some_and(|c| *c != consumer) {
-        let rejection = Rejection::unauthorized(
-            "headers[].jwt",
-            json!(MARK),
-            "this connection is already authenticated as another consumer",
-        );
-        return reject(hub, ctx, Some(id), Some("InitConnection"), &rejection);
+    let consumer = identity.consumer_id.clone();
+    match ctx.consumer_id.clone() {
+        Some(current) if current != consumer => {
+            let steps_up = auth::is_unauthenticated(&current) && !identity.is_unauthenticated();
+            if !steps_up {
+                let rejection = Rejection::unauthorized(
+                    "headers[].jwt",
+                    json!(MARK),
+                    "this connection is already authenticated as another consumer",
+                );
+                return reject(hub, ctx, Some(id), Some("InitConnection"), &rejection);
+            }
+            step_up(hub, ctx, &current, &consumer);
+        }
+        _ => {}
     }
     ctx.consumer_id = Some(consumer.clone());
+    ctx.expires_at = identity.expires_at;
     hub.with_state(|s| {
         if let Some(conn) = s.connections.get_mut(&ctx.id) {
             conn.consumer_id = Some(consumer);
         }
     });
-    Reply::texts([string_response(Some(id), 200, "OK")])
+    Reply::one(string_response(Some(id), 200, "OK"))
+}
+
+/// Step-up: a socket of an unauthenticated identity authenticates as a consumer (an
+/// InitConnection with the consumer's token). Its open conversation becomes the consumer's,
+/// history included, and every metadata subscriber (the agent side too) sees an UPSERT whose
+/// CONSUMER participant has the new id, which is how node-agent-sdk's agent-bot example
+/// recognises a step-up.
+fn step_up(hub: &Hub, ctx: &ConnCtx, from: &str, to: &str) {
+    hub.with_state(|s| {
+        if let Some(conn) = s.connections.get_mut(&ctx.id) {
+            conn.consumer_id = Some(to.to_owned());
+        }
+        s.transfer_open_conversation(&ctx.account, from, to);
+    });
 }
 
 /// A failed InitConnection: the error response, then close 4401 when the socket is still

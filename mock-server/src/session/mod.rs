@@ -30,6 +30,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use crate::auth::Identity;
 use crate::conn::ConnCtx;
 use crate::handler::{record_violation, truncate_utf8, Reply};
 use crate::hub::{Hub, Outgoing};
@@ -90,17 +91,25 @@ impl std::fmt::Display for Ending {
 pub(crate) async fn run<S, V>(
     ws: WebSocketStream<S>,
     hub: &Hub,
-    (account, consumer_id): (String, Option<String>),
+    (account, identity): (String, Option<Identity>),
     service: impl FnOnce(ConnCtx) -> V,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
     V: Service,
 {
+    let (consumer_id, expires_at) = match identity {
+        Some(Identity {
+            consumer_id,
+            expires_at,
+        }) => (Some(consumer_id), expires_at),
+        None => (None, None),
+    };
     let (id, queue, overflow) = hub.register(&account, consumer_id.clone());
     let mut service = service(ConnCtx {
         id,
         account,
         consumer_id,
+        expires_at,
     });
     let ending = serve(ws, hub, &mut service, queue, overflow).await;
     service.on_end(hub);
