@@ -35,6 +35,8 @@ pub(crate) struct Settings {
     pub strictness: Strictness,
     pub timeouts: Timeouts,
     pub max_message_bytes: usize,
+    /// Requests per second per consumer, when limited.
+    pub rate_limit: Option<u32>,
     pub control_api: ControlAccess,
 }
 
@@ -95,6 +97,8 @@ pub(crate) struct State {
     /// `add_conversation` and `close_conversation`.
     open_by_consumer: HashMap<(String, String), usize>,
     pub connections: HashMap<u64, Conn>,
+    /// The request budget of each consumer (or unauthenticated socket) when rate-limited.
+    pub rates: crate::rate::Rates,
     /// What each consumer set with `userprofile.SetUserProfile`, by account and consumer id.
     pub profiles: HashMap<(String, String), serde_json::Map<String, Value>>,
     pub journal: Journal,
@@ -196,9 +200,12 @@ impl Hub {
         (id, rx, overflow)
     }
 
-    /// Forgets a socket.
+    /// Forgets a socket (and its request budget, when it never authenticated).
     pub(crate) fn unregister(&self, id: u64) {
-        self.with_state(|s| s.connections.remove(&id));
+        self.with_state(|s| {
+            s.connections.remove(&id);
+            s.rates.forget_connection(id);
+        });
     }
 }
 

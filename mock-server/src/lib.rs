@@ -71,6 +71,7 @@
 //! - `snapshot`: [`ConversationSnapshot`], the read-only view of a conversation.
 //! - [`client`]: the test consumer ([`client::Consumer`]), request builders
 //!   ([`client::receipt`], ...) and the bare ws/wss connector.
+//! - `rate`: the per-consumer request budget of `--rate-limit`.
 //! - `auth`: tokens and consumer ids. `error`: [`Error`] and [`AgentError`].
 
 mod agent;
@@ -90,6 +91,7 @@ mod journal;
 mod listener;
 mod model;
 mod protocol;
+mod rate;
 mod replay;
 mod scenario;
 mod server;

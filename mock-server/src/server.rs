@@ -87,6 +87,7 @@ impl MockServer {
             strictness: config.strictness,
             timeouts: config.timeouts,
             max_message_bytes: config.max_message_bytes,
+            rate_limit: config.rate_limit,
             control_api: config.control_api,
         };
         let replay = config
@@ -337,6 +338,13 @@ impl MockServerBuilder {
     /// Largest message accepted (default 1 MiB); larger ones close with 1009.
     pub fn max_message_bytes(mut self, limit: usize) -> Self {
         self.config.max_message_bytes = limit;
+        self
+    }
+
+    /// At most `per_second` requests per second from one consumer; the excess is answered
+    /// with code 429 (default: no limit).
+    pub fn rate_limit(mut self, per_second: u32) -> Self {
+        self.config.rate_limit = Some(per_second);
         self
     }
 

@@ -77,6 +77,10 @@ pub(crate) struct MockArgs {
     /// Seconds a client without an Authorization header has to send InitConnection.
     #[arg(long, default_value_t = 5, value_name = "SECS")]
     init_timeout: u64,
+    /// At most N requests per second from one consumer (a burst of N passes); the excess is
+    /// answered with code 429 ("Too Many Requests, ...") and recorded, never dropped.
+    #[arg(long, value_name = "N/s", value_parser = parse_rate)]
+    rate_limit: Option<u32>,
     /// Let non-loopback peers use the control API (/mock/api/...).
     #[arg(long)]
     open_control_api: bool,
@@ -115,6 +119,16 @@ fn parse_speed(s: &str) -> Result<f64, String> {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
         _ => Err(format!(
             "{s:?} is not a speed: use 1 (as recorded), 0 (at once) or a positive factor"
+        )),
+    }
+}
+
+fn parse_rate(s: &str) -> Result<u32, String> {
+    let n = s.strip_suffix("/s").unwrap_or(s);
+    match n.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "{s:?} is not a rate: use requests per second, e.g. 10/s"
         )),
     }
 }
@@ -168,6 +182,7 @@ impl MockArgs {
                 init_connection: Duration::from_secs(self.init_timeout),
                 ..Timeouts::default()
             },
+            rate_limit: self.rate_limit,
             control_api: if self.open_control_api {
                 ControlAccess::Anyone
             } else {

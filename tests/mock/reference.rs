@@ -439,3 +439,41 @@ async fn typing_indicators_look_as_captured() {
         })
     );
 }
+
+/// Rate limits (messaging-window-api-api-reference-overview.html, "Rate-Limiting": "you can
+/// expect to receive a 429 status code in an error response"): over the limit, every request
+/// is still answered, with 429; the budget is per consumer, not per socket.
+#[tokio::test]
+async fn over_the_rate_limit_requests_are_answered_429_never_dropped() {
+    let server = MockServer::builder()
+        .manual_agent()
+        .rate_limit(2)
+        .start()
+        .await;
+    let mut first = Consumer::connect(&server).await;
+    let mut second = Consumer::connect(&server).await; // the same consumer ("test")
+    let clock = |id: usize| json!({"kind":"req","id":id,"type":"GetClock"});
+    // A burst of 2 passes (a token comes back every 500 ms, far more than this takes).
+    for id in 0..2 {
+        first.send(&clock(id)).await;
+    }
+    for id in 0..2 {
+        assert_eq!(first.response_to(id.to_string()).await["code"], 200, "{id}");
+    }
+    // At once, from the consumer's other socket.
+    let throttled = second.request(clock(3)).await;
+    assert_eq!(throttled["code"], 429, "{throttled}");
+    assert_eq!(
+        throttled["body"],
+        "Too Many Requests, more than 2 requests per second; retry after at least 1 second \
+         (rule rate-limit, field type)"
+    );
+    let record = server
+        .wait_for_violation_within(Rule::RateLimit, Duration::from_secs(5))
+        .await
+        .unwrap_or_else(|unmet| panic!("{unmet}"));
+    assert_eq!(record.response_code, Some(429));
+    // Another consumer has its own budget.
+    let mut other = Consumer::connect_with_token(&server, Some("another-consumer")).await;
+    other.assert_alive().await;
+}

@@ -18,6 +18,7 @@ use crate::hub::Hub;
 use crate::protocol::{
     init_jwt, response, string_response, types, ConsumerRequest, Envelope, Rejection, ReqId,
 };
+use crate::rate::Payer;
 use crate::validation::{Finding, Rule};
 
 /// Close code for a policy violation (RFC 6455), used by strict mode.
@@ -76,6 +77,12 @@ pub(crate) fn handle_text(hub: &Hub, ctx: &mut ConnCtx, text: &str) -> Reply {
             )
         }
     };
+    if let Some(per_second) = hub.settings.rate_limit {
+        if !charge(hub, ctx, per_second) {
+            let rejection = Rejection::too_many_requests(per_second);
+            return reject(hub, ctx, Some(&env.id), Some(&env.req_type), &rejection);
+        }
+    }
     if env.req_type == "InitConnection" {
         return match init_jwt(env.headers.as_ref()) {
             Ok(jwt) => misc::init_connection(hub, ctx, &env.id, jwt.as_deref()),
@@ -135,6 +142,20 @@ pub(crate) fn handle_text(hub: &Hub, ctx: &mut ConnCtx, text: &str) -> Reply {
         }
     };
     result.unwrap_or_else(|rejection| reject(hub, ctx, Some(id), Some(&env.req_type), &rejection))
+}
+
+/// Charges one request to the socket's consumer (or, unauthenticated, to the socket);
+/// `false` when it is over the limit.
+fn charge(hub: &Hub, ctx: &ConnCtx, per_second: u32) -> bool {
+    let payer = match &ctx.consumer_id {
+        Some(consumer) => Payer::Consumer {
+            account: ctx.account.clone(),
+            consumer: consumer.clone(),
+        },
+        None => Payer::Connection(ctx.id),
+    };
+    let now = tokio::time::Instant::now();
+    hub.with_state(|s| s.rates.allow(payer, per_second, now))
 }
 
 /// Serves a binary frame: the API speaks JSON text only.

@@ -98,12 +98,27 @@ impl Rejection {
         }
     }
 
+    /// A 429: the consumer is over its request rate (`--rate-limit`).
+    pub(crate) fn too_many_requests(per_second: u32) -> Self {
+        Self {
+            code: 429,
+            finding: Box::new(Finding::violation(
+                Rule::RateLimit,
+                "type",
+                Value::from(per_second),
+                format!(
+                    "more than {per_second} requests per second; retry after at least 1 second"
+                ),
+            )),
+        }
+    }
+
     /// The string body of the error response (at most 128 characters).
     pub(crate) fn body(&self) -> String {
-        if self.code == 401 {
-            self.finding.body_with("Unauthorized")
-        } else {
-            self.finding.error_body()
+        match self.code {
+            401 => self.finding.body_with("Unauthorized"),
+            429 => self.finding.body_with("Too Many Requests"),
+            _ => self.finding.error_body(),
         }
     }
 }

@@ -53,6 +53,8 @@ pub enum Rule {
     /// tolerates it (a `ContentEvent` without `contentType`, the server-only chat state
     /// `BACKGROUND`): refused by default, accepted with a warning when lenient.
     Schema,
+    /// The consumer sent more requests per second than `--rate-limit` allows (answered 429).
+    RateLimit,
     /// Replay: a client frame does not match the recorded frame expected next.
     ReplayMismatch,
     /// Replay: a recorded client frame was never sent.
@@ -84,6 +86,7 @@ impl Rule {
             Rule::Repeat => "repeat",
             Rule::DuplicateSequence => "duplicate-sequence",
             Rule::Schema => "schema",
+            Rule::RateLimit => "rate-limit",
             Rule::ReplayMismatch => "replay-mismatch",
             Rule::ReplayUnsent => "replay-unsent",
         }
