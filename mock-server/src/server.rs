@@ -88,6 +88,7 @@ impl MockServer {
             timeouts: config.timeouts,
             max_message_bytes: config.max_message_bytes,
             control_api: config.control_api,
+            files: config.files,
         };
         let replay = config
             .replay
@@ -337,6 +338,13 @@ impl MockServerBuilder {
     /// Largest message accepted (default 1 MiB); larger ones close with 1009.
     pub fn max_message_bytes(mut self, limit: usize) -> Self {
         self.config.max_message_bytes = limit;
+        self
+    }
+
+    /// File sharing settings: how long upload/download URLs stay valid (default 1 minute) and
+    /// how many bytes and files the in-memory store keeps.
+    pub fn file_sharing(mut self, files: crate::FileSharing) -> Self {
+        self.config.files = files;
         self
     }
 

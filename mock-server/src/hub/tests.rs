@@ -58,6 +58,7 @@ fn any_account_is_served_unless_one_is_pinned() {
         timeouts: Timeouts::default(),
         max_message_bytes: 1024,
         control_api: ControlAccess::LoopbackOnly,
+        files: crate::FileSharing::default(),
     };
     assert!(settings(None).serves("87654321"));
     assert!(settings(Some("12345678")).serves("12345678"));

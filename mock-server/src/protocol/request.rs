@@ -36,10 +36,10 @@ pub(crate) enum ConsumerRequest {
     GetUserProfile { user_id: Option<String> },
     /// `userprofile.SetUserProfile` (accepted and stored nowhere).
     SetUserProfile,
-    /// `ms.GenerateURLForUploadFile`.
-    GenerateUploadUrl { file_type: String },
-    /// `ms.GenerateURLForDownloadFile`.
-    GenerateDownloadUrl { relative_path: String },
+    /// `ms.GenerateURLForUploadFile` (the body object).
+    GenerateUploadUrl(Map<String, Value>),
+    /// `ms.GenerateURLForDownloadFile` (the body object).
+    GenerateDownloadUrl(Map<String, Value>),
 }
 
 /// An `ms.PublishEvent` body.
@@ -138,25 +138,12 @@ impl ConsumerRequest {
                 user_id: body.and_then(Value::as_str).map(str::to_owned),
             },
             "userprofile.SetUserProfile" => ConsumerRequest::SetUserProfile,
+            // Checked by `files`, which knows the strictness and the account.
             "ms.GenerateURLForUploadFile" => {
-                let body = object(body, "body")?;
-                let file_type = string_field(body, "fileType")?;
-                if !["JPG", "JPEG", "PNG", "GIF", "PDF", "TXT"].contains(&file_type.as_str()) {
-                    return Err(bad(
-                        "body.fileType",
-                        &Value::String(file_type.clone()),
-                        format!(
-                            "fileType {file_type:?} is not one of JPG, JPEG, PNG, GIF, PDF, TXT"
-                        ),
-                    ));
-                }
-                ConsumerRequest::GenerateUploadUrl { file_type }
+                ConsumerRequest::GenerateUploadUrl(object(body, "body")?.clone())
             }
             "ms.GenerateURLForDownloadFile" => {
-                let body = object(body, "body")?;
-                ConsumerRequest::GenerateDownloadUrl {
-                    relative_path: string_field(body, "relativePath")?,
-                }
+                ConsumerRequest::GenerateDownloadUrl(object(body, "body")?.clone())
             }
             other => {
                 return Err(Rejection::bad_request(
