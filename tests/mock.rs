@@ -4,6 +4,7 @@
 //! the real wscat.
 
 mod bad_input;
+mod files;
 mod protocol;
 mod test_api;
 mod tutorial;

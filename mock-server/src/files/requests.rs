@@ -260,10 +260,10 @@ fn own_path<'a>(ctx: &ConnCtx, path: &'a str, field: &str) -> Result<FilePath<'a
             field,
             &Value::String(path.to_owned()),
             format!(
-                "{} is not a file path of account {}: {PATH_PREFIX}{}/NAME.EXT",
-                short(&Value::String(path.to_owned())),
+                "not a file path of account {} ({PATH_PREFIX}{}/NAME.EXT): {}",
                 ctx.account,
-                ctx.account
+                ctx.account,
+                short(&Value::String(path.to_owned()))
             ),
         )),
     }
