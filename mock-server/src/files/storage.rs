@@ -40,7 +40,7 @@ fn upload_limit(hub: &Hub) -> u64 {
 async fn upload(State(hub): State<Arc<Hub>>, req: Request) -> Response {
     let path = req.uri().path().to_owned();
     if let Err(refused) = check_url(&hub.files, &Method::PUT, &path, req.uri().query()) {
-        return refused;
+        return refused.into_response();
     }
     let limit = upload_limit(&hub);
     let declared = req
@@ -49,34 +49,35 @@ async fn upload(State(hub): State<Arc<Hub>>, req: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return too_large(limit, declared);
+        return too_large(limit, declared).into_response();
     }
     let bytes = match read_limited(req.into_body(), limit, declared).await {
         Ok(bytes) => bytes,
-        Err(response) => return response,
+        Err(refused) => return refused.into_response(),
     };
     let size = bytes.len();
     if !hub.files.put(&path, bytes) {
-        return text(
+        return Refused(
             StatusCode::INSUFFICIENT_STORAGE,
             format!(
                 "507 Insufficient Storage: {size} bytes exceed this mock's store of {} bytes\n",
                 hub.files.settings.max_stored_bytes
             ),
-        );
+        )
+        .into_response();
     }
     tracing::debug!(%path, size, "file uploaded");
     (StatusCode::CREATED, "").into_response()
 }
 
 /// Reads `body` into memory, stopping with 413 as soon as it passes `limit` bytes.
-async fn read_limited(body: Body, limit: u64, declared: Option<u64>) -> Result<Bytes, Response> {
+async fn read_limited(body: Body, limit: u64, declared: Option<u64>) -> Result<Bytes, Refused> {
     let capacity = declared.unwrap_or(0).min(limit);
     let mut bytes = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|err| {
-            text(
+            Refused(
                 StatusCode::BAD_REQUEST,
                 format!("400 Bad Request: the upload broke off: {err}\n"),
             )
@@ -94,13 +95,14 @@ async fn read_limited(body: Body, limit: u64, declared: Option<u64>) -> Result<B
 async fn download(State(hub): State<Arc<Hub>>, req: Request) -> Response {
     let path = req.uri().path();
     if let Err(refused) = check_url(&hub.files, &Method::GET, path, req.uri().query()) {
-        return refused;
+        return refused.into_response();
     }
     let Some(file) = hub.files.get(path) else {
-        return text(
+        return Refused(
             StatusCode::NOT_FOUND,
             format!("404 Not Found: no file was uploaded to {path}\n"),
-        );
+        )
+        .into_response();
     };
     let extension = FilePath::parse(&file.path).map_or("", |p| p.extension);
     (
@@ -118,9 +120,9 @@ fn check_url(
     method: &Method,
     path: &str,
     query: Option<&str>,
-) -> Result<(), Response> {
+) -> Result<(), Refused> {
     if FilePath::parse(path).is_none() {
-        return Err(text(
+        return Err(Refused(
             StatusCode::NOT_FOUND,
             format!("404 Not Found: {path} is not a file path (/v1/AUTH_async-images/ACCOUNT/NAME.EXT)\n"),
         ));
@@ -138,16 +140,16 @@ fn check_url(
         .verify(method.as_str(), path, params, now_secs())
         .map_err(|invalid| {
             tracing::debug!(%path, %invalid, "temp URL refused");
-            text(
+            Refused(
                 StatusCode::UNAUTHORIZED,
                 format!("401 Unauthorized: Temp URL invalid\n{invalid}\n"),
             )
         })
 }
 
-fn too_large(limit: u64, declared: Option<u64>) -> Response {
+fn too_large(limit: u64, declared: Option<u64>) -> Refused {
     let size = declared.map_or_else(|| "more".to_owned(), |n| n.to_string());
-    text(
+    Refused(
         StatusCode::PAYLOAD_TOO_LARGE,
         format!(
             "413 Request Entity Too Large: {size} bytes sent, a file may have at most {limit} \
@@ -156,11 +158,16 @@ fn too_large(limit: u64, declared: Option<u64>) -> Response {
     )
 }
 
-fn text(status: StatusCode, body: String) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        body,
-    )
-        .into_response()
+/// A refusal: the status and a plain-text body saying why.
+struct Refused(StatusCode, String);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        (
+            self.0,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            self.1,
+        )
+            .into_response()
+    }
 }
