@@ -353,6 +353,15 @@ async fn an_unknown_type_is_400_naming_the_rule_and_lenient_records_a_warning() 
     );
 }
 
+/// Sends `frame` as given and asserts its 400 response's body contains `says`.
+async fn refused(consumer: &mut Consumer, frame: &str, id: impl Into<Value>, says: &str) {
+    consumer.send_text(frame).await;
+    let resp = consumer.response_to(id).await;
+    assert_eq!(resp["code"], 400, "{resp}");
+    let body = resp["body"].as_str().unwrap_or_default();
+    assert!(body.contains(says), "{body:?} should say {says:?}");
+}
+
 #[tokio::test]
 async fn a_hosted_file_must_name_an_uploaded_file_of_this_account() {
     let server = MockServer::builder().manual_agent().start().await;
@@ -362,68 +371,27 @@ async fn a_hosted_file_must_name_an_uploaded_file_of_this_account() {
     let publish = TUTORIAL_PUBLISH.replace("__CONVERSATION_ID__", &conversation);
 
     // Sent with the page's placeholders as printed: no such file.
-    consumer.send_text(&publish).await;
-    let refused = consumer.response_to("22").await;
-    assert_eq!(refused["code"], 400);
-    assert!(
-        refused["body"]
-            .as_str()
-            .unwrap()
-            .contains("(rule file-path"),
-        "{refused}"
-    );
+    refused(&mut consumer, &publish, "22", "(rule file-path").await;
 
     // A path that was signed but never uploaded.
     let upload = upload_url(&mut consumer).await;
     let path = upload["relativePath"].as_str().unwrap();
     let not_uploaded = publish.replace("__relative_path__", path);
-    consumer.send_text(&not_uploaded).await;
-    let refused = consumer.response_to("22").await;
-    assert!(
-        refused["body"]
-            .as_str()
-            .unwrap()
-            .contains("no file was uploaded"),
-        "{refused}"
-    );
+    refused(&mut consumer, &not_uploaded, "22", "no file was uploaded").await;
 
     // Uploaded: a bad preview (the page's "<Base64Image>" left in) and a wrong fileType.
     assert_eq!(storage(&server, "PUT", &upload, &png()).await.status, 201);
-    consumer.send_text(&not_uploaded).await;
-    let refused = consumer.response_to("22").await;
-    assert!(
-        refused["body"]
-            .as_str()
-            .unwrap()
-            .contains("is not valid base64"),
-        "{refused}"
-    );
+    refused(&mut consumer, &not_uploaded, "22", "is not valid base64").await;
     let gif = not_uploaded
         .replace(r#""fileType":"PNG""#, r#""fileType":"GIF""#)
         .replace("<Base64Image>", "iVBORw0KGgo=");
-    consumer.send_text(&gif).await;
-    let refused = consumer.response_to("22").await;
-    assert!(
-        refused["body"]
-            .as_str()
-            .unwrap()
-            .contains("(rule file-type"),
-        "{refused}"
-    );
+    refused(&mut consumer, &gif, "22", "(rule file-type").await;
 
     // The tutorial's generic step 5 example (empty relativePath, empty preview).
     let generic = format!(
         r#"{{"kind":"req","id":1,"body":{{"dialogId":"{conversation}","event":{{"type":"ContentEvent","contentType":"hosted/file","message":{{"caption":"Hello Kitten","relativePath":"","fileType":"JPG","preview":""}}}}}},"type":"ms.PublishEvent"}}"#
     );
-    consumer.send_text(&generic).await;
-    let refused = consumer.response_to(1).await;
-    assert!(
-        refused["body"]
-            .as_str()
-            .unwrap()
-            .contains("(rule file-path"),
-        "{refused}"
-    );
+    refused(&mut consumer, &generic, 1, "(rule file-path").await;
 
     // Another account's consumer cannot name this account's file.
     let mut other = Consumer::connect_to(
@@ -436,15 +404,13 @@ async fn a_hosted_file_must_name_an_uploaded_file_of_this_account() {
     let foreign = gif
         .replace(&conversation, &theirs)
         .replace(r#""fileType":"GIF""#, r#""fileType":"PNG""#);
-    other.send_text(&foreign).await;
-    let refused = other.response_to("22").await;
-    assert!(
-        refused["body"]
-            .as_str()
-            .unwrap()
-            .contains("not a file path of account 87654321"),
-        "{refused}"
-    );
+    refused(
+        &mut other,
+        &foreign,
+        "22",
+        "not a file path of account 87654321",
+    )
+    .await;
 
     let rules: Vec<Rule> = server.violations().iter().map(|v| v.finding.rule).collect();
     assert_eq!(
