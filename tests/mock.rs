@@ -4,6 +4,7 @@
 //! the real wscat.
 
 mod bad_input;
+mod files;
 mod protocol;
 // LivePerson's published samples and tutorials, as printed (issue 10).
 mod reference;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use rustls::{ClientConfig, ServerConfig};
 use wiretape_fixtures::pki::LocalCa;
 
+use crate::files::FileSharing;
 use crate::replay::Replay;
 use crate::scenario::Scenario;
 use crate::Error;
@@ -44,6 +45,8 @@ pub struct Config {
     pub control_api: ControlAccess,
     /// Replay cassettes instead of simulating the conversation (`wiretape mock --replay`).
     pub replay: Option<Replay>,
+    /// File sharing: upload/download URL validity and the in-memory store's bounds.
+    pub files: FileSharing,
 }
 
 impl Default for Config {
@@ -62,6 +65,7 @@ impl Default for Config {
             rate_limit: None,
             control_api: ControlAccess::LoopbackOnly,
             replay: None,
+            files: FileSharing::default(),
         }
     }
 }

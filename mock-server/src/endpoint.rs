@@ -33,7 +33,9 @@ use crate::session::{self, Live, Service};
 /// The router of one server. When replaying (`library`), every WebSocket upgrade (whatever
 /// its path) is matched against the cassettes instead of served by the simulation.
 pub(crate) fn router(hub: Arc<Hub>, library: Option<Arc<Library>>) -> Router {
-    let router = Router::new().nest("/mock/api", crate::control::router());
+    let router = Router::new()
+        .nest("/mock/api", crate::control::router())
+        .merge(crate::files::router());
     let router = match library {
         Some(library) => router.fallback(move |State(hub), req| replay_socket(hub, library, req)),
         None => router

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Auth, ControlAccess, Strictness, Timeouts};
+use crate::files::{FileSharing, FileStore};
 use crate::journal::Journal;
 use crate::model::{now_ms, Closed, ClosedBy, Conversation, Role};
 use crate::protocol::{notification, types, ExFilter};
@@ -38,6 +39,7 @@ pub(crate) struct Settings {
     /// Requests per second per consumer, when limited.
     pub rate_limit: Option<u32>,
     pub control_api: ControlAccess,
+    pub files: FileSharing,
 }
 
 impl Settings {
@@ -121,6 +123,9 @@ pub(crate) struct Hub {
     pub tracker: TaskTracker,
     /// Cancelled to shut everything down.
     pub cancel: CancellationToken,
+    /// Uploaded files and the key their URLs are signed with (its own lock: the storage
+    /// routes never touch `state`).
+    pub files: FileStore,
     next_connection: AtomicU64,
 }
 
@@ -132,6 +137,7 @@ impl Hub {
     ) -> (Self, mpsc::Receiver<ConsumerEvent>) {
         let (agent_events, rx) = mpsc::channel(QUEUE_CAPACITY);
         let hub = Self {
+            files: FileStore::new(settings.files.clone()),
             state: Mutex::new(State::default()),
             settings,
             revision: watch::channel(0).0,

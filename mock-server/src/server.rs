@@ -89,6 +89,7 @@ impl MockServer {
             max_message_bytes: config.max_message_bytes,
             rate_limit: config.rate_limit,
             control_api: config.control_api,
+            files: config.files,
         };
         let replay = config
             .replay
@@ -345,6 +346,13 @@ impl MockServerBuilder {
     /// with code 429 (default: no limit).
     pub fn rate_limit(mut self, per_second: u32) -> Self {
         self.config.rate_limit = Some(per_second);
+        self
+    }
+
+    /// File sharing settings: how long upload/download URLs stay valid (default 1 minute) and
+    /// how many bytes and files the in-memory store keeps.
+    pub fn file_sharing(mut self, files: crate::FileSharing) -> Self {
+        self.config.files = files;
         self
     }
 

@@ -39,6 +39,11 @@ pub(super) fn publish(
             record_violation(hub, ctx, request, warning, None);
         }
     }
+    if crate::files::is_hosted_file(&publish.event) {
+        if let Err(rejection) = crate::files::check_hosted_file(hub, ctx, id, &publish.event) {
+            return reject(hub, ctx, Some(id), Some("ms.PublishEvent"), &rejection);
+        }
+    }
     let result = hub.with_state(|s| {
         let dialog_id = publish
             .dialog_id

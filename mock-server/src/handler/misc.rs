@@ -1,7 +1,6 @@
-//! InitConnection, GetClock, user profiles and file URLs.
+//! InitConnection, GetClock and user profiles (file URLs: `crate::files`).
 
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use super::{reject, ConnCtx, Reply, CLOSE_UNAUTHORIZED};
 use wiretape_fixtures::redact::MARK;
@@ -181,34 +180,4 @@ fn profile(user: &str, role: &str, first: &str, last: &str) -> Value {
         "backgndImgUri": "",
         "description": "",
     })
-}
-
-/// `ms.GenerateURLForUploadFile`: a plausible, fake signed upload location.
-pub(super) fn upload_url(ctx: &ConnCtx, id: &ReqId, file_type: &str) -> Reply {
-    let relative_path = format!(
-        "/v1/AUTH_async-images/{}/{}.{}",
-        ctx.account,
-        Uuid::new_v4(),
-        file_type.to_ascii_lowercase()
-    );
-    url_reply(id, &relative_path)
-}
-
-/// `ms.GenerateURLForDownloadFile`: the same path with fake signature parameters.
-pub(super) fn download_url(id: &ReqId, relative_path: &str) -> Reply {
-    url_reply(id, relative_path)
-}
-
-fn url_reply(id: &ReqId, relative_path: &str) -> Reply {
-    let expires = now_ms() / 1000 + 300;
-    let signature = Uuid::new_v4().simple().to_string();
-    Reply::texts([response(
-        Some(id),
-        200,
-        types::GENERATE_URL_RESPONSE,
-        json!({
-            "relativePath": relative_path,
-            "queryParams": {"temp_url_sig": signature, "temp_url_expires": expires.to_string()},
-        }),
-    )])
 }

@@ -134,11 +134,9 @@ pub(crate) fn handle_text(hub: &Hub, ctx: &mut ConnCtx, text: &str) -> Reply {
         ConsumerRequest::SetUserProfile { profile } => {
             Ok(misc::set_user_profile(hub, ctx, &consumer, id, profile))
         }
-        ConsumerRequest::GenerateUploadUrl { file_type } => {
-            Ok(misc::upload_url(ctx, id, &file_type))
-        }
-        ConsumerRequest::GenerateDownloadUrl { relative_path } => {
-            Ok(misc::download_url(id, &relative_path))
+        ConsumerRequest::GenerateUploadUrl(body) => crate::files::upload_url(hub, ctx, id, &body),
+        ConsumerRequest::GenerateDownloadUrl(body) => {
+            crate::files::download_url(hub, ctx, id, &body)
         }
     };
     result.unwrap_or_else(|rejection| reject(hub, ctx, Some(id), Some(&env.req_type), &rejection))

@@ -59,6 +59,7 @@ fn any_account_is_served_unless_one_is_pinned() {
         max_message_bytes: 1024,
         rate_limit: None,
         control_api: ControlAccess::LoopbackOnly,
+        files: crate::FileSharing::default(),
     };
     assert!(settings(None).serves("87654321"));
     assert!(settings(Some("12345678")).serves("12345678"));

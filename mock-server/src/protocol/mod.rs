@@ -33,8 +33,10 @@ pub(crate) mod types {
     pub(crate) const STRING_RESPONSE: &str = "StringResponse";
     /// Response to `GetClock` (reference §1.4: the AMSC constant; see protocol-decisions).
     pub(crate) const GET_CLOCK_RESPONSE: &str = ".GetClock$Response";
-    /// Response to the two `ms.GenerateURLFor*File` requests.
-    pub(crate) const GENERATE_URL_RESPONSE: &str = "ms.GenerateURLResponse";
+    /// Response to the two `ms.GenerateURLFor*File` requests: the name in the file-sharing
+    /// tutorial's captures (the schema and reference say `ms.GenerateURLResponse`; see
+    /// protocol-decisions).
+    pub(crate) const GENERATE_URL_RESPONSE: &str = "ms.BaseGenerateURLResponse";
     /// Response to `userprofile.GetUserProfile`.
     pub(crate) const GET_USER_PROFILE_RESPONSE: &str = "userprofile.GetUserProfileResponse";
     /// Messaging events of a dialog.

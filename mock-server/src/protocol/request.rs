@@ -37,10 +37,10 @@ pub(crate) enum ConsumerRequest {
     /// `userprofile.SetUserProfile`: the profile object (`firstName`, `lastName`,
     /// `authenticatedData.lp_sdes`, `privateData`, ...) to keep for the consumer.
     SetUserProfile { profile: Map<String, Value> },
-    /// `ms.GenerateURLForUploadFile`.
-    GenerateUploadUrl { file_type: String },
-    /// `ms.GenerateURLForDownloadFile`.
-    GenerateDownloadUrl { relative_path: String },
+    /// `ms.GenerateURLForUploadFile` (the body object).
+    GenerateUploadUrl(Map<String, Value>),
+    /// `ms.GenerateURLForDownloadFile` (the body object).
+    GenerateDownloadUrl(Map<String, Value>),
 }
 
 /// An `ms.PublishEvent` body.
@@ -143,25 +143,12 @@ impl ConsumerRequest {
             "userprofile.SetUserProfile" => ConsumerRequest::SetUserProfile {
                 profile: object(body, "body")?.clone(),
             },
+            // Checked by `files`, which knows the strictness and the account.
             "ms.GenerateURLForUploadFile" => {
-                let body = object(body, "body")?;
-                let file_type = string_field(body, "fileType")?;
-                if !["JPG", "JPEG", "PNG", "GIF", "PDF", "TXT"].contains(&file_type.as_str()) {
-                    return Err(bad(
-                        "body.fileType",
-                        &Value::String(file_type.clone()),
-                        format!(
-                            "fileType {file_type:?} is not one of JPG, JPEG, PNG, GIF, PDF, TXT"
-                        ),
-                    ));
-                }
-                ConsumerRequest::GenerateUploadUrl { file_type }
+                ConsumerRequest::GenerateUploadUrl(object(body, "body")?.clone())
             }
             "ms.GenerateURLForDownloadFile" => {
-                let body = object(body, "body")?;
-                ConsumerRequest::GenerateDownloadUrl {
-                    relative_path: string_field(body, "relativePath")?,
-                }
+                ConsumerRequest::GenerateDownloadUrl(object(body, "body")?.clone())
             }
             other => {
                 return Err(Rejection::bad_request(
