@@ -427,3 +427,38 @@ async fn a_hosted_file_must_name_an_uploaded_file_of_this_account() {
     bystander.assert_alive().await;
     consumer.assert_alive().await;
 }
+
+/// The automatic agent answers a hosted file by its caption, as it answers text by the text.
+#[tokio::test]
+async fn the_automatic_agent_reads_a_hosted_files_caption() {
+    let server = MockServer::builder()
+        .auto_agent(Duration::ZERO)
+        .start()
+        .await;
+    let mut consumer = Consumer::connect(&server).await;
+    let conversation = consumer.create_conversation().await;
+    let upload = upload_url(&mut consumer).await;
+    let put = storage(&server, "PUT", &upload, &png()).await;
+    assert_eq!(put.status, 201, "{}", put.text());
+    let publish = TUTORIAL_PUBLISH
+        .replace("__CONVERSATION_ID__", &conversation)
+        .replace(
+            "__relative_path__",
+            upload["relativePath"].as_str().unwrap(),
+        )
+        .replace(",\"preview\":\"data:image/png;base64,<Base64Image>\"", "");
+    consumer.send_text(&publish).await;
+    assert_eq!(consumer.response_to("22").await["code"], 200);
+    let answer = tokio::time::timeout(
+        Duration::from_secs(5),
+        server.wait_for_conversation(|c| {
+            c.agent_messages()
+                .into_iter()
+                .map(|(_, text)| text)
+                .find(|text| text.contains("LivePerson logo"))
+        }),
+    )
+    .await
+    .expect("the agent answers the file");
+    assert_eq!(answer, "You said: LivePerson logo");
+}

@@ -67,10 +67,15 @@ pub(super) fn publish(
             s.notify_dialog(conv, change);
             return Ok(0);
         }
-        let text = event
-            .get("message")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+        // What the agent reads: the text, or a hosted file's caption.
+        let text = match event.get("message") {
+            Some(Value::String(text)) => Some(text.clone()),
+            Some(file) => file
+                .get("caption")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            None => None,
+        };
         let sequence = s.publish(conv, (consumer, Role::Consumer), event, publish.metadata);
         s.events.push(ConsumerEvent {
             trigger: Trigger::ConsumerMessage,
