@@ -18,10 +18,10 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{Auth, ControlAccess, Strictness, Timeouts};
 use crate::journal::Journal;
-use crate::model::{now_ms, Closed, ClosedBy, Conversation, Role};
+use crate::model::{ClosedBy, Conversation, Dialog, DialogAt, Role};
 use crate::protocol::{notification, types, ExFilter};
 use crate::scenario::runner::ConsumerEvent;
-use crate::scenario::Trigger;
+use crate::scenario::{Survey, Trigger};
 
 /// Frames a socket's queue holds before the socket counts as too slow.
 pub(crate) const QUEUE_CAPACITY: usize = 1024;
@@ -36,6 +36,8 @@ pub(crate) struct Settings {
     pub timeouts: Timeouts,
     pub max_message_bytes: usize,
     pub control_api: ControlAccess,
+    /// The post-conversation survey `MULTI_DIALOG` clients get (the scenario's), if any.
+    pub survey: Option<Survey>,
 }
 
 impl Settings {
@@ -91,6 +93,8 @@ pub(crate) struct State {
     /// Index into `conversations` by conversation id (= MAIN dialog id), so requests naming a
     /// dialog do not scan every conversation.
     by_id: HashMap<String, usize>,
+    /// Index into `conversations` by the id of a dialog other than MAIN (POST_SURVEY).
+    by_dialog: HashMap<String, usize>,
     /// Each consumer's open conversation (at most one), by account and consumer id, kept by
     /// `add_conversation` and `close_conversation`.
     open_by_consumer: HashMap<(String, String), usize>,
@@ -226,19 +230,34 @@ impl State {
         self.by_id.get(id).copied()
     }
 
-    /// Index of the conversation of `consumer` on `account` whose dialog is `dialog_id` (the
-    /// MAIN dialog's id is the conversation's). Another account's conversation is not found,
-    /// whoever asks.
+    /// Adds a dialog to a conversation (after MAIN) and returns where it is.
+    pub(crate) fn add_dialog(&mut self, conv: usize, dialog: Dialog) -> DialogAt {
+        self.by_dialog.insert(dialog.id.clone(), conv);
+        let dialogs = &mut self.conversations[conv].dialogs;
+        dialogs.push(dialog);
+        DialogAt {
+            conv,
+            dialog: dialogs.len() - 1,
+        }
+    }
+
+    /// The dialog `dialog_id` of a conversation of `consumer` on `account` (the MAIN dialog's
+    /// id is the conversation's). Another account's conversation is not found, whoever asks.
     pub(crate) fn consumer_dialog(
         &self,
         account: &str,
         consumer: &str,
         dialog_id: &str,
-    ) -> Option<usize> {
-        self.conversation_index(dialog_id).filter(|&i| {
-            let c = &self.conversations[i];
-            c.consumer_id == consumer && c.brand_id == account
-        })
+    ) -> Option<DialogAt> {
+        let conv = self
+            .conversation_index(dialog_id)
+            .or_else(|| self.by_dialog.get(dialog_id).copied())?;
+        let c = &self.conversations[conv];
+        if c.consumer_id != consumer || c.brand_id != account {
+            return None;
+        }
+        c.dialog_index(dialog_id)
+            .map(|dialog| DialogAt { conv, dialog })
     }
 
     /// Index of the open conversation of `consumer` on `account`.
@@ -249,28 +268,29 @@ impl State {
             .filter(|&i| self.conversations[i].is_open())
     }
 
-    /// Stores an event in the conversation's dialog and notifies every socket subscribed to
-    /// it; returns its sequence. Consumers, the agent and (to come) agent sockets all publish
+    /// Stores an event in a dialog and notifies every socket subscribed to it; returns its
+    /// sequence. Consumers, the agent, the survey bot and (to come) agent sockets all publish
     /// through here.
     pub(crate) fn publish(
         &mut self,
-        conv: usize,
-        (originator, role): (&str, Role),
+        at: DialogAt,
+        who: (&str, Role),
         event: Value,
         metadata: Option<Value>,
     ) -> u64 {
-        let c = &mut self.conversations[conv];
-        let sequence = c.store(originator, role, event, metadata);
-        if let Some(change) = c.dialog.event(sequence).map(|e| c.change(e)) {
-            self.notify_dialog(conv, change);
+        let c = &mut self.conversations[at.conv];
+        let sequence = c.store_in(at.dialog, who, event, metadata);
+        let stored = c.dialogs[at.dialog].event(sequence);
+        if let Some(change) = stored.map(|e| c.change(at.dialog, e)) {
+            self.notify_dialog(at, change);
         }
         sequence
     }
 
     /// Sends one `ms.MessagingEventNotification` change to every socket subscribed to the
-    /// conversation's dialog, the publisher included.
-    pub(crate) fn notify_dialog(&mut self, conv: usize, change: Value) {
-        let dialog = self.conversations[conv].dialog.id.clone();
+    /// dialog, the publisher included.
+    pub(crate) fn notify_dialog(&mut self, at: DialogAt, change: Value) {
+        let dialog = self.conversations[at.conv].dialogs[at.dialog].id.clone();
         let frame = notification(
             types::MESSAGING_EVENT_NOTIFICATION,
             json!({"changes": [change]}),
@@ -292,16 +312,17 @@ impl State {
         let conversation = &self.conversations[conv];
         let (consumer, conv_id) = (conversation.consumer_id.clone(), conversation.id.clone());
         let account = conversation.brand_id.clone();
-        let (open, ts) = (conversation.is_open(), conversation.last_update_ts);
+        let state = (conversation.main_open(), conversation.is_open());
+        let ts = conversation.last_update_ts;
         let upsert = conversation.ex_conversation();
-        let close_reason = conversation.closed.as_ref().map(|c| json!(c.by));
+        let close_reason = conversation.closed().map(|c| json!(c.by));
         let mut frames = Vec::new();
         for (id, conn) in &mut self.connections {
             if conn.consumer_id.as_deref() != Some(consumer.as_str()) || conn.account != account {
                 continue;
             }
             for sub in &mut conn.ex_subscriptions {
-                let change = if sub.filter.matches(open, ts) {
+                let change = if sub.filter.matches(state, ts) {
                     sub.shown.insert(conv_id.clone());
                     json!({"type": "UPSERT", "result": upsert})
                 } else if sub.shown.remove(&conv_id) {
@@ -323,21 +344,23 @@ impl State {
         }
     }
 
-    /// Closes a conversation and tells its metadata subscribers.
+    /// Closes a conversation, every dialog of it, and tells its metadata subscribers.
     pub(crate) fn close_conversation(&mut self, conv: usize, by: ClosedBy, cause: &str) {
-        let now = now_ms();
-        let conversation = &mut self.conversations[conv];
-        conversation.closed = Some(Closed {
-            by,
-            cause: cause.to_owned(),
-            at: now,
-        });
-        conversation.last_update_ts = now;
+        self.conversations[conv].close_all(by, cause);
+        self.forget_if_closed(conv);
+        self.notify_metadata(conv);
+    }
+
+    /// Once every dialog of a conversation is closed, its consumer may open another.
+    pub(crate) fn forget_if_closed(&mut self, conv: usize) {
+        let conversation = &self.conversations[conv];
+        if conversation.is_open() {
+            return;
+        }
         let key = owner(conversation);
         if self.open_by_consumer.get(&key) == Some(&conv) {
             self.open_by_consumer.remove(&key);
         }
-        self.notify_metadata(conv);
     }
 }
 

@@ -8,17 +8,19 @@ use wiretape_fixtures::redact::MARK;
 
 use crate::agent::agent_id;
 use crate::auth;
+use crate::client_properties::ClientProperties;
 use crate::config::Auth;
 use crate::hub::Hub;
 use crate::model::now_ms;
 use crate::protocol::{response, string_response, types, Rejection, ReqId};
 
-/// `InitConnection`: authenticates a header-less socket (or re-confirms an authenticated one).
+/// `InitConnection`: authenticates a header-less socket (or re-confirms an authenticated one)
+/// and takes its client properties (added to the upgrade's, later values replacing earlier).
 pub(super) fn init_connection(
     hub: &Hub,
     ctx: &mut ConnCtx,
     id: &ReqId,
-    jwt: Option<&str>,
+    (jwt, properties): (Option<&str>, Option<ClientProperties>),
 ) -> Reply {
     let pinned = match &hub.settings.auth {
         Auth::AnyToken => None,
@@ -56,6 +58,10 @@ pub(super) fn init_connection(
         return reject(hub, ctx, Some(id), Some("InitConnection"), &rejection);
     }
     ctx.consumer_id = Some(consumer.clone());
+    if let Some(properties) = properties {
+        let known = ctx.client_properties.get_or_insert_with(ClientProperties::default);
+        known.merge(properties);
+    }
     hub.with_state(|s| {
         if let Some(conn) = s.connections.get_mut(&ctx.id) {
             conn.consumer_id = Some(consumer);

@@ -30,7 +30,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use crate::conn::ConnCtx;
+use crate::conn::{ConnCtx, Peer};
 use crate::handler::{record_violation, truncate_utf8, Reply};
 use crate::hub::{Hub, Outgoing};
 use crate::validation::{Finding, Rule};
@@ -85,22 +85,23 @@ impl std::fmt::Display for Ending {
     }
 }
 
-/// Registers the socket with the hub for `(account, consumer)` (the consumer when the upgrade
+/// Registers the socket with the hub for `peer` (its account; the consumer when the upgrade
 /// was authenticated), builds its service for that [`ConnCtx`], and serves it until it closes.
 pub(crate) async fn run<S, V>(
     ws: WebSocketStream<S>,
     hub: &Hub,
-    (account, consumer_id): (String, Option<String>),
+    peer: Peer,
     service: impl FnOnce(ConnCtx) -> V,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
     V: Service,
 {
-    let (id, queue, overflow) = hub.register(&account, consumer_id.clone());
+    let (id, queue, overflow) = hub.register(&peer.account, peer.consumer_id.clone());
     let mut service = service(ConnCtx {
         id,
-        account,
-        consumer_id,
+        account: peer.account,
+        consumer_id: peer.consumer_id,
+        client_properties: peer.client_properties,
     });
     let ending = serve(ws, hub, &mut service, queue, overflow).await;
     service.on_end(hub);
