@@ -1,10 +1,11 @@
 //! The mock (`wiretape_mock_server` and `wiretape mock`): the tutorial over TLS with
 //! snapshots, every receipt rule, every bad input (`bad_input.rs`), auth, the control API,
 //! the test API itself (`test_api.rs`: the client, waits, expectations verified on drop) and
-//! the real wscat.
+//! the real wscat; client properties and the post-conversation survey (`survey.rs`).
 
 mod bad_input;
 mod protocol;
+mod survey;
 mod test_api;
 mod tutorial;
 mod validation;

@@ -212,7 +212,12 @@ fn joined_conversation(s: &State, id: &str) -> Result<(usize, String), AgentErro
 }
 
 fn store(s: &mut State, conv: usize, agent: &str, event: Value) -> Published {
-    let sequence = s.publish(DialogAt::main(conv), (agent, Role::AssignedAgent), event, None);
+    let sequence = s.publish(
+        DialogAt::main(conv),
+        (agent, Role::AssignedAgent),
+        event,
+        None,
+    );
     let c = &s.conversations[conv];
     Published {
         conversation_id: c.id.clone(),

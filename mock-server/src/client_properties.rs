@@ -118,7 +118,10 @@ impl ClientProperties {
             return Err(Invalid::new(
                 "clientProperties",
                 value,
-                format!("client properties must be a JSON object, got {}", short(value)),
+                format!(
+                    "client properties must be a JSON object, got {}",
+                    short(value)
+                ),
             ));
         };
         if let Some(kind) = object.get("type") {
@@ -237,7 +240,10 @@ impl ClientProperties {
             return Err(Invalid::new(
                 "features",
                 features,
-                format!("features must be a list of strings, got {}", short(features)),
+                format!(
+                    "features must be a list of strings, got {}",
+                    short(features)
+                ),
             ));
         };
         for (i, item) in items.iter().enumerate() {
@@ -266,8 +272,9 @@ fn checked(name: &str, check: &Check, value: &Value) -> Result<String, Invalid> 
         ));
     };
     let fails = match check {
-        Check::Max(max) => (text.chars().count() > *max)
-            .then(|| format!("{name} is longer than {max} characters")),
+        Check::Max(max) => {
+            (text.chars().count() > *max).then(|| format!("{name} is longer than {max} characters"))
+        }
         Check::OneOf(allowed) => (!allowed.contains(&text)).then(|| {
             format!(
                 "{name} {} is not one of {}",

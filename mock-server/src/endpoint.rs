@@ -205,7 +205,9 @@ async fn consumer_socket(
         client_properties,
     };
     let timeouts = hub.settings.timeouts;
-    upgrade(&hub, &mut req, &key, peer, move |ctx| Live::new(ctx, timeouts))
+    upgrade(&hub, &mut req, &key, peer, move |ctx| {
+        Live::new(ctx, timeouts)
+    })
 }
 
 /// The client properties of an upgrade: the `Client-Properties` header (JSON), then the
@@ -224,9 +226,12 @@ fn client_properties(headers: &HeaderMap, uri: &Uri) -> Result<Option<ClientProp
         })?;
         found = Some(ClientProperties::from_header(text).map_err(refused)?);
     }
-    let pairs: Vec<(String, String)> = Query::try_from_uri(uri).map_or_else(|_| Vec::new(), |q| q.0);
+    let pairs: Vec<(String, String)> =
+        Query::try_from_uri(uri).map_or_else(|_| Vec::new(), |q| q.0);
     if let Some(query) = ClientProperties::from_query(&pairs).map_err(refused)? {
-        found.get_or_insert_with(ClientProperties::default).merge(query);
+        found
+            .get_or_insert_with(ClientProperties::default)
+            .merge(query);
     }
     Ok(found)
 }

@@ -112,6 +112,7 @@ mod verify;
 struct ReadmeDoctests;
 
 pub use agent::{Agent, Published};
+pub use client_properties::{ClientProperties, MULTI_DIALOG, SCHEMA_FEATURES};
 pub use config::{
     AgentMode, Auth, Config, ControlAccess, Listen, Strictness, Timeouts, TlsIdentity, Transport,
     DEFAULT_ACCOUNT,
@@ -119,7 +120,6 @@ pub use config::{
 pub use error::{AgentError, Error};
 pub use expect::{ExpectedReceipt, Unmet, UnmetViolation};
 pub use journal::{ReceiptRecord, Report, Summary, ViolationRecord};
-pub use client_properties::{ClientProperties, MULTI_DIALOG, SCHEMA_FEATURES};
 pub use model::{ClosedBy, DialogType, ReceiptStatus, Role};
 pub use replay::{MatchMode, Replay, ReplayFallback, Speed};
 pub use scenario::{Action, Scenario, ScenarioRule, Step, Survey, SurveyQuestion, Trigger};

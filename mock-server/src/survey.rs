@@ -88,7 +88,8 @@ impl State {
             .filter(|e| e.role == Role::Consumer && e.is_message())
             .count();
         let skipped = text.is_some_and(|t| t.trim().eq_ignore_ascii_case("skip"));
-        let read = json!({"type": "AcceptStatusEvent", "status": "READ", "sequenceList": [sequence]});
+        let read =
+            json!({"type": "AcceptStatusEvent", "status": "READ", "sequenceList": [sequence]});
         self.publish(at, by, read, None);
         self.bot_chat_state(at, &bot, "COMPOSING");
         let next = (!skipped).then(|| survey.question(answered)).flatten();
@@ -114,7 +115,8 @@ impl State {
 
     fn bot_chat_state(&mut self, at: DialogAt, bot: &str, state: &str) {
         let event = json!({"type": "ChatStateEvent", "chatState": state});
-        let change = self.conversations[at.conv].chat_state_change(at.dialog, (bot, Role::Agent), event);
+        let change =
+            self.conversations[at.conv].chat_state_change(at.dialog, (bot, Role::Agent), event);
         self.notify_dialog(at, change);
     }
 }

@@ -23,7 +23,8 @@ fn the_pcs_tutorial_header_is_accepted_with_features_outside_the_schema_enum() {
 
 #[test]
 fn the_schema_type_and_no_type_are_accepted() {
-    let init = json!({"type":".ams.headers.ClientProperties","deviceFamily":"DESKTOP","os":"WINDOWS"});
+    let init =
+        json!({"type":".ams.headers.ClientProperties","deviceFamily":"DESKTOP","os":"WINDOWS"});
     assert_eq!(
         ClientProperties::from_json(&init).unwrap().get("os"),
         Some("WINDOWS")
@@ -74,10 +75,16 @@ fn the_query_form_takes_single_params_and_a_json_param() {
         props.features,
         ["MULTI_DIALOG", "QUICK_REPLIES", "RICH_CONTENT"]
     );
-    let q = pairs(&[("clientProperties", r#"{"os":"ANDROID","features":["MULTI_DIALOG"]}"#)]);
+    let q = pairs(&[(
+        "clientProperties",
+        r#"{"os":"ANDROID","features":["MULTI_DIALOG"]}"#,
+    )]);
     let props = ClientProperties::from_query(&q).unwrap().unwrap();
     assert!(props.has_feature(MULTI_DIALOG));
-    assert_eq!(ClientProperties::from_query(&pairs(&[("v", "3")])).unwrap(), None);
+    assert_eq!(
+        ClientProperties::from_query(&pairs(&[("v", "3")])).unwrap(),
+        None
+    );
     let bad = ClientProperties::from_query(&pairs(&[("os", "BEOS")])).unwrap_err();
     assert_eq!(bad.field, "os");
     let bad = ClientProperties::from_query(&pairs(&[("clientProperties", "{")])).unwrap_err();
@@ -87,7 +94,8 @@ fn the_query_form_takes_single_params_and_a_json_param() {
 #[test]
 fn later_properties_replace_earlier_ones_and_features_join() {
     let mut props = ClientProperties::from_json(&json!({"os": "IOS", "features": ["A"]})).unwrap();
-    props.merge(ClientProperties::from_json(&json!({"os": "OSX", "features": ["B", "A"]})).unwrap());
+    props
+        .merge(ClientProperties::from_json(&json!({"os": "OSX", "features": ["B", "A"]})).unwrap());
     assert_eq!(props.get("os"), Some("OSX"));
     assert_eq!(props.features, ["A", "B"]);
     let text = serde_json::to_value(&props).unwrap();

@@ -174,7 +174,10 @@ fn dialog_of(c: &Conversation, dialog_id: Option<&str>) -> Result<usize, Rejecti
             Rule::Dialog,
             "body.conversationField.dialog.dialogId",
             Value::String(dialog_id.to_owned()),
-            format!("dialog {dialog_id} is not a dialog of conversation {}", c.id),
+            format!(
+                "dialog {dialog_id} is not a dialog of conversation {}",
+                c.id
+            ),
         )
     })
 }

@@ -59,7 +59,9 @@ pub(super) fn init_connection(
     }
     ctx.consumer_id = Some(consumer.clone());
     if let Some(properties) = properties {
-        let known = ctx.client_properties.get_or_insert_with(ClientProperties::default);
+        let known = ctx
+            .client_properties
+            .get_or_insert_with(ClientProperties::default);
         known.merge(properties);
     }
     hub.with_state(|s| {

@@ -47,7 +47,12 @@ fn chat_state_changes_have_sequence_zero_and_no_timestamp() {
 fn with_survey() -> Conversation {
     let mut conv = conversation();
     conv.add_participant("agent", Role::AssignedAgent);
-    conv.store("agent", Role::AssignedAgent, json!({"type": "ContentEvent"}), None);
+    conv.store(
+        "agent",
+        Role::AssignedAgent,
+        json!({"type": "ContentEvent"}),
+        None,
+    );
     conv.close_dialog(0, ClosedBy::Consumer, "Closed by consumer", 10);
     conv.add_participant("agent", Role::Reader);
     conv.add_participant("bot", Role::Agent);
@@ -90,7 +95,10 @@ fn state_is_the_main_dialog_and_stage_the_whole_conversation() {
             .collect()
     };
     assert_eq!(roles(0), [json!("CONSUMER"), json!("ASSIGNED_AGENT")]);
-    assert_eq!(roles(1), [json!("CONSUMER"), json!("READER"), json!("AGENT")]);
+    assert_eq!(
+        roles(1),
+        [json!("CONSUMER"), json!("READER"), json!("AGENT")]
+    );
 
     conv.close_dialog(1, ClosedBy::Agent, "Completed", 20);
     assert!(!conv.is_open());
@@ -99,7 +107,10 @@ fn state_is_the_main_dialog_and_stage_the_whole_conversation() {
     let details = &ex["conversationDetails"];
     assert_eq!(details["stage"], "CLOSE");
     assert_eq!(details["endTs"], 20);
-    assert_eq!(details["closeReason"], "CONSUMER", "the MAIN dialog's closer");
+    assert_eq!(
+        details["closeReason"], "CONSUMER",
+        "the MAIN dialog's closer"
+    );
     assert_eq!(details["dialogs"][1]["closedBy"], "AGENT");
     assert_eq!(details["dialogs"][1]["closedCause"], "Completed");
     assert_eq!(details["dialogs"][0]["endTs"], 10, "MAIN keeps its own end");
@@ -110,7 +121,11 @@ fn closing_all_closes_every_dialog_once() {
     let mut conv = with_survey();
     conv.close_all(ClosedBy::Consumer, "Closed by consumer");
     assert!(!conv.is_open());
-    assert_eq!(conv.dialogs[0].closed.as_ref().unwrap().at, 10, "already closed");
+    assert_eq!(
+        conv.dialogs[0].closed.as_ref().unwrap().at,
+        10,
+        "already closed"
+    );
     assert_eq!(
         conv.dialogs[1].closed.as_ref().unwrap().by,
         ClosedBy::Consumer

@@ -52,7 +52,9 @@ impl ExFilter {
     /// Whether a conversation whose `(state, stage)` are open or not, last updated at `ts`,
     /// matches.
     pub(crate) fn matches(&self, (state_open, stage_open): (bool, bool), ts: u64) -> bool {
-        self.state.admits(state_open) && self.stage.admits(stage_open) && ts >= self.min_last_updated
+        self.state.admits(state_open)
+            && self.stage.admits(stage_open)
+            && ts >= self.min_last_updated
     }
 }
 

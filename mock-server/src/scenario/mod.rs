@@ -21,8 +21,8 @@
 pub(crate) mod runner;
 mod survey;
 
-pub use survey::{Survey, SurveyQuestion};
 pub(crate) use survey::text as survey_text;
+pub use survey::{Survey, SurveyQuestion};
 
 use std::path::Path;
 use std::time::Duration;

@@ -21,6 +21,9 @@ pub struct Survey {
     /// The `surveyId` in each question's metadata.
     #[serde(default = "default_survey_id")]
     pub survey_id: String,
+    /// The `groupId` of the questions (and of a "Skip" reply); default a stable UUID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
     /// The bot's first message (none when empty).
     #[serde(default)]
     pub greeting: String,
@@ -41,6 +44,12 @@ pub struct SurveyQuestion {
     /// The quick-reply buttons' titles (none: a free-text question without `quickReplies`).
     #[serde(default)]
     pub replies: Vec<String>,
+    /// The question's `id` in metadata; default a stable UUID of the survey and its place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The replies' `id`s, in order; default stable UUIDs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reply_ids: Vec<String>,
 }
 
 fn default_survey_id() -> String {
@@ -52,11 +61,22 @@ fn default_closing() -> String {
 }
 
 impl Default for Survey {
+    /// The PCS tutorial's survey, with the ids of its capture, so the page's answer frames
+    /// work verbatim.
     fn default() -> Self {
         let mut replies: Vec<String> = (1..=5).map(|n| n.to_string()).collect();
         replies.push("Skip".to_owned());
+        let reply_ids = [
+            "4f7c6a7b-033b-4171-a361-abf99e0ea493",
+            "1faabbda-05c3-47aa-90af-e6aea481caa4",
+            "6a565783-6d86-432f-bf90-2edd32bc0d6d",
+            "7aa0012a-1f69-4a98-9b9e-8b650759b57b",
+            "e271cef2-32b1-463d-8f4b-9c0f8d52b3b1",
+            "e02365f0-4361-44e7-aafd-f75f33929373",
+        ];
         Self {
             survey_id: default_survey_id(),
+            group_id: Some("d55ffc18-da33-4c40-a20a-2958ec3f4c88".to_owned()),
             greeting: "Hello, I’m the survey bot and I would like to collect your feedback \
                        following your past interaction. If you’d like to skip the whole survey \
                        type ‘skip’ at any point"
@@ -64,6 +84,8 @@ impl Default for Survey {
             questions: vec![SurveyQuestion {
                 text: "How would you rate your overall experience?".to_owned(),
                 replies,
+                id: Some("3e70da9b-76de-4c2a-911e-a41aee698b82".to_owned()),
+                reply_ids: reply_ids.map(str::to_owned).to_vec(),
             }],
             closing: default_closing(),
         }
@@ -79,15 +101,27 @@ impl Survey {
     /// Question `index`'s event and its change-level `metadata`, or `None` past the last one.
     pub(crate) fn question(&self, index: usize) -> Option<(Value, Value)> {
         let question = self.questions.get(index)?;
-        let question_id = self.id(&format!("q{index}"));
+        let question_id = (question.id.clone()).unwrap_or_else(|| self.id(&format!("q{index}")));
+        let group_id = (self.group_id.clone()).unwrap_or_else(|| self.id("group"));
         let reply_ids: Vec<String> = (0..question.replies.len())
-            .map(|r| self.id(&format!("q{index}r{r}")))
+            .map(|r| {
+                (question.reply_ids.get(r).cloned())
+                    .unwrap_or_else(|| self.id(&format!("q{index}r{r}")))
+            })
             .collect();
         let buttons: Vec<Value> = question
             .replies
             .iter()
             .zip(&reply_ids)
-            .map(|(title, id)| button(title, &question_id, id))
+            .map(|(title, id)| {
+                let mut answer =
+                    json!({"type": "Answer", "questionId": question_id, "id": id, "provider": "AC"});
+                // The capture's Skip button also names the question group.
+                if title.eq_ignore_ascii_case("skip") {
+                    answer["groupId"] = group_id.clone().into();
+                }
+                button(title, answer)
+            })
             .collect();
         let mut event = json!({
             "type": "ContentEvent",
@@ -101,7 +135,7 @@ impl Survey {
         let metadata = json!([{
             "type": "Question",
             "id": question_id,
-            "groupId": self.id("group"),
+            "groupId": group_id,
             "surveyId": self.survey_id,
             "provider": "AC",
             "replies": reply_ids,
@@ -111,7 +145,11 @@ impl Survey {
 
     /// A stable id for `what` in this survey.
     fn id(&self, what: &str) -> String {
-        Uuid::new_v5(&SURVEY_NAMESPACE, format!("{}/{what}", self.survey_id).as_bytes()).to_string()
+        Uuid::new_v5(
+            &SURVEY_NAMESPACE,
+            format!("{}/{what}", self.survey_id).as_bytes(),
+        )
+        .to_string()
     }
 }
 
@@ -120,8 +158,8 @@ pub(crate) fn text(message: &str) -> Value {
     json!({"type": "ContentEvent", "message": message, "contentType": "text/plain"})
 }
 
-/// One quick-reply button, styled as in the capture.
-fn button(title: &str, question_id: &str, id: &str) -> Value {
+/// One quick-reply button, styled as in the capture, whose click sends `answer` back.
+fn button(title: &str, answer: Value) -> Value {
     json!({
         "type": "button",
         "tooltip": title,
@@ -136,7 +174,7 @@ fn button(title: &str, question_id: &str, id: &str) -> Value {
             "border-radius": 14,
         },
         "click": {
-            "metadata": [{"type": "Answer", "questionId": question_id, "id": id, "provider": "AC"}],
+            "metadata": [answer],
             "actions": [{"type": "publishText", "text": title}],
         },
     })
