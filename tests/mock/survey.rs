@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 use wiretape_mock_server::client::{self, Consumer};
-use wiretape_mock_server::{MockServer, Rule, Scenario};
+use wiretape_mock_server::{ClientProperties, MockServer, Rule, Scenario};
 
 // "PCS" below is the post-conversation survey tutorial,
 // https://developers.liveperson.com/messaging-window-api-tutorials-post-conversation-survey-pcs.html
@@ -53,7 +53,7 @@ async fn close_main(server: &MockServer, consumer: &mut Consumer) -> (String, Va
         .agent()
         .say(&conversation, "Hello from the agent")
         .unwrap();
-    // PCS step 9, "Then the user types" (https://developers.liveperson.com/messaging-window-api-tutorials-post-conversation-survey-pcs.html).
+    // PCS step 9, "Then the user types": https://developers.liveperson.com/messaging-window-api-tutorials-post-conversation-survey-pcs.html
     let close = page(
         r#"{"kind":"req","id":"2","type":"cm.UpdateConversationField","body":{"conversationId":"__YOUR_CONVERSATION_ID__","conversationField":{"field":"DialogChange","type":"UPDATE","dialog":{"dialogId":"__YOUR_CONVERSATION_ID__","state":"CLOSE","closedCause":"Closed by consumer"}}}}"#,
         &conversation,
@@ -61,6 +61,21 @@ async fn close_main(server: &MockServer, consumer: &mut Consumer) -> (String, Va
     );
     let response = consumer.request(close).await;
     (conversation, response)
+}
+
+/// The latest conversation is over (`state` and `stage` CLOSE) and had no survey dialog.
+fn assert_closed_without_survey(server: &MockServer) {
+    let snapshot = server.latest_conversation().unwrap();
+    let states = (snapshot.state.as_str(), snapshot.stage.as_str());
+    assert_eq!(states, ("CLOSE", "CLOSE"));
+    assert!(snapshot.dialogs.is_empty(), "no survey: {snapshot:?}");
+}
+
+/// Creates a conversation and returns the client properties it kept.
+async fn created_with_properties(server: &MockServer, consumer: &mut Consumer) -> ClientProperties {
+    consumer.create_conversation().await;
+    let conversation = server.latest_conversation().expect("a conversation");
+    conversation.client_properties.expect("client properties")
 }
 
 /// The survey dialog of the (only) conversation, once opened.
@@ -71,7 +86,7 @@ fn survey_dialog(server: &MockServer) -> String {
 
 #[tokio::test]
 async fn the_post_conversation_survey_tutorial_end_to_end() {
-    // Every frame below is PCS's (https://developers.liveperson.com/messaging-window-api-tutorials-post-conversation-survey-pcs.html), steps 3 to 12, in the page's order.
+    // Every frame below is PCS's, steps 3 to 12, in the page's order: https://developers.liveperson.com/messaging-window-api-tutorials-post-conversation-survey-pcs.html
     let server = MockServer::builder().manual_agent().start().await;
     let mut consumer = multi_dialog_consumer(&server).await;
 
@@ -309,7 +324,7 @@ async fn the_post_conversation_survey_tutorial_end_to_end() {
 
 #[tokio::test]
 async fn with_multi_dialog_closing_main_opens_the_survey_without_it_not() {
-    // The issue's "done when"; frames: PCS step 9 (https://developers.liveperson.com/messaging-window-api-tutorials-post-conversation-survey-pcs.html).
+    // The issue's "done when"; frames: PCS step 9, https://developers.liveperson.com/messaging-window-api-tutorials-post-conversation-survey-pcs.html
     let server = MockServer::builder().manual_agent().start().await;
     let mut with = multi_dialog_consumer(&server).await;
     let (conv, resolved) = close_main(&server, &mut with).await;
@@ -342,7 +357,8 @@ async fn with_multi_dialog_closing_main_opens_the_survey_without_it_not() {
 
 #[tokio::test]
 async fn closing_the_stage_skips_the_survey_even_with_multi_dialog() {
-    // PCS "Additional Notes": field Stage with conversationState CLOSE, verbatim (https://developers.liveperson.com/messaging-window-api-tutorials-post-conversation-survey-pcs.html).
+    // PCS "Additional Notes": field Stage with conversationState CLOSE, verbatim:
+    // https://developers.liveperson.com/messaging-window-api-tutorials-post-conversation-survey-pcs.html
     let server = MockServer::builder().manual_agent().start().await;
     let mut consumer = multi_dialog_consumer(&server).await;
     let conv = consumer.create_conversation().await;
@@ -355,15 +371,13 @@ async fn closing_the_stage_skips_the_survey_even_with_multi_dialog() {
         consumer.request(stage).await["body"],
         "OK Conversation resolved successfully"
     );
-    let snapshot = server.latest_conversation().unwrap();
-    assert_eq!(snapshot.stage, "CLOSE");
-    assert!(snapshot.dialogs.is_empty());
+    assert_closed_without_survey(&server);
 }
 
 #[tokio::test]
 async fn survey_receipts_are_validated_like_any_other() {
-    // PCS step 12's ACTION receipt (https://developers.liveperson.com/messaging-window-api-tutorials-post-conversation-survey-pcs.html), for a sequence the survey has, then for one
-    // it does not have.
+    // PCS step 12's ACTION receipt, for a sequence the survey has, then for one it does not
+    // have: https://developers.liveperson.com/messaging-window-api-tutorials-post-conversation-survey-pcs.html
     let server = MockServer::builder().manual_agent().start().await;
     let mut consumer = multi_dialog_consumer(&server).await;
     let (conv, _) = close_main(&server, &mut consumer).await;
@@ -434,9 +448,7 @@ async fn a_scenario_without_a_survey_closes_as_before() {
     let server = MockServer::builder().scenario(scenario).start().await;
     let mut consumer = multi_dialog_consumer(&server).await;
     close_main(&server, &mut consumer).await;
-    let snapshot = server.latest_conversation().unwrap();
-    assert_eq!(snapshot.stage, "CLOSE");
-    assert!(snapshot.dialogs.is_empty());
+    assert_closed_without_survey(&server);
 }
 
 /// Client-properties tutorial: `-H "Client-Properties:$LP_PROPS"` with
@@ -453,12 +465,7 @@ async fn the_client_properties_tutorial_header_is_kept_with_the_conversation() {
         &[("Client-Properties", props)],
     )
     .await;
-    consumer.create_conversation().await;
-    let properties = server
-        .latest_conversation()
-        .unwrap()
-        .client_properties
-        .unwrap();
+    let properties = created_with_properties(&server, &mut consumer).await;
     assert_eq!(properties.get("deviceFamily"), Some("MOBILE"));
     assert_eq!(properties.get("os"), Some("ANDROID"));
 }
@@ -530,12 +537,7 @@ async fn init_connection_takes_client_properties() {
     let init = r#"{"type": "InitConnection","headers":[{"type":".ams.headers.ClientProperties","deviceFamily":"DESKTOP","os":"WINDOWS"},{"type":".ams.headers.ConsumerAuthentication","jwt":"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiYWRtaW4iOnRydWV9.TJVA95OrM7E2cBab30RMHrHDcEfxjoYZgeFONFh7HgQ"}]}"#;
     consumer.send_text(init).await;
     assert_eq!(consumer.response_to("0").await["code"], 200);
-    consumer.create_conversation().await;
-    let properties = server
-        .latest_conversation()
-        .unwrap()
-        .client_properties
-        .unwrap();
+    let properties = created_with_properties(&server, &mut consumer).await;
     assert_eq!(properties.get("os"), Some("WINDOWS"));
     assert!(!properties.has_feature("MULTI_DIALOG"));
 }

@@ -12,7 +12,7 @@ use crate::protocol::{
 };
 use crate::scenario::runner::ConsumerEvent;
 use crate::scenario::{Survey, Trigger};
-use crate::validation::{Finding, Rule};
+use crate::validation::Rule;
 
 /// Creates a conversation; the creating socket is subscribed to its MAIN dialog at once (as
 /// in the seed tutorial). A consumer has at most one open conversation.
@@ -187,13 +187,9 @@ fn require_open(open: bool, conversation_id: &str) -> Result<(), Rejection> {
     if open {
         return Ok(());
     }
-    Err(Rejection {
-        code: 400,
-        finding: Box::new(Finding::violation(
-            Rule::ConversationOpen,
-            "body.conversationId",
-            Value::String(conversation_id.to_owned()),
-            format!("conversation {conversation_id} is closed"),
-        )),
-    })
+    Err(Rejection::closed(
+        "body.conversationId",
+        conversation_id,
+        format!("conversation {conversation_id} is closed"),
+    ))
 }

@@ -11,7 +11,7 @@ use crate::model::{DialogAt, Role};
 use crate::protocol::{notification, response, types, Publish, PublishKind, Rejection, ReqId};
 use crate::scenario::runner::ConsumerEvent;
 use crate::scenario::Trigger;
-use crate::validation::{self, DialogView, Finding, Rule};
+use crate::validation::{self, DialogView, Rule};
 
 /// Serves `ms.PublishEvent`.
 pub(super) fn publish(
@@ -213,15 +213,11 @@ fn own_dialog(
 }
 
 fn closed(dialog_id: &str) -> Rejection {
-    Rejection {
-        code: 400,
-        finding: Box::new(Finding::violation(
-            Rule::ConversationOpen,
-            "body.dialogId",
-            Value::String(dialog_id.to_owned()),
-            format!("the conversation of dialog {dialog_id} is closed"),
-        )),
-    }
+    Rejection::closed(
+        "body.dialogId",
+        dialog_id,
+        format!("dialog {dialog_id} is closed"),
+    )
 }
 
 fn sequence_response(id: &ReqId, sequence: u64) -> String {

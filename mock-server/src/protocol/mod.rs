@@ -87,6 +87,17 @@ impl Rejection {
         }
     }
 
+    /// A 400 for a request on a closed conversation or dialog: answered with the live
+    /// service's exact string (rule `conversation-open`).
+    pub(crate) fn closed(field: &str, id: &str, message: impl Into<String>) -> Self {
+        Self::bad_request(
+            Rule::ConversationOpen,
+            field,
+            Value::String(id.to_owned()),
+            message,
+        )
+    }
+
     /// A 401 (authentication).
     pub(crate) fn unauthorized(
         field: impl Into<String>,
