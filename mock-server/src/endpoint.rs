@@ -221,8 +221,8 @@ fn client_properties(headers: &HeaderMap, uri: &Uri) -> Result<Option<ClientProp
     };
     let mut found = None::<ClientProperties>;
     if let Some(value) = headers.get("Client-Properties") {
-        let text = value.to_str().map_err(|_| {
-            "400 Bad Request: the Client-Properties header is not ASCII JSON".to_owned()
+        let text = std::str::from_utf8(value.as_bytes()).map_err(|_| {
+            "400 Bad Request: the Client-Properties header is not UTF-8 JSON".to_owned()
         })?;
         found = Some(ClientProperties::from_header(text).map_err(refused)?);
     }

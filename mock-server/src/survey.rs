@@ -120,3 +120,6 @@ impl State {
         self.notify_dialog(at, change);
     }
 }
+
+#[cfg(test)]
+mod tests;
