@@ -4,9 +4,15 @@
 //! the real wscat; client properties and the post-conversation survey (`survey.rs`).
 
 mod bad_input;
+mod files;
 mod protocol;
+// LivePerson's published samples and tutorials, as printed (issue 10).
+mod reference;
+// Client properties and the post-conversation survey (multi-dialog conversations).
 mod survey;
 mod test_api;
+// The token lifecycle: exp at the upgrade, at InitConnection and on an open socket; step-up.
+mod tokens;
 mod tutorial;
 mod validation;
 pub(crate) mod wscat;

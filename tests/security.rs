@@ -286,7 +286,7 @@ async fn no_token_appears_in_any_cassette_snapshot_report_or_log_even_at_trace_l
         .expect("created")
         .to_owned();
     let said = json!({"kind":"req","id":"2","type":"ms.PublishEvent","body":{"dialogId":conv,
-        "event":{"type":"ContentEvent","message":format!("my token is {header_jwt}")}}});
+        "event":{"type":"ContentEvent","contentType":"text/plain","message":format!("my token is {header_jwt}")}}});
     assert_eq!(
         request(&mut c, &said.to_string(), json!("2")).await["code"],
         200

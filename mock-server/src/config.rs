@@ -9,6 +9,7 @@ use std::time::Duration;
 use rustls::{ClientConfig, ServerConfig};
 use wiretape_fixtures::pki::LocalCa;
 
+use crate::files::FileSharing;
 use crate::replay::Replay;
 use crate::scenario::Scenario;
 use crate::Error;
@@ -37,10 +38,15 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// Largest WebSocket message (and frame) accepted; larger ones close the socket with 1009.
     pub max_message_bytes: usize,
+    /// At most this many requests per second from one consumer (one socket while it is not
+    /// authenticated); the excess is answered with code 429. `None`: no limit.
+    pub rate_limit: Option<u32>,
     /// Who may use the control API under `/mock/api/`.
     pub control_api: ControlAccess,
     /// Replay cassettes instead of simulating the conversation (`wiretape mock --replay`).
     pub replay: Option<Replay>,
+    /// File sharing: upload/download URL validity and the in-memory store's bounds.
+    pub files: FileSharing,
 }
 
 impl Default for Config {
@@ -56,8 +62,10 @@ impl Default for Config {
             },
             timeouts: Timeouts::default(),
             max_message_bytes: 1024 * 1024,
+            rate_limit: None,
             control_api: ControlAccess::LoopbackOnly,
             replay: None,
+            files: FileSharing::default(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! [`ConnCtx`]: who is on one socket, as every handler and every record sees it.
 
+use crate::auth::Identity;
 use crate::client_properties::ClientProperties;
 
 /// The consumer id records and the replay ledger use for a client that never authenticated
@@ -11,8 +12,8 @@ pub(crate) const CONSUMER: &str = "consumer";
 pub(crate) struct Peer {
     /// The account in the socket's path.
     pub account: String,
-    /// The consumer, when the upgrade was authenticated.
-    pub consumer_id: Option<String>,
+    /// The consumer and its token's expiry, when the upgrade was authenticated.
+    pub identity: Option<Identity>,
     /// The `Client-Properties` header and query parameters, when given.
     pub client_properties: Option<ClientProperties>,
 }
@@ -26,6 +27,8 @@ pub(crate) struct ConnCtx {
     pub account: String,
     /// The authenticated consumer, once known.
     pub consumer_id: Option<String>,
+    /// When its token expires (the JWT's `exp`, epoch seconds), if ever.
+    pub expires_at: Option<u64>,
     /// What the client said about itself (upgrade header, query, InitConnection); features
     /// such as `MULTI_DIALOG` change what the mock sends it.
     pub client_properties: Option<ClientProperties>,

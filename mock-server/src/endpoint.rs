@@ -34,7 +34,9 @@ use crate::session::{self, Live, Service};
 /// The router of one server. When replaying (`library`), every WebSocket upgrade (whatever
 /// its path) is matched against the cassettes instead of served by the simulation.
 pub(crate) fn router(hub: Arc<Hub>, library: Option<Arc<Library>>) -> Router {
-    let router = Router::new().nest("/mock/api", crate::control::router());
+    let router = Router::new()
+        .nest("/mock/api", crate::control::router())
+        .merge(crate::files::router());
     let router = match library {
         Some(library) => router.fallback(move |State(hub), req| replay_socket(hub, library, req)),
         None => router
@@ -93,7 +95,7 @@ async fn replay_socket(hub: Arc<Hub>, library: Arc<Library>, mut req: Request) -
             ),
         );
     }
-    let consumer_id = match authenticate(&hub, req.headers()) {
+    let identity = match authenticate(&hub, req.headers()) {
         Ok(consumer) => consumer,
         Err(reason) => return refuse(StatusCode::UNAUTHORIZED, &reason),
     };
@@ -102,7 +104,7 @@ async fn replay_socket(hub: Arc<Hub>, library: Arc<Library>, mut req: Request) -
     let account = account_in(&path_and_query).unwrap_or_default().to_owned();
     let peer = Peer {
         account,
-        consumer_id,
+        identity,
         client_properties: None,
     };
     let mut resp = upgrade(&hub, &mut req, &key, peer, move |ctx| {
@@ -116,7 +118,7 @@ async fn replay_socket(hub: Arc<Hub>, library: Arc<Library>, mut req: Request) -
 
 /// The consumer behind an `Authorization` header: `Ok(None)` without one, the reason for a
 /// 401 when it is unusable or not the pinned token.
-fn authenticate(hub: &Hub, headers: &HeaderMap) -> Result<Option<String>, String> {
+fn authenticate(hub: &Hub, headers: &HeaderMap) -> Result<Option<auth::Identity>, String> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -128,7 +130,7 @@ fn authenticate(hub: &Hub, headers: &HeaderMap) -> Result<Option<String>, String
         .to_str()
         .map_err(|_| auth::Refused("the Authorization header is not ASCII".into()))
         .and_then(auth::header_token)
-        .and_then(|token| auth::authenticate(token, pinned))
+        .and_then(|token| auth::authenticate(token, pinned, auth::now_secs()))
         .map(Some)
         .map_err(|refused| format!("401 Unauthorized: {}", refused.0))
 }
@@ -191,7 +193,7 @@ async fn consumer_socket(
             "unsupported API version: the consumer endpoint needs the query v=3",
         );
     }
-    let consumer_id = match authenticate(&hub, headers) {
+    let identity = match authenticate(&hub, headers) {
         Ok(consumer) => consumer,
         Err(reason) => return refuse(StatusCode::UNAUTHORIZED, &reason),
     };
@@ -201,7 +203,7 @@ async fn consumer_socket(
     };
     let peer = Peer {
         account,
-        consumer_id,
+        identity,
         client_properties,
     };
     let timeouts = hub.settings.timeouts;

@@ -1,5 +1,5 @@
 //! The shared state of one mock server: conversations, connected sockets and their
-//! subscriptions, and the journal; plus the fan-out of notifications.
+//! subscriptions, and the journal; plus the fan-out of notifications (`fanout`).
 //!
 //! State sits behind a `std::sync::Mutex`, held for short critical sections that never span an
 //! `.await` (the lint `await_holding_lock` enforces it). Notifications are handed to each
@@ -11,15 +11,16 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Auth, ControlAccess, Strictness, Timeouts};
+use crate::files::{FileSharing, FileStore};
 use crate::journal::Journal;
-use crate::model::{ClosedBy, Conversation, Dialog, DialogAt, Role};
-use crate::protocol::{notification, types, ExFilter};
+use crate::model::{now_ms, ClosedBy, Conversation, Dialog, DialogAt};
+use crate::protocol::ExFilter;
 use crate::scenario::runner::ConsumerEvent;
 use crate::scenario::{Survey, Trigger};
 
@@ -35,7 +36,10 @@ pub(crate) struct Settings {
     pub strictness: Strictness,
     pub timeouts: Timeouts,
     pub max_message_bytes: usize,
+    /// Requests per second per consumer, when limited.
+    pub rate_limit: Option<u32>,
     pub control_api: ControlAccess,
+    pub files: FileSharing,
     /// The post-conversation survey `MULTI_DIALOG` clients get (the scenario's), if any.
     pub survey: Option<Survey>,
 }
@@ -99,6 +103,10 @@ pub(crate) struct State {
     /// `add_conversation` and `close_conversation`.
     open_by_consumer: HashMap<(String, String), usize>,
     pub connections: HashMap<u64, Conn>,
+    /// The request budget of each consumer (or unauthenticated socket) when rate-limited.
+    pub rates: crate::rate::Rates,
+    /// What each consumer set with `userprofile.SetUserProfile`, by account and consumer id.
+    pub profiles: HashMap<(String, String), serde_json::Map<String, Value>>,
     pub journal: Journal,
     /// Consumer events for the scenario runner, drained after each critical section.
     pub events: Vec<ConsumerEvent>,
@@ -119,6 +127,9 @@ pub(crate) struct Hub {
     pub tracker: TaskTracker,
     /// Cancelled to shut everything down.
     pub cancel: CancellationToken,
+    /// Uploaded files and the key their URLs are signed with (its own lock: the storage
+    /// routes never touch `state`).
+    pub files: FileStore,
     next_connection: AtomicU64,
 }
 
@@ -130,6 +141,7 @@ impl Hub {
     ) -> (Self, mpsc::Receiver<ConsumerEvent>) {
         let (agent_events, rx) = mpsc::channel(QUEUE_CAPACITY);
         let hub = Self {
+            files: FileStore::new(settings.files.clone()),
             state: Mutex::new(State::default()),
             settings,
             revision: watch::channel(0).0,
@@ -198,9 +210,12 @@ impl Hub {
         (id, rx, overflow)
     }
 
-    /// Forgets a socket.
+    /// Forgets a socket (and its request budget, when it never authenticated).
     pub(crate) fn unregister(&self, id: u64) {
-        self.with_state(|s| s.connections.remove(&id));
+        self.with_state(|s| {
+            s.connections.remove(&id);
+            s.rates.forget_connection(id);
+        });
     }
 }
 
@@ -268,80 +283,24 @@ impl State {
             .filter(|&i| self.conversations[i].is_open())
     }
 
-    /// Stores an event in a dialog and notifies every socket subscribed to it; returns its
-    /// sequence. Consumers, the agent, the survey bot and (to come) agent sockets all publish
-    /// through here.
-    pub(crate) fn publish(
-        &mut self,
-        at: DialogAt,
-        who: (&str, Role),
-        event: Value,
-        metadata: Option<Value>,
-    ) -> u64 {
-        let c = &mut self.conversations[at.conv];
-        let sequence = c.store_in(at.dialog, who, event, metadata);
-        let stored = c.dialogs[at.dialog].event(sequence);
-        if let Some(change) = stored.map(|e| c.change(at.dialog, e)) {
-            self.notify_dialog(at, change);
+    /// Gives the open conversation of `from` on `account` (if any) to consumer `to`: its
+    /// CONSUMER participant and owner change, its history stays, and metadata subscribers get
+    /// an UPSERT (a step-up from an unauthenticated identity).
+    pub(crate) fn transfer_open_conversation(&mut self, account: &str, from: &str, to: &str) {
+        let Some(conv) = self.open_conversation_of(account, from) else {
+            return;
+        };
+        self.open_by_consumer
+            .remove(&(account.to_owned(), from.to_owned()));
+        let c = &mut self.conversations[conv];
+        c.consumer_id = to.to_owned();
+        for p in c.participants.iter_mut().filter(|p| p.id == from) {
+            p.id = to.to_owned();
         }
-        sequence
-    }
-
-    /// Sends one `ms.MessagingEventNotification` change to every socket subscribed to the
-    /// dialog, the publisher included.
-    pub(crate) fn notify_dialog(&mut self, at: DialogAt, change: Value) {
-        let dialog = self.conversations[at.conv].dialogs[at.dialog].id.clone();
-        let frame = notification(
-            types::MESSAGING_EVENT_NOTIFICATION,
-            json!({"changes": [change]}),
-        );
-        let targets: Vec<u64> = self
-            .connections
-            .iter()
-            .filter(|(_, c)| c.dialogs.contains(&dialog))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in targets {
-            self.send(id, frame.clone());
-        }
-    }
-
-    /// Sends the conversation's new metadata to every metadata subscription of its consumer:
-    /// UPSERT while it matches the filter, DELETE once it stops matching.
-    pub(crate) fn notify_metadata(&mut self, conv: usize) {
-        let conversation = &self.conversations[conv];
-        let (consumer, conv_id) = (conversation.consumer_id.clone(), conversation.id.clone());
-        let account = conversation.brand_id.clone();
-        let state = (conversation.main_open(), conversation.is_open());
-        let ts = conversation.last_update_ts;
-        let upsert = conversation.ex_conversation();
-        let close_reason = conversation.closed().map(|c| json!(c.by));
-        let mut frames = Vec::new();
-        for (id, conn) in &mut self.connections {
-            if conn.consumer_id.as_deref() != Some(consumer.as_str()) || conn.account != account {
-                continue;
-            }
-            for sub in &mut conn.ex_subscriptions {
-                let change = if sub.filter.matches(state, ts) {
-                    sub.shown.insert(conv_id.clone());
-                    json!({"type": "UPSERT", "result": upsert})
-                } else if sub.shown.remove(&conv_id) {
-                    json!({"type": "DELETE", "result": {"convId": conv_id, "closeReason": close_reason}})
-                } else {
-                    continue;
-                };
-                frames.push((
-                    *id,
-                    notification(
-                        types::EX_CONVERSATION_CHANGE_NOTIFICATION,
-                        json!({"subscriptionId": sub.id, "changes": [change]}),
-                    ),
-                ));
-            }
-        }
-        for (id, frame) in frames {
-            self.send(id, frame);
-        }
+        c.last_update_ts = now_ms();
+        self.open_by_consumer
+            .insert((account.to_owned(), to.to_owned()), conv);
+        self.notify_metadata(conv);
     }
 
     /// Closes a conversation, every dialog of it, and tells its metadata subscribers.
@@ -372,5 +331,6 @@ fn owner(conversation: &Conversation) -> (String, String) {
     )
 }
 
+mod fanout;
 #[cfg(test)]
 mod tests;

@@ -142,6 +142,10 @@ pub struct Summary {
     pub invalid: usize,
     /// Violations of any kind (receipt violations included).
     pub violations: usize,
+    /// Warnings recorded outside receipts (deviations from the schema a lenient mock
+    /// tolerated); they are listed with the violations, with severity `warning`.
+    #[serde(default)]
+    pub warnings: usize,
 }
 
 /// Everything the mock validated: what `--report FILE` holds.
@@ -199,13 +203,18 @@ impl Report {
         std::fs::write(path, json + "\n").map_err(report_error)
     }
 
-    /// One line: `3 receipts: 2 valid, 0 valid with warnings, 1 invalid; 1 violations`.
+    /// One line: `3 receipts: 2 valid, 0 valid with warnings, 1 invalid; 1 violations` (then
+    /// `, N warnings` when a lenient mock tolerated deviations from the schema).
     pub fn summary_line(&self) -> String {
         let s = &self.summary;
-        format!(
+        let mut line = format!(
             "{} receipts: {} valid, {} valid with warnings, {} invalid; {} violations",
             s.receipts, s.valid, s.with_warnings, s.invalid, s.violations
-        )
+        );
+        if s.warnings > 0 {
+            line.push_str(&format!(", {} warnings", s.warnings));
+        }
+        line
     }
 }
 
@@ -335,7 +344,16 @@ impl Journal {
                 valid: count(Verdict::Valid),
                 with_warnings: count(Verdict::ValidWithWarnings),
                 invalid: count(Verdict::Invalid),
-                violations: self.violations.len(),
+                violations: self
+                    .violations
+                    .iter()
+                    .filter(|v| v.finding.is_violation())
+                    .count(),
+                warnings: self
+                    .violations
+                    .iter()
+                    .filter(|v| !v.finding.is_violation())
+                    .count(),
             },
             receipts: self.receipts.clone(),
             violations: self.violations.clone(),

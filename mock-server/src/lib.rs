@@ -73,9 +73,12 @@
 //! - `replay`: cassettes drive the mock ([`Replay`]): handshake matching, frame matching,
 //!   scheduling, receipt validation against what was replayed; a replayed connection is a
 //!   `session::Service` like a live one.
+//! - `files`: file sharing: the two `GenerateURLFor*File` requests, signed temporary URLs, the
+//!   PUT/GET storage on the same port ([`FileSharing`]), the `hosted/file` event check.
 //! - `snapshot`: [`ConversationSnapshot`], the read-only view of a conversation.
 //! - [`client`]: the test consumer ([`client::Consumer`]), request builders
 //!   ([`client::receipt`], ...) and the bare ws/wss connector.
+//! - `rate`: the per-consumer request budget of `--rate-limit`.
 //! - `auth`: tokens and consumer ids. `error`: [`Error`] and [`AgentError`].
 
 mod agent;
@@ -88,6 +91,7 @@ mod control;
 mod endpoint;
 mod error;
 mod expect;
+mod files;
 #[doc(hidden)]
 pub mod fuzzing;
 mod handler;
@@ -96,6 +100,7 @@ mod journal;
 mod listener;
 mod model;
 mod protocol;
+mod rate;
 mod replay;
 mod scenario;
 mod server;
@@ -119,6 +124,7 @@ pub use config::{
 };
 pub use error::{AgentError, Error};
 pub use expect::{ExpectedReceipt, Unmet, UnmetViolation};
+pub use files::{FileSharing, LENIENT_MAX_FILE_BYTES, MAX_FILE_BYTES, MAX_PREVIEW_BYTES};
 pub use journal::{ReceiptRecord, Report, Summary, ViolationRecord};
 pub use model::{ClosedBy, DialogType, ReceiptStatus, Role};
 pub use replay::{MatchMode, Replay, ReplayFallback, Speed};

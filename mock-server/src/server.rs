@@ -88,7 +88,9 @@ impl MockServer {
             strictness: config.strictness,
             timeouts: config.timeouts,
             max_message_bytes: config.max_message_bytes,
+            rate_limit: config.rate_limit,
             control_api: config.control_api,
+            files: config.files,
             survey: scenario.survey.clone(),
         };
         let replay = config
@@ -338,6 +340,20 @@ impl MockServerBuilder {
     /// Largest message accepted (default 1 MiB); larger ones close with 1009.
     pub fn max_message_bytes(mut self, limit: usize) -> Self {
         self.config.max_message_bytes = limit;
+        self
+    }
+
+    /// At most `per_second` requests per second from one consumer; the excess is answered
+    /// with code 429 (default: no limit).
+    pub fn rate_limit(mut self, per_second: u32) -> Self {
+        self.config.rate_limit = Some(per_second);
+        self
+    }
+
+    /// File sharing settings: how long upload/download URLs stay valid (default 1 minute) and
+    /// how many bytes and files the in-memory store keeps.
+    pub fn file_sharing(mut self, files: crate::FileSharing) -> Self {
+        self.config.files = files;
         self
     }
 

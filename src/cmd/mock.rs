@@ -14,8 +14,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use wiretape_fixtures::cassette::Cassette;
 use wiretape_mock_server::{
-    AgentMode, Auth, Config, ControlAccess, Listen, MatchMode, MockServer, Replay, ReplayFallback,
-    Scenario, Speed, Strictness, Timeouts, TlsIdentity, Transport,
+    AgentMode, Auth, Config, ControlAccess, FileSharing, Listen, MatchMode, MockServer, Replay,
+    ReplayFallback, Scenario, Speed, Strictness, Timeouts, TlsIdentity, Transport,
 };
 use wiretape_proxy::{tls, Forwarder, UpstreamTrust, UpstreamUrl};
 
@@ -62,7 +62,8 @@ pub(crate) struct MockArgs {
     #[arg(long, value_name = "TOKEN")]
     jwt: Option<String>,
     /// Answer invalid receipts as the live service most plausibly would (accept unknown or
-    /// own sequences), still recording every violation.
+    /// own sequences), still recording every violation; also take PDF/TXT uploads and files
+    /// up to 10 MB (the tutorial's limit is JPG/JPEG/PNG/GIF, 3 MB), recorded as warnings.
     #[arg(long, conflicts_with = "strict")]
     lenient: bool,
     /// Also close a connection that sent an invalid receipt or request, with 1008.
@@ -78,6 +79,14 @@ pub(crate) struct MockArgs {
     /// Seconds a client without an Authorization header has to send InitConnection.
     #[arg(long, default_value_t = 5, value_name = "SECS")]
     init_timeout: u64,
+    /// At most N requests per second from one consumer (a burst of N passes); the excess is
+    /// answered with code 429 ("Too Many Requests, ...") and recorded, never dropped.
+    #[arg(long, value_name = "N/s", value_parser = parse_rate)]
+    rate_limit: Option<u32>,
+    /// Seconds an upload or download URL (ms.GenerateURLFor*File) stays valid; the file is
+    /// PUT to and read back from https://ADDR:PORT/v1/AUTH_async-images/... on this port.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    file_url_validity: u64,
     /// Let non-loopback peers use the control API (/mock/api/...).
     #[arg(long)]
     open_control_api: bool,
@@ -116,6 +125,16 @@ fn parse_speed(s: &str) -> Result<f64, String> {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
         _ => Err(format!(
             "{s:?} is not a speed: use 1 (as recorded), 0 (at once) or a positive factor"
+        )),
+    }
+}
+
+fn parse_rate(s: &str) -> Result<u32, String> {
+    let n = s.strip_suffix("/s").unwrap_or(s);
+    match n.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "{s:?} is not a rate: use requests per second, e.g. 10/s"
         )),
     }
 }
@@ -169,10 +188,15 @@ impl MockArgs {
                 init_connection: Duration::from_secs(self.init_timeout),
                 ..Timeouts::default()
             },
+            rate_limit: self.rate_limit,
             control_api: if self.open_control_api {
                 ControlAccess::Anyone
             } else {
                 ControlAccess::LoopbackOnly
+            },
+            files: FileSharing {
+                url_validity: Duration::from_secs(self.file_url_validity),
+                ..FileSharing::default()
             },
             ..Config::default()
         };

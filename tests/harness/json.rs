@@ -34,11 +34,17 @@ where
 /// a signature unique to `sub`. Built here so that no JWT-shaped literal sits in the
 /// repository and the secret scan stays meaningful.
 pub(crate) fn fake_jwt(sub: &str) -> String {
+    fake_jwt_with(&serde_json::json!({ "sub": sub }))
+}
+
+/// [`fake_jwt`] with these claims (e.g. an `exp`).
+pub(crate) fn fake_jwt_with(claims: &Value) -> String {
     let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let sub = claims["sub"].as_str().unwrap_or_default();
     let sig = b64(&format!("signature-of-{sub}-0123456789"));
     format!(
         "{}.{}.{sig}",
         b64(r#"{"alg":"RS256"}"#),
-        b64(&format!(r#"{{"sub":"{sub}"}}"#))
+        b64(&claims.to_string())
     )
 }

@@ -51,3 +51,14 @@ pub(crate) fn require() -> PathBuf {
         .clone()
         .unwrap_or_else(|e| panic!("wscat unavailable: {e}"))
 }
+
+/// The `node_modules` folder wscat was installed into (it holds `ws`, the WebSocket library
+/// of node-based clients), for `NODE_PATH`; installs wscat first if needed.
+pub(crate) fn node_modules() -> PathBuf {
+    let wscat = require();
+    wscat
+        .parent()
+        .and_then(|bin| bin.parent())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("{} is not in a node_modules/.bin folder", wscat.display()))
+}

@@ -179,7 +179,7 @@ async fn setup() -> (MockServer, Consumer, String, String) {
         .request(client::publish(
             100,
             &conv,
-            json!({"type":"ContentEvent","message":"mine"}),
+            json!({"type":"ContentEvent","contentType":"text/plain","message":"mine"}),
         ))
         .await;
     assert_eq!(own["body"]["sequence"], 2, "{own}");

@@ -76,7 +76,7 @@ async fn other_consumer_requests_have_their_documented_shapes() {
     let up = c
         .request(json!({"kind":"req","id":3,"type":"ms.GenerateURLForUploadFile","body":{"fileSize":"5020","fileType":"PNG"}}))
         .await;
-    assert_eq!(up["type"], "ms.GenerateURLResponse");
+    assert_eq!(up["type"], "ms.BaseGenerateURLResponse");
     assert!(up["body"]["queryParams"]["temp_url_sig"].is_string());
     let profile = c
         .request(json!({"kind":"req","id":4,"type":"userprofile.GetUserProfile","body":server.agent().id()}))

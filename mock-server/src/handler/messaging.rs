@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::{close_reason, reject, ConnCtx, Reply, CLOSE_POLICY};
+use super::{close_reason, record_violation, reject, ConnCtx, Reply, CLOSE_POLICY};
 use crate::config::Strictness;
 use crate::hub::{Hub, State};
 use crate::journal::NewReceipt;
@@ -23,6 +23,26 @@ pub(super) fn publish(
 ) -> Reply {
     if publish.kind == PublishKind::Receipt {
         return receipt(hub, ctx, consumer, id, publish);
+    }
+    // Deviations from the schema the live service most plausibly tolerates: refused unless
+    // lenient, and then recorded as warnings.
+    if let Some(first) = publish.tolerated.first() {
+        let request = (Some(id), Some("ms.PublishEvent"));
+        if hub.settings.strictness != Strictness::Lenient {
+            let rejection = Rejection {
+                code: 400,
+                finding: Box::new(first.clone().into_violation()),
+            };
+            return reject(hub, ctx, request.0, request.1, &rejection);
+        }
+        for warning in &publish.tolerated {
+            record_violation(hub, ctx, request, warning, None);
+        }
+    }
+    if crate::files::is_hosted_file(&publish.event) {
+        if let Err(rejection) = crate::files::check_hosted_file(hub, ctx, id, &publish.event) {
+            return reject(hub, ctx, Some(id), Some("ms.PublishEvent"), &rejection);
+        }
     }
     let result = hub.with_state(|s| {
         let dialog_id = publish

@@ -1,7 +1,6 @@
-//! InitConnection, GetClock, user profiles and file URLs.
+//! InitConnection, GetClock and user profiles (file URLs: `crate::files`).
 
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use super::{reject, ConnCtx, Reply, CLOSE_UNAUTHORIZED};
 use wiretape_fixtures::redact::MARK;
@@ -14,8 +13,9 @@ use crate::hub::Hub;
 use crate::model::now_ms;
 use crate::protocol::{response, string_response, types, Rejection, ReqId};
 
-/// `InitConnection`: authenticates a header-less socket (or re-confirms an authenticated one)
-/// and takes its client properties (added to the upgrade's, later values replacing earlier).
+/// `InitConnection`: authenticates a header-less socket, re-confirms an authenticated one, or
+/// steps an unauthenticated identity up to an authenticated consumer (see [`step_up`]); takes
+/// its client properties (added to the upgrade's, later values replacing earlier).
 pub(super) fn init_connection(
     hub: &Hub,
     ctx: &mut ConnCtx,
@@ -26,9 +26,9 @@ pub(super) fn init_connection(
         Auth::AnyToken => None,
         Auth::Pinned(token) => Some(token.as_str()),
     };
-    let consumer = match (jwt, &ctx.consumer_id) {
-        (Some(jwt), _) => match auth::authenticate(jwt, pinned) {
-            Ok(consumer) => consumer,
+    let identity = match (jwt, &ctx.consumer_id) {
+        (Some(jwt), _) => match auth::authenticate(jwt, pinned, auth::now_secs()) {
+            Ok(identity) => identity,
             Err(refused) => {
                 let rejection = Rejection::unauthorized(
                     "headers[].jwt",
@@ -39,7 +39,7 @@ pub(super) fn init_connection(
             }
         },
         // Client properties only, on a socket that is already authenticated.
-        (None, Some(consumer)) => consumer.clone(),
+        (None, Some(_)) => return Reply::one(string_response(Some(id), 200, "OK")),
         (None, None) => {
             let rejection = Rejection::unauthorized(
                 "headers",
@@ -49,15 +49,24 @@ pub(super) fn init_connection(
             return refuse_init(hub, ctx, id, &rejection);
         }
     };
-    if ctx.consumer_id.as_ref().is_some_and(|c| *c != consumer) {
-        let rejection = Rejection::unauthorized(
-            "headers[].jwt",
-            json!(MARK),
-            "this connection is already authenticated as another consumer",
-        );
-        return reject(hub, ctx, Some(id), Some("InitConnection"), &rejection);
+    let consumer = identity.consumer_id.clone();
+    match ctx.consumer_id.clone() {
+        Some(current) if current != consumer => {
+            let steps_up = auth::is_unauthenticated(&current) && !identity.is_unauthenticated();
+            if !steps_up {
+                let rejection = Rejection::unauthorized(
+                    "headers[].jwt",
+                    json!(MARK),
+                    "this connection is already authenticated as another consumer",
+                );
+                return reject(hub, ctx, Some(id), Some("InitConnection"), &rejection);
+            }
+            step_up(hub, ctx, &current, &consumer);
+        }
+        _ => {}
     }
     ctx.consumer_id = Some(consumer.clone());
+    ctx.expires_at = identity.expires_at;
     if let Some(properties) = properties {
         let known = ctx
             .client_properties
@@ -69,7 +78,21 @@ pub(super) fn init_connection(
             conn.consumer_id = Some(consumer);
         }
     });
-    Reply::texts([string_response(Some(id), 200, "OK")])
+    Reply::one(string_response(Some(id), 200, "OK"))
+}
+
+/// Step-up: a socket of an unauthenticated identity authenticates as a consumer (an
+/// InitConnection with the consumer's token). Its open conversation becomes the consumer's,
+/// history included, and every metadata subscriber (the agent side too) sees an UPSERT whose
+/// CONSUMER participant has the new id, which is how node-agent-sdk's agent-bot example
+/// recognises a step-up.
+fn step_up(hub: &Hub, ctx: &ConnCtx, from: &str, to: &str) {
+    hub.with_state(|s| {
+        if let Some(conn) = s.connections.get_mut(&ctx.id) {
+            conn.consumer_id = Some(to.to_owned());
+        }
+        s.transfer_open_conversation(&ctx.account, from, to);
+    });
 }
 
 /// A failed InitConnection: the error response, then close 4401 when the socket is still
@@ -92,9 +115,11 @@ pub(super) fn get_clock(id: &ReqId) -> Reply {
     )])
 }
 
-/// `userprofile.GetUserProfile`: the consumer's own profile (no body, or its own id) or the
-/// simulated agent's.
+/// `userprofile.GetUserProfile`: the consumer's own profile (no body, or its own id), with what
+/// it set, or the simulated agent's. The body is the flat object the service sends (what
+/// node-agent-sdk's transform turns into the schema's SDE array), not that array.
 pub(super) fn user_profile(
+    hub: &Hub,
     ctx: &ConnCtx,
     consumer: &str,
     id: &ReqId,
@@ -102,8 +127,8 @@ pub(super) fn user_profile(
 ) -> Result<Reply, Rejection> {
     let agent = &agent_id(&ctx.account);
     let body = match user_id {
-        None => profile(consumer, "CONSUMER", "", ""),
-        Some(user) if user == consumer => profile(consumer, "CONSUMER", "", ""),
+        None => own_profile(hub, ctx, consumer),
+        Some(user) if user == consumer => own_profile(hub, ctx, consumer),
         Some(user) if user == agent => profile(agent, "ASSIGNED_AGENT", "wiretape", "agent"),
         Some(user) => {
             return Err(Rejection::bad_request(
@@ -114,12 +139,42 @@ pub(super) fn user_profile(
             ))
         }
     };
-    Ok(Reply::texts([response(
+    Ok(Reply::one(response(
         Some(id),
         200,
         types::GET_USER_PROFILE_RESPONSE,
         body,
-    )]))
+    )))
+}
+
+/// `userprofile.SetUserProfile`: keeps the profile for this consumer on this account (the
+/// agent side sees it too); each call replaces the fields it names.
+pub(super) fn set_user_profile(
+    hub: &Hub,
+    ctx: &ConnCtx,
+    consumer: &str,
+    id: &ReqId,
+    profile: serde_json::Map<String, Value>,
+) -> Reply {
+    let key = (ctx.account.clone(), consumer.to_owned());
+    hub.with_state(|s| s.profiles.entry(key).or_default().extend(profile));
+    Reply::one(string_response(Some(id), 200, "OK"))
+}
+
+/// The consumer's profile: the defaults, then what it set (its `userId` and `role` stay its own).
+fn own_profile(hub: &Hub, ctx: &ConnCtx, consumer: &str) -> Value {
+    let mut body = profile(consumer, "CONSUMER", "", "");
+    let key = (ctx.account.clone(), consumer.to_owned());
+    if let (Some(stored), Value::Object(out)) =
+        (hub.read(|s| s.profiles.get(&key).cloned()), &mut body)
+    {
+        for (field, value) in stored {
+            if field != "userId" && field != "role" {
+                out.insert(field, value);
+            }
+        }
+    }
+    body
 }
 
 fn profile(user: &str, role: &str, first: &str, last: &str) -> Value {
@@ -133,34 +188,4 @@ fn profile(user: &str, role: &str, first: &str, last: &str) -> Value {
         "backgndImgUri": "",
         "description": "",
     })
-}
-
-/// `ms.GenerateURLForUploadFile`: a plausible, fake signed upload location.
-pub(super) fn upload_url(ctx: &ConnCtx, id: &ReqId, file_type: &str) -> Reply {
-    let relative_path = format!(
-        "/v1/AUTH_async-images/{}/{}.{}",
-        ctx.account,
-        Uuid::new_v4(),
-        file_type.to_ascii_lowercase()
-    );
-    url_reply(id, &relative_path)
-}
-
-/// `ms.GenerateURLForDownloadFile`: the same path with fake signature parameters.
-pub(super) fn download_url(id: &ReqId, relative_path: &str) -> Reply {
-    url_reply(id, relative_path)
-}
-
-fn url_reply(id: &ReqId, relative_path: &str) -> Reply {
-    let expires = now_ms() / 1000 + 300;
-    let signature = Uuid::new_v4().simple().to_string();
-    Reply::texts([response(
-        Some(id),
-        200,
-        types::GENERATE_URL_RESPONSE,
-        json!({
-            "relativePath": relative_path,
-            "queryParams": {"temp_url_sig": signature, "temp_url_expires": expires.to_string()},
-        }),
-    )])
 }

@@ -19,6 +19,7 @@ use crate::hub::Hub;
 use crate::protocol::{
     init_jwt, response, string_response, types, ConsumerRequest, Envelope, Rejection, ReqId,
 };
+use crate::rate::Payer;
 use crate::validation::{Finding, Rule};
 
 /// Close code for a policy violation (RFC 6455), used by strict mode.
@@ -77,6 +78,12 @@ pub(crate) fn handle_text(hub: &Hub, ctx: &mut ConnCtx, text: &str) -> Reply {
             )
         }
     };
+    if let Some(per_second) = hub.settings.rate_limit {
+        if !charge(hub, ctx, per_second) {
+            let rejection = Rejection::too_many_requests(per_second);
+            return reject(hub, ctx, Some(&env.id), Some(&env.req_type), &rejection);
+        }
+    }
     if env.req_type == "InitConnection" {
         let properties = match ClientProperties::from_init_headers(env.headers.as_ref()) {
             Ok(properties) => properties,
@@ -132,17 +139,31 @@ pub(crate) fn handle_text(hub: &Hub, ctx: &mut ConnCtx, text: &str) -> Reply {
             subscription::unsubscribe(hub, ctx, id, &subscription_id)
         }
         ConsumerRequest::GetUserProfile { user_id } => {
-            misc::user_profile(ctx, &consumer, id, user_id.as_deref())
+            misc::user_profile(hub, ctx, &consumer, id, user_id.as_deref())
         }
-        ConsumerRequest::SetUserProfile => Ok(Reply::one(string_response(Some(id), 200, "OK"))),
-        ConsumerRequest::GenerateUploadUrl { file_type } => {
-            Ok(misc::upload_url(ctx, id, &file_type))
+        ConsumerRequest::SetUserProfile { profile } => {
+            Ok(misc::set_user_profile(hub, ctx, &consumer, id, profile))
         }
-        ConsumerRequest::GenerateDownloadUrl { relative_path } => {
-            Ok(misc::download_url(id, &relative_path))
+        ConsumerRequest::GenerateUploadUrl(body) => crate::files::upload_url(hub, ctx, id, &body),
+        ConsumerRequest::GenerateDownloadUrl(body) => {
+            crate::files::download_url(hub, ctx, id, &body)
         }
     };
     result.unwrap_or_else(|rejection| reject(hub, ctx, Some(id), Some(&env.req_type), &rejection))
+}
+
+/// Charges one request to the socket's consumer (or, unauthenticated, to the socket);
+/// `false` when it is over the limit.
+fn charge(hub: &Hub, ctx: &ConnCtx, per_second: u32) -> bool {
+    let payer = match &ctx.consumer_id {
+        Some(consumer) => Payer::Consumer {
+            account: ctx.account.clone(),
+            consumer: consumer.clone(),
+        },
+        None => Payer::Connection(ctx.id),
+    };
+    let now = tokio::time::Instant::now();
+    hub.with_state(|s| s.rates.allow(payer, per_second, now))
 }
 
 /// Serves a binary frame: the API speaks JSON text only.

@@ -57,7 +57,9 @@ fn any_account_is_served_unless_one_is_pinned() {
         strictness: Strictness::Standard,
         timeouts: Timeouts::default(),
         max_message_bytes: 1024,
+        rate_limit: None,
         control_api: ControlAccess::LoopbackOnly,
+        files: crate::FileSharing::default(),
         survey: None,
     };
     assert!(settings(None).serves("87654321"));

@@ -28,16 +28,16 @@ impl Conversation {
         Value::Object(change)
     }
 
-    /// The `changes[]` entry of a chat state in dialog `dialog`: sequence 0, no
-    /// `serverTimestamp` (reference §4.1).
+    /// The `changes[]` entry of a chat state in dialog `dialog`.
     pub(crate) fn chat_state_change(
         &self,
         dialog: usize,
         (originator_id, role): (&str, Role),
         event: Value,
     ) -> Value {
+        // No sequence and no serverTimestamp: every captured chat-state change has neither
+        // (the schema asks for both; protocol-decisions).
         json!({
-            "sequence": 0,
             "originatorId": originator_id,
             "originatorMetadata": {"id": originator_id, "role": role.as_str()},
             "event": event,

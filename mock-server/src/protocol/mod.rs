@@ -34,8 +34,10 @@ pub(crate) mod types {
     pub(crate) const STRING_RESPONSE: &str = "StringResponse";
     /// Response to `GetClock` (reference §1.4: the AMSC constant; see protocol-decisions).
     pub(crate) const GET_CLOCK_RESPONSE: &str = ".GetClock$Response";
-    /// Response to the two `ms.GenerateURLFor*File` requests.
-    pub(crate) const GENERATE_URL_RESPONSE: &str = "ms.GenerateURLResponse";
+    /// Response to the two `ms.GenerateURLFor*File` requests: the name in the file-sharing
+    /// tutorial's captures (the schema and reference say `ms.GenerateURLResponse`; see
+    /// protocol-decisions).
+    pub(crate) const GENERATE_URL_RESPONSE: &str = "ms.BaseGenerateURLResponse";
     /// Response to `userprofile.GetUserProfile`.
     pub(crate) const GET_USER_PROFILE_RESPONSE: &str = "userprofile.GetUserProfileResponse";
     /// Messaging events of a dialog.
@@ -110,12 +112,27 @@ impl Rejection {
         }
     }
 
+    /// A 429: the consumer is over its request rate (`--rate-limit`).
+    pub(crate) fn too_many_requests(per_second: u32) -> Self {
+        Self {
+            code: 429,
+            finding: Box::new(Finding::violation(
+                Rule::RateLimit,
+                "type",
+                Value::from(per_second),
+                format!(
+                    "more than {per_second} requests per second; retry after at least 1 second"
+                ),
+            )),
+        }
+    }
+
     /// The string body of the error response (at most 128 characters).
     pub(crate) fn body(&self) -> String {
-        if self.code == 401 {
-            self.finding.body_with("Unauthorized")
-        } else {
-            self.finding.error_body()
+        match self.code {
+            401 => self.finding.body_with("Unauthorized"),
+            429 => self.finding.body_with("Too Many Requests"),
+            _ => self.finding.error_body(),
         }
     }
 }

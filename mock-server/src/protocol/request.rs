@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::conversation::{ex_filter, field_changes};
 pub(crate) use super::conversation::{ExFilter, FieldChange};
 use super::{Envelope, Rejection};
-use crate::validation::{short, Rule};
+use crate::validation::{short, Finding, Rule};
 
 /// A consumer request with a body of the documented shape.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,12 +34,13 @@ pub(crate) enum ConsumerRequest {
     },
     /// `userprofile.GetUserProfile` (body: a consumer id string, or nothing for oneself).
     GetUserProfile { user_id: Option<String> },
-    /// `userprofile.SetUserProfile` (accepted and stored nowhere).
-    SetUserProfile,
-    /// `ms.GenerateURLForUploadFile`.
-    GenerateUploadUrl { file_type: String },
-    /// `ms.GenerateURLForDownloadFile`.
-    GenerateDownloadUrl { relative_path: String },
+    /// `userprofile.SetUserProfile`: the profile object (`firstName`, `lastName`,
+    /// `authenticatedData.lp_sdes`, `privateData`, ...) to keep for the consumer.
+    SetUserProfile { profile: Map<String, Value> },
+    /// `ms.GenerateURLForUploadFile` (the body object).
+    GenerateUploadUrl(Map<String, Value>),
+    /// `ms.GenerateURLForDownloadFile` (the body object).
+    GenerateDownloadUrl(Map<String, Value>),
 }
 
 /// An `ms.PublishEvent` body.
@@ -55,6 +56,10 @@ pub(crate) struct Publish {
     pub kind: PublishKind,
     /// The request's top-level `metadata`.
     pub metadata: Option<Value>,
+    /// Where the event breaks the published schema in a way the live service most plausibly
+    /// tolerates ([`Rule::Schema`] warnings, the event already completed as it would be):
+    /// the caller refuses the first one unless it is lenient.
+    pub tolerated: Vec<Finding>,
 }
 
 /// The event kinds a consumer may publish.
@@ -70,14 +75,12 @@ pub(crate) enum PublishKind {
     Receipt,
 }
 
-const CHAT_STATES: [&str; 6] = [
-    "ACTIVE",
-    "INACTIVE",
-    "GONE",
-    "COMPOSING",
-    "PAUSE",
-    "BACKGROUND",
-];
+/// The chat states of `ms/ChatStateEvent.json`.
+const CHAT_STATES: [&str; 5] = ["ACTIVE", "INACTIVE", "GONE", "COMPOSING", "PAUSE"];
+
+/// A chat state the service itself sends (to agents, when a consumer's socket closes) but the
+/// schema does not list for consumers: tolerated, not valid.
+const SERVER_CHAT_STATE: &str = "BACKGROUND";
 
 impl ConsumerRequest {
     /// Parses the request the envelope names. An unknown type is a [`Rule::UnknownType`]
@@ -137,26 +140,15 @@ impl ConsumerRequest {
             "userprofile.GetUserProfile" => ConsumerRequest::GetUserProfile {
                 user_id: body.and_then(Value::as_str).map(str::to_owned),
             },
-            "userprofile.SetUserProfile" => ConsumerRequest::SetUserProfile,
+            "userprofile.SetUserProfile" => ConsumerRequest::SetUserProfile {
+                profile: object(body, "body")?.clone(),
+            },
+            // Checked by `files`, which knows the strictness and the account.
             "ms.GenerateURLForUploadFile" => {
-                let body = object(body, "body")?;
-                let file_type = string_field(body, "fileType")?;
-                if !["JPG", "JPEG", "PNG", "GIF", "PDF", "TXT"].contains(&file_type.as_str()) {
-                    return Err(bad(
-                        "body.fileType",
-                        &Value::String(file_type.clone()),
-                        format!(
-                            "fileType {file_type:?} is not one of JPG, JPEG, PNG, GIF, PDF, TXT"
-                        ),
-                    ));
-                }
-                ConsumerRequest::GenerateUploadUrl { file_type }
+                ConsumerRequest::GenerateUploadUrl(object(body, "body")?.clone())
             }
             "ms.GenerateURLForDownloadFile" => {
-                let body = object(body, "body")?;
-                ConsumerRequest::GenerateDownloadUrl {
-                    relative_path: string_field(body, "relativePath")?,
-                }
+                ConsumerRequest::GenerateDownloadUrl(object(body, "body")?.clone())
             }
             other => {
                 return Err(Rejection::bad_request(
@@ -235,7 +227,7 @@ pub(crate) fn init_jwt(headers: Option<&Value>) -> Result<Option<String>, Reject
 
 fn publish(body: Option<&Value>, metadata: Option<Value>) -> Result<Publish, Rejection> {
     let body = object(body, "body")?;
-    let event = object(body.get("event"), "body.event")?.clone();
+    let mut event = object(body.get("event"), "body.event")?.clone();
     let kind = match event.get("type") {
         Some(Value::String(t)) => match t.as_str() {
             "ContentEvent" => PublishKind::Content,
@@ -274,10 +266,11 @@ fn publish(body: Option<&Value>, metadata: Option<Value>) -> Result<Publish, Rej
         }
     };
     let dialog_id = body.get("dialogId").cloned();
+    let mut tolerated = Vec::new();
     if kind != PublishKind::Receipt {
         // Receipts record a bad dialogId as a receipt finding; other events are refused here.
         string_field(body, "dialogId")?;
-        check_event(&kind, &event)?;
+        tolerated = check_event(&kind, &mut event)?;
     }
     Ok(Publish {
         dialog_id,
@@ -285,14 +278,30 @@ fn publish(body: Option<&Value>, metadata: Option<Value>) -> Result<Publish, Rej
         event,
         kind,
         metadata,
+        tolerated,
     })
 }
 
-fn check_event(kind: &PublishKind, event: &Map<String, Value>) -> Result<(), Rejection> {
+/// Checks an event against its schema: an error refuses it; the findings returned are what the
+/// live service most plausibly tolerates (the event is completed as it would be).
+fn check_event(
+    kind: &PublishKind,
+    event: &mut Map<String, Value>,
+) -> Result<Vec<Finding>, Rejection> {
+    let mut tolerated = Vec::new();
     match kind {
         PublishKind::Content => {
             let content_type = match event.get("contentType") {
-                None => "text/plain",
+                None => {
+                    tolerated.push(Finding::warning(
+                        Rule::Schema,
+                        "body.event.contentType",
+                        Value::Null,
+                        "contentType is missing; ms/TextValue.json requires it (text/plain for text)",
+                    ));
+                    event.insert("contentType".into(), Value::from("text/plain"));
+                    "text/plain"
+                }
                 Some(Value::String(s)) => s.as_str(),
                 Some(other) => {
                     return Err(bad(
@@ -313,19 +322,29 @@ fn check_event(kind: &PublishKind, event: &Map<String, Value>) -> Result<(), Rej
                     m,
                     format!("a text/plain message must be a string, got {}", short(m)),
                 )),
-                _ => Ok(()),
+                _ => Ok(tolerated),
             }
         }
-        PublishKind::RichContent => match event.get("content") {
-            Some(Value::Object(_)) => Ok(()),
-            other => Err(bad(
+        // The schema (ms/RichContent.json) says `message`, MWSDK and node-agent-sdk `content`.
+        PublishKind::RichContent => match (event.get("content"), event.get("message")) {
+            (Some(Value::Object(_)), _) | (None, Some(Value::Object(_))) => Ok(tolerated),
+            (other, _) => Err(bad(
                 "body.event.content",
                 other.unwrap_or(&Value::Null),
-                "RichContentEvent needs a content object".into(),
+                "RichContentEvent needs a content (or message) object".into(),
             )),
         },
         PublishKind::ChatState => match event.get("chatState") {
-            Some(Value::String(s)) if CHAT_STATES.contains(&s.as_str()) => Ok(()),
+            Some(Value::String(s)) if CHAT_STATES.contains(&s.as_str()) => Ok(tolerated),
+            Some(Value::String(s)) if s == SERVER_CHAT_STATE => {
+                tolerated.push(Finding::warning(
+                    Rule::Schema,
+                    "body.event.chatState",
+                    Value::from(s.as_str()),
+                    format!("chatState {s} is not in ms/ChatStateEvent.json"),
+                ));
+                Ok(tolerated)
+            }
             other => {
                 let value = other.cloned().unwrap_or(Value::Null);
                 Err(bad(
@@ -339,7 +358,7 @@ fn check_event(kind: &PublishKind, event: &Map<String, Value>) -> Result<(), Rej
                 ))
             }
         },
-        PublishKind::Receipt => Ok(()),
+        PublishKind::Receipt => Ok(tolerated),
     }
 }
 

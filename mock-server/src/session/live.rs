@@ -5,6 +5,7 @@
 use tokio::time::Instant;
 
 use super::Service;
+use crate::auth;
 use crate::config::Timeouts;
 use crate::conn::ConnCtx;
 use crate::handler::{self, record_violation, Reply, CLOSE_UNAUTHORIZED};
@@ -37,6 +38,21 @@ impl Live {
     fn authenticated(&self) -> bool {
         self.ctx.consumer_id.is_some()
     }
+
+    /// Whether the token's `exp` has passed (wall clock: `exp` is one).
+    fn token_expired(&self) -> bool {
+        self.ctx
+            .expires_at
+            .is_some_and(|exp| exp.saturating_mul(1000) <= crate::model::now_ms())
+    }
+
+    /// When the token expires (protocol overview: "When the API token expires, the WebSocket
+    /// connection will be closed with 4401/4407"), on the loop's clock.
+    fn token_expiry(&self) -> Option<Instant> {
+        let exp_ms = self.ctx.expires_at?.saturating_mul(1000);
+        let left = exp_ms.saturating_sub(crate::model::now_ms());
+        Some(Instant::now() + std::time::Duration::from_millis(left))
+    }
 }
 
 impl Service for Live {
@@ -53,14 +69,19 @@ impl Service for Live {
     }
 
     fn deadline(&self) -> Option<Instant> {
-        Some(if self.authenticated() {
+        let deadline = if self.authenticated() {
             self.idle_deadline
         } else {
             self.init_deadline.min(self.idle_deadline)
-        })
+        };
+        Some(self.token_expiry().map_or(deadline, |at| at.min(deadline)))
     }
 
     fn on_deadline(&mut self, hub: &Hub, now: Instant) -> Reply {
+        if let (true, Some(consumer)) = (self.token_expired(), &self.ctx.consumer_id) {
+            let (code, reason) = auth::expiry_close(consumer);
+            return Reply::close(code, reason);
+        }
         if !self.authenticated() && now >= self.init_deadline {
             let reason = format!(
                 "InitConnection with a ConsumerAuthentication header not received within {:?}",

@@ -30,6 +30,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use crate::auth::Identity;
 use crate::conn::{ConnCtx, Peer};
 use crate::handler::{record_violation, truncate_utf8, Reply};
 use crate::hub::{Hub, Outgoing};
@@ -96,11 +97,19 @@ pub(crate) async fn run<S, V>(
     S: AsyncRead + AsyncWrite + Unpin,
     V: Service,
 {
-    let (id, queue, overflow) = hub.register(&peer.account, peer.consumer_id.clone());
+    let (consumer_id, expires_at) = match peer.identity {
+        Some(Identity {
+            consumer_id,
+            expires_at,
+        }) => (Some(consumer_id), expires_at),
+        None => (None, None),
+    };
+    let (id, queue, overflow) = hub.register(&peer.account, consumer_id.clone());
     let mut service = service(ConnCtx {
         id,
         account: peer.account,
-        consumer_id: peer.consumer_id,
+        consumer_id,
+        expires_at,
         client_properties: peer.client_properties,
     });
     let ending = serve(ws, hub, &mut service, queue, overflow).await;

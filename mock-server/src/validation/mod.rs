@@ -87,6 +87,14 @@ impl Finding {
         }
     }
 
+    /// The same finding as a violation (a tolerated deviation refused when not lenient).
+    pub(crate) fn into_violation(self) -> Self {
+        Self {
+            severity: Severity::Violation,
+            ..self
+        }
+    }
+
     /// Whether this is a violation (not a warning).
     pub fn is_violation(&self) -> bool {
         self.severity == Severity::Violation

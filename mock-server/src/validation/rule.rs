@@ -49,6 +49,23 @@ pub enum Rule {
     Repeat,
     /// Warning: the same sequence appears twice in one list.
     DuplicateSequence,
+    /// The request breaks the published schema where the live service most plausibly
+    /// tolerates it (a `ContentEvent` without `contentType`, the server-only chat state
+    /// `BACKGROUND`): refused by default, accepted with a warning when lenient.
+    Schema,
+    /// The consumer sent more requests per second than `--rate-limit` allows (answered 429).
+    RateLimit,
+    /// File sharing: `fileType` is not JPG, JPEG, PNG or GIF, or a hosted file's `fileType` is
+    /// not its uploaded file's type.
+    FileType,
+    /// File sharing: `fileSize` is not a number of bytes, or is over 3 MB.
+    FileSize,
+    /// File sharing: `relativePath` is not a file path of this account, or (in a hosted file)
+    /// names no uploaded file.
+    FilePath,
+    /// File sharing: a `hosted/file` event's `message` lacks `caption`, or its `preview` is not
+    /// a base64 image data URL under 30 KB.
+    HostedFile,
     /// Replay: a client frame does not match the recorded frame expected next.
     ReplayMismatch,
     /// Replay: a recorded client frame was never sent.
@@ -79,6 +96,12 @@ impl Rule {
             Rule::Transition => "transition",
             Rule::Repeat => "repeat",
             Rule::DuplicateSequence => "duplicate-sequence",
+            Rule::Schema => "schema",
+            Rule::RateLimit => "rate-limit",
+            Rule::FileType => "file-type",
+            Rule::FileSize => "file-size",
+            Rule::FilePath => "file-path",
+            Rule::HostedFile => "hosted-file",
             Rule::ReplayMismatch => "replay-mismatch",
             Rule::ReplayUnsent => "replay-unsent",
         }
@@ -99,6 +122,7 @@ impl Rule {
                 | Rule::Transition
                 | Rule::Repeat
                 | Rule::DuplicateSequence
+                | Rule::Schema
         )
     }
 }
