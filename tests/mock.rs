@@ -1,13 +1,15 @@
 //! The mock (`wiretape_mock_server` and `wiretape mock`): the tutorial over TLS with
 //! snapshots, every receipt rule, every bad input (`bad_input.rs`), auth, the control API,
 //! the test API itself (`test_api.rs`: the client, waits, expectations verified on drop) and
-//! the real wscat.
+//! the real wscat; client properties and the post-conversation survey (`survey.rs`).
 
 mod bad_input;
 mod files;
 mod protocol;
 // LivePerson's published samples and tutorials, as printed (issue 10).
 mod reference;
+// Client properties and the post-conversation survey (multi-dialog conversations).
+mod survey;
 mod test_api;
 // The token lifecycle: exp at the upgrade, at InitConnection and on an open socket; step-up.
 mod tokens;

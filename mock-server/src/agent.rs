@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::config::DEFAULT_ACCOUNT;
 use crate::hub::{Hub, State};
-use crate::model::{ReceiptStatus, Role};
+use crate::model::{DialogAt, ReceiptStatus, Role};
 use crate::AgentError;
 
 /// What the agent published: where, and under which sequence.
@@ -141,7 +141,7 @@ impl Agent {
     ) -> Result<Option<Published>, AgentError> {
         self.hub.with_state(|s| {
             let (conv, agent) = joined_conversation(s, conversation_id)?;
-            let dialog = &s.conversations[conv].dialog;
+            let dialog = s.conversations[conv].main();
             let pending: Vec<u64> = dialog
                 .events
                 .iter()
@@ -166,11 +166,11 @@ impl Agent {
         self.hub.with_state(|s| {
             let (conv, agent) = joined_conversation(s, conversation_id)?;
             let change = s.conversations[conv].chat_state_change(
-                &agent,
-                Role::AssignedAgent,
+                0,
+                (&agent, Role::AssignedAgent),
                 json!({"type": "ChatStateEvent", "chatState": state}),
             );
-            s.notify_dialog(conv, change);
+            s.notify_dialog(DialogAt::main(conv), change);
             Ok(())
         })
     }
@@ -192,7 +192,8 @@ fn open_conversation(s: &State, id: &str) -> Result<usize, AgentError> {
     let conv = s
         .conversation_index(id)
         .ok_or_else(|| AgentError::UnknownConversation(id.to_owned()))?;
-    if s.conversations[conv].is_open() {
+    // The agent's dialog is MAIN: once it closes (a survey may follow), the agent is done.
+    if s.conversations[conv].main_open() {
         Ok(conv)
     } else {
         Err(AgentError::ConversationClosed(id.to_owned()))
@@ -211,11 +212,16 @@ fn joined_conversation(s: &State, id: &str) -> Result<(usize, String), AgentErro
 }
 
 fn store(s: &mut State, conv: usize, agent: &str, event: Value) -> Published {
-    let sequence = s.publish(conv, (agent, Role::AssignedAgent), event, None);
+    let sequence = s.publish(
+        DialogAt::main(conv),
+        (agent, Role::AssignedAgent),
+        event,
+        None,
+    );
     let c = &s.conversations[conv];
     Published {
         conversation_id: c.id.clone(),
-        dialog_id: c.dialog.id.clone(),
+        dialog_id: c.main().id.clone(),
         sequence,
     }
 }

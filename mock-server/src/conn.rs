@@ -1,8 +1,22 @@
 //! [`ConnCtx`]: who is on one socket, as every handler and every record sees it.
 
+use crate::auth::Identity;
+use crate::client_properties::ClientProperties;
+
 /// The consumer id records and the replay ledger use for a client that never authenticated
 /// (a replayed recording's consumer id came from a token that was redacted).
 pub(crate) const CONSUMER: &str = "consumer";
+
+/// Who connected, as the upgrade request said: what a session starts with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Peer {
+    /// The account in the socket's path.
+    pub account: String,
+    /// The consumer and its token's expiry, when the upgrade was authenticated.
+    pub identity: Option<Identity>,
+    /// The `Client-Properties` header and query parameters, when given.
+    pub client_properties: Option<ClientProperties>,
+}
 
 /// What one socket knows about itself while serving a frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +29,9 @@ pub(crate) struct ConnCtx {
     pub consumer_id: Option<String>,
     /// When its token expires (the JWT's `exp`, epoch seconds), if ever.
     pub expires_at: Option<u64>,
+    /// What the client said about itself (upgrade header, query, InitConnection); features
+    /// such as `MULTI_DIALOG` change what the mock sends it.
+    pub client_properties: Option<ClientProperties>,
 }
 
 impl ConnCtx {
@@ -22,5 +39,12 @@ impl ConnCtx {
     /// stand-in when a replayed client never authenticated.
     pub(crate) fn consumer(&self) -> &str {
         self.consumer_id.as_deref().unwrap_or(CONSUMER)
+    }
+
+    /// Whether the client announced `feature`.
+    pub(crate) fn has_feature(&self, feature: &str) -> bool {
+        self.client_properties
+            .as_ref()
+            .is_some_and(|p| p.has_feature(feature))
     }
 }

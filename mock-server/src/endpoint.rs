@@ -10,8 +10,8 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -23,8 +23,9 @@ use tokio_tungstenite::WebSocketStream;
 use wiretape_fixtures::redact::redact_url;
 
 use crate::auth;
+use crate::client_properties::{ClientProperties, Invalid};
 use crate::config::Auth;
-use crate::conn::ConnCtx;
+use crate::conn::{ConnCtx, Peer};
 use crate::hub::Hub;
 use crate::replay::replayer::Replayer;
 use crate::replay::Library;
@@ -101,7 +102,12 @@ async fn replay_socket(hub: Arc<Hub>, library: Arc<Library>, mut req: Request) -
     let subprotocol = script.open.subprotocol.clone();
     // The account the cassette was recorded on (the path matched it).
     let account = account_in(&path_and_query).unwrap_or_default().to_owned();
-    let mut resp = upgrade(&hub, &mut req, &key, (account, identity), move |ctx| {
+    let peer = Peer {
+        account,
+        identity,
+        client_properties: None,
+    };
+    let mut resp = upgrade(&hub, &mut req, &key, peer, move |ctx| {
         Replayer::new(library, script, ctx)
     });
     if let Some(p) = subprotocol.and_then(|p| p.parse().ok()) {
@@ -191,10 +197,45 @@ async fn consumer_socket(
         Ok(consumer) => consumer,
         Err(reason) => return refuse(StatusCode::UNAUTHORIZED, &reason),
     };
+    let client_properties = match client_properties(req.headers(), req.uri()) {
+        Ok(properties) => properties,
+        Err(reason) => return refuse(StatusCode::BAD_REQUEST, &reason),
+    };
+    let peer = Peer {
+        account,
+        identity,
+        client_properties,
+    };
     let timeouts = hub.settings.timeouts;
-    upgrade(&hub, &mut req, &key, (account, identity), move |ctx| {
+    upgrade(&hub, &mut req, &key, peer, move |ctx| {
         Live::new(ctx, timeouts)
     })
+}
+
+/// The client properties of an upgrade: the `Client-Properties` header (JSON), then the
+/// URL's query parameters (see `client_properties`); the reason for a 400 when malformed.
+fn client_properties(headers: &HeaderMap, uri: &Uri) -> Result<Option<ClientProperties>, String> {
+    let refused = |invalid: Invalid| {
+        format!(
+            "400 Bad Request: invalid client properties: {} (field {})",
+            invalid.message, invalid.field
+        )
+    };
+    let mut found = None::<ClientProperties>;
+    if let Some(value) = headers.get("Client-Properties") {
+        let text = std::str::from_utf8(value.as_bytes()).map_err(|_| {
+            "400 Bad Request: the Client-Properties header is not UTF-8 JSON".to_owned()
+        })?;
+        found = Some(ClientProperties::from_header(text).map_err(refused)?);
+    }
+    let pairs: Vec<(String, String)> =
+        Query::try_from_uri(uri).map_or_else(|_| Vec::new(), |q| q.0);
+    if let Some(query) = ClientProperties::from_query(&pairs).map_err(refused)? {
+        found
+            .get_or_insert_with(ClientProperties::default)
+            .merge(query);
+    }
+    Ok(found)
 }
 
 /// The account of a `/ws_api/account/{account}/...` path.
@@ -207,12 +248,12 @@ fn account_in(path: &str) -> Option<&str> {
 
 /// Answers an upgrade request with 101 and, once hyper hands the connection over, serves it
 /// as a WebSocket with the message size limit (a tracked task) in the one socket loop, for
-/// `who` (account, consumer when authenticated), with the service `service` builds.
+/// `peer`, with the service `service` builds.
 fn upgrade<V>(
     hub: &Arc<Hub>,
     req: &mut Request,
     key: &str,
-    who: (String, Option<auth::Identity>),
+    peer: Peer,
     service: impl FnOnce(ConnCtx) -> V + Send + 'static,
 ) -> Response
 where
@@ -236,7 +277,7 @@ where
         let ws =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
                 .await;
-        session::run(ws, &task_hub, who, service).await;
+        session::run(ws, &task_hub, peer, service).await;
     });
     switching_protocols(&accept)
 }

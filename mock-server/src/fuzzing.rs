@@ -53,8 +53,8 @@ pub fn check_receipt_bytes(data: &[u8]) {
     let view = match (body.get("dialogId"), selector % 3) {
         (Some(Value::String(_)), 0) => DialogView::NotYours,
         (Some(Value::String(_)), _) => DialogView::Found {
-            dialog: &conversation.dialog,
-            conversation_open: conversation.is_open(),
+            dialog: conversation.main(),
+            dialog_open: conversation.is_open(),
         },
         _ => DialogView::Unnamed,
     };
@@ -99,11 +99,7 @@ fn conversation(open: bool) -> Conversation {
     c.store(agent, Role::AssignedAgent, accept, None);
     c.store(agent, Role::AssignedAgent, message("bye"), None);
     if !open {
-        c.closed = Some(crate::model::Closed {
-            by: crate::model::ClosedBy::Agent,
-            cause: "fuzz".into(),
-            at: 0,
-        });
+        c.close_all(crate::model::ClosedBy::Agent, "fuzz");
     }
     c
 }

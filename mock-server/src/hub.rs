@@ -1,5 +1,5 @@
 //! The shared state of one mock server: conversations, connected sockets and their
-//! subscriptions, and the journal; plus the fan-out of notifications.
+//! subscriptions, and the journal; plus the fan-out of notifications (`fanout`).
 //!
 //! State sits behind a `std::sync::Mutex`, held for short critical sections that never span an
 //! `.await` (the lint `await_holding_lock` enforces it). Notifications are handed to each
@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -19,10 +19,10 @@ use tokio_util::task::TaskTracker;
 use crate::config::{Auth, ControlAccess, Strictness, Timeouts};
 use crate::files::{FileSharing, FileStore};
 use crate::journal::Journal;
-use crate::model::{now_ms, Closed, ClosedBy, Conversation, Role};
-use crate::protocol::{notification, types, ExFilter};
+use crate::model::{now_ms, ClosedBy, Conversation, Dialog, DialogAt};
+use crate::protocol::ExFilter;
 use crate::scenario::runner::ConsumerEvent;
-use crate::scenario::Trigger;
+use crate::scenario::{Survey, Trigger};
 
 /// Frames a socket's queue holds before the socket counts as too slow.
 pub(crate) const QUEUE_CAPACITY: usize = 1024;
@@ -40,6 +40,8 @@ pub(crate) struct Settings {
     pub rate_limit: Option<u32>,
     pub control_api: ControlAccess,
     pub files: FileSharing,
+    /// The post-conversation survey `MULTI_DIALOG` clients get (the scenario's), if any.
+    pub survey: Option<Survey>,
 }
 
 impl Settings {
@@ -95,6 +97,8 @@ pub(crate) struct State {
     /// Index into `conversations` by conversation id (= MAIN dialog id), so requests naming a
     /// dialog do not scan every conversation.
     by_id: HashMap<String, usize>,
+    /// Index into `conversations` by the id of a dialog other than MAIN (POST_SURVEY).
+    by_dialog: HashMap<String, usize>,
     /// Each consumer's open conversation (at most one), by account and consumer id, kept by
     /// `add_conversation` and `close_conversation`.
     open_by_consumer: HashMap<(String, String), usize>,
@@ -241,19 +245,34 @@ impl State {
         self.by_id.get(id).copied()
     }
 
-    /// Index of the conversation of `consumer` on `account` whose dialog is `dialog_id` (the
-    /// MAIN dialog's id is the conversation's). Another account's conversation is not found,
-    /// whoever asks.
+    /// Adds a dialog to a conversation (after MAIN) and returns where it is.
+    pub(crate) fn add_dialog(&mut self, conv: usize, dialog: Dialog) -> DialogAt {
+        self.by_dialog.insert(dialog.id.clone(), conv);
+        let dialogs = &mut self.conversations[conv].dialogs;
+        dialogs.push(dialog);
+        DialogAt {
+            conv,
+            dialog: dialogs.len() - 1,
+        }
+    }
+
+    /// The dialog `dialog_id` of a conversation of `consumer` on `account` (the MAIN dialog's
+    /// id is the conversation's). Another account's conversation is not found, whoever asks.
     pub(crate) fn consumer_dialog(
         &self,
         account: &str,
         consumer: &str,
         dialog_id: &str,
-    ) -> Option<usize> {
-        self.conversation_index(dialog_id).filter(|&i| {
-            let c = &self.conversations[i];
-            c.consumer_id == consumer && c.brand_id == account
-        })
+    ) -> Option<DialogAt> {
+        let conv = self
+            .conversation_index(dialog_id)
+            .or_else(|| self.by_dialog.get(dialog_id).copied())?;
+        let c = &self.conversations[conv];
+        if c.consumer_id != consumer || c.brand_id != account {
+            return None;
+        }
+        c.dialog_index(dialog_id)
+            .map(|dialog| DialogAt { conv, dialog })
     }
 
     /// Index of the open conversation of `consumer` on `account`.
@@ -262,86 +281,6 @@ impl State {
             .get(&(account.to_owned(), consumer.to_owned()))
             .copied()
             .filter(|&i| self.conversations[i].is_open())
-    }
-
-    /// Stores an event in the conversation's dialog and notifies every socket subscribed to
-    /// it; returns its sequence. Consumers, the agent and (to come) agent sockets all publish
-    /// through here.
-    pub(crate) fn publish(
-        &mut self,
-        conv: usize,
-        (originator, role): (&str, Role),
-        event: Value,
-        metadata: Option<Value>,
-    ) -> u64 {
-        let c = &mut self.conversations[conv];
-        let sequence = c.store(originator, role, event, metadata);
-        if let Some(change) = c.dialog.event(sequence).map(|e| c.change(e)) {
-            self.notify_dialog(conv, change);
-        }
-        sequence
-    }
-
-    /// Sends one `ms.MessagingEventNotification` change to every socket subscribed to the
-    /// conversation's dialog, the publisher included.
-    pub(crate) fn notify_dialog(&mut self, conv: usize, change: Value) {
-        let dialog = self.conversations[conv].dialog.id.clone();
-        let frame = notification(
-            types::MESSAGING_EVENT_NOTIFICATION,
-            json!({"changes": [change]}),
-        );
-        let targets: Vec<u64> = self
-            .connections
-            .iter()
-            .filter(|(_, c)| c.dialogs.contains(&dialog))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in targets {
-            self.send(id, frame.clone());
-        }
-    }
-
-    /// Sends the conversation's new metadata to every metadata subscription of its consumer:
-    /// UPSERT while it matches the filter, DELETE once it stops matching.
-    pub(crate) fn notify_metadata(&mut self, conv: usize) {
-        let conversation = &self.conversations[conv];
-        let (consumer, conv_id) = (conversation.consumer_id.clone(), conversation.id.clone());
-        let account = conversation.brand_id.clone();
-        let (open, ts) = (conversation.is_open(), conversation.last_update_ts);
-        let upsert = conversation.ex_conversation();
-        let close_reason = conversation.closed.as_ref().map(|c| json!(c.by));
-        let mut frames = Vec::new();
-        for (id, conn) in &mut self.connections {
-            if conn.consumer_id.as_deref() != Some(consumer.as_str()) || conn.account != account {
-                continue;
-            }
-            for sub in &mut conn.ex_subscriptions {
-                let change = if sub.filter.matches(open, ts) {
-                    sub.shown.insert(conv_id.clone());
-                    json!({"type": "UPSERT", "result": upsert})
-                } else if sub.shown.remove(&conv_id) {
-                    // aam/subscribeExConversationsNotification.json requires
-                    // conversationDetails in every result, DELETE included.
-                    json!({"type": "DELETE", "result": {
-                        "convId": conv_id,
-                        "conversationDetails": upsert["conversationDetails"],
-                        "closeReason": close_reason,
-                    }})
-                } else {
-                    continue;
-                };
-                frames.push((
-                    *id,
-                    notification(
-                        types::EX_CONVERSATION_CHANGE_NOTIFICATION,
-                        json!({"subscriptionId": sub.id, "changes": [change]}),
-                    ),
-                ));
-            }
-        }
-        for (id, frame) in frames {
-            self.send(id, frame);
-        }
     }
 
     /// Gives the open conversation of `from` on `account` (if any) to consumer `to`: its
@@ -364,21 +303,23 @@ impl State {
         self.notify_metadata(conv);
     }
 
-    /// Closes a conversation and tells its metadata subscribers.
+    /// Closes a conversation, every dialog of it, and tells its metadata subscribers.
     pub(crate) fn close_conversation(&mut self, conv: usize, by: ClosedBy, cause: &str) {
-        let now = now_ms();
-        let conversation = &mut self.conversations[conv];
-        conversation.closed = Some(Closed {
-            by,
-            cause: cause.to_owned(),
-            at: now,
-        });
-        conversation.last_update_ts = now;
+        self.conversations[conv].close_all(by, cause);
+        self.forget_if_closed(conv);
+        self.notify_metadata(conv);
+    }
+
+    /// Once every dialog of a conversation is closed, its consumer may open another.
+    pub(crate) fn forget_if_closed(&mut self, conv: usize) {
+        let conversation = &self.conversations[conv];
+        if conversation.is_open() {
+            return;
+        }
         let key = owner(conversation);
         if self.open_by_consumer.get(&key) == Some(&conv) {
             self.open_by_consumer.remove(&key);
         }
-        self.notify_metadata(conv);
     }
 }
 
@@ -390,5 +331,6 @@ fn owner(conversation: &Conversation) -> (String, String) {
     )
 }
 
+mod fanout;
 #[cfg(test)]
 mod tests;

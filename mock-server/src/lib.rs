@@ -52,18 +52,23 @@
 //!   auth), replay's upgrade, and the control API mount.
 //! - `session`: the one socket loop every WebSocket runs (live or replayed): queued
 //!   notifications, timers, closes, protocol errors; `session::Live` serves the live protocol.
-//! - `conn`: who is on a socket (connection, account, consumer), as handlers and records see it.
+//! - `conn`: who is on a socket (connection, account, consumer, client properties), as
+//!   handlers and records see it.
+//! - `client_properties`: [`ClientProperties`] from the `Client-Properties` header, the query
+//!   or `InitConnection`, validated against LivePerson's schema.
 //! - `handler`: one request in, response frames out; one file per request family.
 //! - `protocol`: the wire model: envelope and request parsing, response and notification
 //!   building.
-//! - `model`: conversations, dialogs, stored events, and their JSON renderings.
+//! - `model`: conversations, dialogs (MAIN, POST_SURVEY), stored events, and their JSON
+//!   renderings.
+//! - `survey`: the post-conversation survey bot of `MULTI_DIALOG` clients.
 //! - `hub`: the shared state behind a mutex and the fan-out to subscribed sockets.
 //! - `validation`: the receipt rules ([`Rule`], [`Finding`], [`Verdict`]).
 //! - `journal`: the one place receipt and violation records are built and redacted; the
 //!   [`Report`].
 //! - `expect`: [`ExpectedReceipt`], and [`Unmet`] / [`UnmetViolation`] for waits that time out.
 //! - `agent`: the [`Agent`] handle.
-//! - `scenario`: [`Scenario`] files and the runner playing them.
+//! - `scenario`: [`Scenario`] files (rules and the [`Survey`]) and the runner playing them.
 //! - `control`: the HTTP control API under `/mock/api/`.
 //! - `replay`: cassettes drive the mock ([`Replay`]): handshake matching, frame matching,
 //!   scheduling, receipt validation against what was replayed; a replayed connection is a
@@ -79,6 +84,7 @@
 mod agent;
 mod auth;
 pub mod client;
+mod client_properties;
 mod config;
 mod conn;
 mod control;
@@ -100,6 +106,7 @@ mod scenario;
 mod server;
 mod session;
 mod snapshot;
+mod survey;
 mod validation;
 mod verify;
 
@@ -110,6 +117,7 @@ mod verify;
 struct ReadmeDoctests;
 
 pub use agent::{Agent, Published};
+pub use client_properties::{ClientProperties, MULTI_DIALOG, SCHEMA_FEATURES};
 pub use config::{
     AgentMode, Auth, Config, ControlAccess, Listen, Strictness, Timeouts, TlsIdentity, Transport,
     DEFAULT_ACCOUNT,
@@ -118,11 +126,11 @@ pub use error::{AgentError, Error};
 pub use expect::{ExpectedReceipt, Unmet, UnmetViolation};
 pub use files::{FileSharing, LENIENT_MAX_FILE_BYTES, MAX_FILE_BYTES, MAX_PREVIEW_BYTES};
 pub use journal::{ReceiptRecord, Report, Summary, ViolationRecord};
-pub use model::{ClosedBy, ReceiptStatus, Role};
+pub use model::{ClosedBy, DialogType, ReceiptStatus, Role};
 pub use replay::{MatchMode, Replay, ReplayFallback, Speed};
-pub use scenario::{Action, Scenario, ScenarioRule, Step, Trigger};
+pub use scenario::{Action, Scenario, ScenarioRule, Step, Survey, SurveyQuestion, Trigger};
 pub use server::{MockServer, MockServerBuilder};
-pub use snapshot::{ConversationSnapshot, EventSnapshot, ParticipantSnapshot};
+pub use snapshot::{ConversationSnapshot, DialogSnapshot, EventSnapshot, ParticipantSnapshot};
 pub use validation::{
     Finding, Rule, Severity, Verdict, CONVERSATION_IS_CLOSE, MAX_ERROR_BODY, MAX_SAFE_SEQUENCE,
     MAX_SEQUENCES,

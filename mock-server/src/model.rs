@@ -1,12 +1,22 @@
-//! The conversation model: conversations, dialogs, participants and stored events, and their
-//! JSON renderings on the wire (`ms.MessagingEventNotification` changes and
-//! `cqm.ExConversationChangeNotification` results, reference §4).
+//! The conversation model: conversations, their dialogs (MAIN, then POST_SURVEY), participants
+//! and stored events. Pure: no sockets, no locks.
+//!
+//! - `dialog`: [`Dialog`] and [`StoredEvent`]: one dialog's sequences, events and receipts.
+//! - `wire`: the JSON renderings (`ms.MessagingEventNotification` changes and
+//!   `cqm.ExConversationChangeNotification` results, reference §4, PCS tutorial captures).
 
-use std::collections::HashMap;
+mod dialog;
+mod wire;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
+
+use crate::client_properties::ClientProperties;
+
+pub use dialog::DialogType;
+pub(crate) use dialog::{Dialog, StoredEvent};
 
 /// Milliseconds since the Unix epoch, the unit of every timestamp on the wire.
 pub(crate) fn now_ms() -> u64 {
@@ -70,6 +80,10 @@ pub enum Role {
     Consumer,
     /// The agent the conversation is assigned to (the simulated agent).
     AssignedAgent,
+    /// A bot agent of a later dialog: the post-conversation survey bot (PCS captures).
+    Agent,
+    /// The previous assigned agent, watching the survey dialog (PCS captures).
+    Reader,
 }
 
 impl Role {
@@ -77,17 +91,20 @@ impl Role {
         match self {
             Role::Consumer => "CONSUMER",
             Role::AssignedAgent => "ASSIGNED_AGENT",
+            Role::Agent => "AGENT",
+            Role::Reader => "READER",
         }
     }
 }
 
-/// Who closed a conversation.
+/// Who closed a dialog or a conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum ClosedBy {
     /// The consumer (`cm.UpdateConversationField`).
     Consumer,
-    /// The agent (control API, library handle or scenario).
+    /// An agent (control API, library handle or scenario), or the survey bot completing
+    /// its survey.
     Agent,
 }
 
@@ -98,150 +115,7 @@ pub(crate) struct Participant {
     pub role: Role,
 }
 
-/// One stored dialog event: a message or a receipt, with the sequence it was given.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct StoredEvent {
-    pub sequence: u64,
-    pub originator_id: String,
-    pub role: Role,
-    pub server_timestamp: u64,
-    /// The `event` object exactly as published (consumer) or built (agent).
-    pub event: Value,
-    /// The request's top-level `metadata`, when it had one.
-    pub metadata: Option<Value>,
-}
-
-impl StoredEvent {
-    /// The event's `type`, e.g. `ContentEvent`.
-    pub(crate) fn event_type(&self) -> &str {
-        self.event
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or("event")
-    }
-
-    /// Whether the event is a message a receipt can acknowledge.
-    pub(crate) fn is_message(&self) -> bool {
-        matches!(self.event_type(), "ContentEvent" | "RichContentEvent")
-    }
-
-    /// For a receipt: its status and sequence list.
-    pub(crate) fn receipt(&self) -> Option<(ReceiptStatus, Vec<u64>)> {
-        if self.event_type() != "AcceptStatusEvent" {
-            return None;
-        }
-        let status = ReceiptStatus::parse(self.event.get("status")?.as_str()?)?;
-        let list = self
-            .event
-            .get("sequenceList")?
-            .as_array()?
-            .iter()
-            .filter_map(Value::as_u64)
-            .collect();
-        Some((status, list))
-    }
-}
-
-/// A dialog: its own sequence counter and its events. The MAIN dialog's id is the
-/// conversation id (reference §7).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Dialog {
-    pub id: String,
-    pub creation_ts: u64,
-    /// In sequence order; add through [`Dialog::insert`] so the receipt index stays right.
-    pub events: Vec<StoredEvent>,
-    /// For each acknowledged sequence, who published which status, in order: validating a
-    /// receipt looks up earlier statuses here instead of scanning every event.
-    receipts: HashMap<u64, Vec<(String, ReceiptStatus)>>,
-}
-
-impl Dialog {
-    /// An empty dialog.
-    pub(crate) fn new(id: String, creation_ts: u64) -> Self {
-        Self {
-            id,
-            creation_ts,
-            events: Vec::new(),
-            receipts: HashMap::new(),
-        }
-    }
-
-    /// Adds an event at its place in sequence order (the end, normally) and indexes it if it
-    /// is a receipt. An event whose sequence is already there is ignored.
-    pub(crate) fn insert(&mut self, event: StoredEvent) {
-        let appends = self
-            .events
-            .last()
-            .is_none_or(|l| l.sequence < event.sequence);
-        if !appends && self.event(event.sequence).is_some() {
-            return;
-        }
-        if let Some((status, list)) = event.receipt() {
-            for sequence in list {
-                self.receipts
-                    .entry(sequence)
-                    .or_default()
-                    .push((event.originator_id.clone(), status));
-            }
-        }
-        if appends {
-            self.events.push(event);
-        } else {
-            let at = self.events.partition_point(|e| e.sequence < event.sequence);
-            self.events.insert(at, event);
-        }
-    }
-
-    /// The event stored under `sequence`. Events are normally stored at the index of their
-    /// sequence; a dialog rebuilt from a replay may have gaps, hence the (binary) search.
-    pub(crate) fn event(&self, sequence: u64) -> Option<&StoredEvent> {
-        let at = usize::try_from(sequence).ok()?;
-        match self.events.get(at) {
-            Some(event) if event.sequence == sequence => Some(event),
-            _ => self
-                .events
-                .binary_search_by_key(&sequence, |e| e.sequence)
-                .ok()
-                .map(|i| &self.events[i]),
-        }
-    }
-
-    /// The sequence the next stored event gets (sequences count from 0 with no gaps).
-    pub(crate) fn next_sequence(&self) -> u64 {
-        self.events.len() as u64
-    }
-
-    /// Statuses `originator` has already published for `sequence`, in order.
-    pub(crate) fn receipt_statuses(&self, sequence: u64, originator: &str) -> Vec<ReceiptStatus> {
-        self.receipts
-            .get(&sequence)
-            .map(|by| {
-                by.iter()
-                    .filter(|(who, _)| who == originator)
-                    .map(|(_, status)| *status)
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
-
-/// A conversation with its single MAIN dialog.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Conversation {
-    pub id: String,
-    pub consumer_id: String,
-    pub brand_id: String,
-    pub skill_id: String,
-    pub participants: Vec<Participant>,
-    pub dialog: Dialog,
-    pub start_ts: u64,
-    pub last_update_ts: u64,
-    pub closed: Option<Closed>,
-    pub ttr: Value,
-    pub csat: Option<Value>,
-}
-
-/// How and when a conversation was closed.
+/// How and when a dialog was closed.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Closed {
     pub by: ClosedBy,
@@ -249,12 +123,50 @@ pub(crate) struct Closed {
     pub at: u64,
 }
 
+/// Where an event goes: a conversation and one of its dialogs, by index (the hub's
+/// `conversations[conv].dialogs[dialog]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DialogAt {
+    pub conv: usize,
+    pub dialog: usize,
+}
+
+impl DialogAt {
+    /// The MAIN dialog of conversation `conv`.
+    pub(crate) fn main(conv: usize) -> Self {
+        Self { conv, dialog: 0 }
+    }
+}
+
+/// A conversation: its MAIN dialog first, then the dialogs that followed it.
+///
+/// Two states, as the PCS tutorial explains them: `state` is the MAIN dialog's (OPEN until
+/// it closes), `stage` the conversation container's (OPEN while any dialog is). Without a
+/// survey both change together.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Conversation {
+    pub id: String,
+    pub consumer_id: String,
+    pub brand_id: String,
+    pub skill_id: String,
+    pub participants: Vec<Participant>,
+    /// MAIN (index 0, id = conversation id), then POST_SURVEY when one was opened.
+    pub dialogs: Vec<Dialog>,
+    pub start_ts: u64,
+    pub last_update_ts: u64,
+    pub ttr: Value,
+    pub csat: Option<Value>,
+    /// The client properties of the socket that created it (the Agent Workspace shows the
+    /// device and OS from them).
+    pub client_properties: Option<ClientProperties>,
+}
+
 impl Conversation {
     /// A new open conversation of `consumer_id`, whose MAIN dialog reuses its id.
     pub(crate) fn new(id: String, consumer_id: String, brand_id: String, skill_id: String) -> Self {
         let now = now_ms();
         Self {
-            dialog: Dialog::new(id.clone(), now),
+            dialogs: vec![Dialog::new(id.clone(), now)],
             participants: vec![Participant {
                 id: consumer_id.clone(),
                 role: Role::Consumer,
@@ -265,15 +177,45 @@ impl Conversation {
             skill_id,
             start_ts: now,
             last_update_ts: now,
-            closed: None,
             ttr: json!({"ttrType": "NORMAL", "value": 3600}),
             csat: None,
+            client_properties: None,
         }
     }
 
-    /// Whether the conversation is open.
+    /// The MAIN dialog.
+    pub(crate) fn main(&self) -> &Dialog {
+        &self.dialogs[0]
+    }
+
+    /// Whether the conversation (its `stage`) is open: some dialog still is. A consumer has
+    /// at most one such conversation.
     pub(crate) fn is_open(&self) -> bool {
-        self.closed.is_none()
+        self.dialogs.iter().any(Dialog::is_open)
+    }
+
+    /// Whether the MAIN dialog (the conversation's `state`) is open: the agent's dialog.
+    pub(crate) fn main_open(&self) -> bool {
+        self.main().is_open()
+    }
+
+    /// How the MAIN dialog was closed (the conversation's `closeReason`).
+    pub(crate) fn closed(&self) -> Option<&Closed> {
+        self.main().closed.as_ref()
+    }
+
+    /// When the last dialog closed, once every dialog is closed (the conversation's `endTs`).
+    pub(crate) fn end_ts(&self) -> Option<u64> {
+        self.dialogs
+            .iter()
+            .map(|d| d.closed.as_ref().map(|c| c.at))
+            .collect::<Option<Vec<u64>>>()
+            .and_then(|ends| ends.into_iter().max())
+    }
+
+    /// The index of the dialog with this id.
+    pub(crate) fn dialog_index(&self, dialog_id: &str) -> Option<usize> {
+        self.dialogs.iter().position(|d| d.id == dialog_id)
     }
 
     /// Whether `id` takes part with `role`.
@@ -281,6 +223,16 @@ impl Conversation {
         self.participants
             .iter()
             .any(|p| p.id == id && p.role == role)
+    }
+
+    /// Adds a participant unless it is already there with that role.
+    pub(crate) fn add_participant(&mut self, id: &str, role: Role) {
+        if !self.has_participant(id, role) {
+            self.participants.push(Participant {
+                id: id.to_owned(),
+                role,
+            });
+        }
     }
 
     /// Stores an event in the MAIN dialog and returns its sequence.
@@ -291,8 +243,20 @@ impl Conversation {
         event: Value,
         metadata: Option<Value>,
     ) -> u64 {
-        let sequence = self.dialog.next_sequence();
-        self.dialog.insert(StoredEvent {
+        self.store_in(0, (originator_id, role), event, metadata)
+    }
+
+    /// Stores an event in dialog `dialog` and returns its sequence.
+    pub(crate) fn store_in(
+        &mut self,
+        dialog: usize,
+        (originator_id, role): (&str, Role),
+        event: Value,
+        metadata: Option<Value>,
+    ) -> u64 {
+        let dialog = &mut self.dialogs[dialog];
+        let sequence = dialog.next_sequence();
+        dialog.insert(StoredEvent {
             sequence,
             originator_id: originator_id.to_owned(),
             role,
@@ -303,87 +267,25 @@ impl Conversation {
         sequence
     }
 
-    /// One `changes[]` entry of `ms.MessagingEventNotification` for a stored event.
-    pub(crate) fn change(&self, event: &StoredEvent) -> Value {
-        let mut change = Map::new();
-        change.insert("sequence".into(), event.sequence.into());
-        change.insert("originatorId".into(), event.originator_id.clone().into());
-        change.insert(
-            "originatorMetadata".into(),
-            json!({"id": event.originator_id, "role": event.role.as_str()}),
-        );
-        change.insert("serverTimestamp".into(), event.server_timestamp.into());
-        change.insert("event".into(), event.event.clone());
-        change.insert("conversationId".into(), self.id.clone().into());
-        change.insert("dialogId".into(), self.dialog.id.clone().into());
-        if let Some(metadata) = &event.metadata {
-            change.insert("metadata".into(), metadata.clone());
+    /// Closes dialog `dialog` (if open) at `at`.
+    pub(crate) fn close_dialog(&mut self, dialog: usize, by: ClosedBy, cause: &str, at: u64) {
+        let dialog = &mut self.dialogs[dialog];
+        if dialog.is_open() {
+            dialog.closed = Some(Closed {
+                by,
+                cause: cause.to_owned(),
+                at,
+            });
         }
-        Value::Object(change)
+        self.last_update_ts = at;
     }
 
-    /// The `changes[]` entry of a chat state: sequence 0, no `serverTimestamp` (reference §4.1).
-    pub(crate) fn chat_state_change(&self, originator_id: &str, role: Role, event: Value) -> Value {
-        // No sequence and no serverTimestamp: every captured chat-state change has neither
-        // (the schema asks for both; protocol-decisions).
-        json!({
-            "originatorId": originator_id,
-            "originatorMetadata": {"id": originator_id, "role": role.as_str()},
-            "event": event,
-            "conversationId": self.id,
-            "dialogId": self.dialog.id,
-        })
-    }
-
-    /// The `result` of a `cqm.ExConversationChangeNotification` UPSERT (reference §4.2).
-    pub(crate) fn ex_conversation(&self) -> Value {
-        let state = if self.is_open() { "OPEN" } else { "CLOSE" };
-        let participants: Vec<Value> = self
-            .participants
-            .iter()
-            .map(|p| json!({"id": p.id, "role": p.role.as_str()}))
-            .collect();
-        let details: Vec<Value> = self
-            .participants
-            .iter()
-            .map(|p| json!({"id": p.id, "role": p.role.as_str(), "state": "ACTIVE"}))
-            .collect();
-        let mut dialog = json!({
-            "dialogId": self.dialog.id,
-            "participantsDetails": details,
-            "dialogType": "MAIN",
-            "channelType": "MESSAGING",
-            "state": state,
-            "creationTs": self.dialog.creation_ts,
-            "metaDataLastUpdateTs": self.last_update_ts,
-        });
-        let mut details = json!({
-            "skillId": self.skill_id,
-            "brandId": self.brand_id,
-            "participants": participants,
-            "dialogs": [],
-            "state": state,
-            "stage": state,
-            "startTs": self.start_ts,
-            "metaDataLastUpdateTs": self.last_update_ts,
-            "ttr": self.ttr,
-        });
-        if let Some(closed) = &self.closed {
-            dialog["endTs"] = closed.at.into();
-            dialog["closedBy"] = json!(closed.by);
-            dialog["closedCause"] = closed.cause.clone().into();
-            details["closeReason"] = json!(closed.by);
-            details["endTs"] = closed.at.into();
+    /// Closes every open dialog: the conversation is over, and no survey follows.
+    pub(crate) fn close_all(&mut self, by: ClosedBy, cause: &str) {
+        let now = now_ms();
+        for dialog in 0..self.dialogs.len() {
+            self.close_dialog(dialog, by, cause, now);
         }
-        if let Some(csat) = &self.csat {
-            details["csat"] = csat.clone();
-        }
-        details["dialogs"] = Value::Array(vec![dialog]);
-        json!({
-            "convId": self.id,
-            "effectiveTTR": -1,
-            "conversationDetails": details,
-        })
     }
 }
 

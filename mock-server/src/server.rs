@@ -81,6 +81,7 @@ impl MockServer {
             Listen::Tokio(listener) => listener,
         };
         let address = listener.local_addr().map_err(Error::Listener)?;
+        let scenario = config.agent.scenario();
         let settings = Settings {
             account: config.account,
             auth: config.auth,
@@ -90,11 +91,11 @@ impl MockServer {
             rate_limit: config.rate_limit,
             control_api: config.control_api,
             files: config.files,
+            survey: scenario.survey.clone(),
         };
         let replay = config
             .replay
             .map(|r| Arc::new(crate::replay::Library::new(r)));
-        let scenario = config.agent.scenario();
         let triggers = scenario.rules.iter().map(|r| r.on).collect();
         let (hub, agent_events) = Hub::new(settings, triggers);
         let hub = Arc::new(hub);

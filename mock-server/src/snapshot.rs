@@ -3,11 +3,16 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::client_properties::ClientProperties;
 use crate::hub::State;
 use crate::journal::ReceiptRecord;
-use crate::model::{ClosedBy, Conversation, Role};
+use crate::model::{ClosedBy, Conversation, Dialog, DialogType, Role};
 
 /// A conversation with its events and the consumer receipts sent for its dialog.
+///
+/// `dialog_id`, `state`, `closed_by`, `events` and `receipts` describe the MAIN dialog (the
+/// conversation's `state`); the dialogs that followed it (a post-conversation survey) are in
+/// `dialogs`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConversationSnapshot {
@@ -19,13 +24,42 @@ pub struct ConversationSnapshot {
     pub dialog_id: String,
     /// The consumer.
     pub consumer_id: String,
-    /// `OPEN` or `CLOSE`.
+    /// `OPEN` or `CLOSE`: the MAIN dialog's state (the wire's conversation `state`).
     pub state: String,
-    /// Who closed it, when closed.
+    /// `OPEN` while any dialog is open, then `CLOSE` (the wire's `stage`).
+    #[serde(default)]
+    pub stage: String,
+    /// Who closed the MAIN dialog, when closed.
     pub closed_by: Option<ClosedBy>,
     /// Participants.
     pub participants: Vec<ParticipantSnapshot>,
     /// Every stored event of the MAIN dialog, by sequence.
+    pub events: Vec<EventSnapshot>,
+    /// Every consumer receipt naming the MAIN dialog (accepted or not), with its verdict.
+    pub receipts: Vec<ReceiptRecord>,
+    /// The dialogs after MAIN (POST_SURVEY), in creation order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dialogs: Vec<DialogSnapshot>,
+    /// The client properties of the socket that created the conversation, when it sent any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_properties: Option<ClientProperties>,
+}
+
+/// A dialog after MAIN (a post-conversation survey).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DialogSnapshot {
+    /// The dialog id (22 base64url characters).
+    pub dialog_id: String,
+    /// Its type, e.g. `POST_SURVEY`.
+    pub dialog_type: DialogType,
+    /// `OPEN` or `CLOSE`.
+    pub state: String,
+    /// Who closed it, when closed.
+    pub closed_by: Option<ClosedBy>,
+    /// Why, when closed (`Completed` when the survey bot finished).
+    pub closed_cause: Option<String>,
+    /// Every stored event, by sequence (from 0 again).
     pub events: Vec<EventSnapshot>,
     /// Every consumer receipt naming this dialog (accepted or not), with its verdict.
     pub receipts: Vec<ReceiptRecord>,
@@ -56,20 +90,46 @@ pub struct EventSnapshot {
     pub event: Value,
 }
 
+fn open_close(open: bool) -> String {
+    if open { "OPEN" } else { "CLOSE" }.to_owned()
+}
+
+fn events(dialog: &Dialog) -> Vec<EventSnapshot> {
+    dialog
+        .events
+        .iter()
+        .map(|e| EventSnapshot {
+            sequence: e.sequence,
+            originator_id: e.originator_id.clone(),
+            role: e.role,
+            server_timestamp: e.server_timestamp,
+            event: e.event.clone(),
+        })
+        .collect()
+}
+
+fn receipts(state: &State, account: &str, dialog: &Dialog) -> Vec<ReceiptRecord> {
+    state
+        .journal
+        .receipts()
+        .iter()
+        .filter(|r| r.account == account && r.dialog_id.as_deref() == Some(dialog.id.as_str()))
+        .cloned()
+        .collect()
+}
+
 impl ConversationSnapshot {
     pub(crate) fn of(conversation: &Conversation, state: &State) -> Self {
+        let account = &conversation.brand_id;
+        let main = conversation.main();
         Self {
             conversation_id: conversation.id.clone(),
-            account: conversation.brand_id.clone(),
-            dialog_id: conversation.dialog.id.clone(),
+            account: account.clone(),
+            dialog_id: main.id.clone(),
             consumer_id: conversation.consumer_id.clone(),
-            state: if conversation.is_open() {
-                "OPEN"
-            } else {
-                "CLOSE"
-            }
-            .to_owned(),
-            closed_by: conversation.closed.as_ref().map(|c| c.by),
+            state: open_close(conversation.main_open()),
+            stage: open_close(conversation.is_open()),
+            closed_by: conversation.closed().map(|c| c.by),
             participants: conversation
                 .participants
                 .iter()
@@ -78,28 +138,21 @@ impl ConversationSnapshot {
                     role: p.role,
                 })
                 .collect(),
-            events: conversation
-                .dialog
-                .events
+            events: events(main),
+            receipts: receipts(state, account, main),
+            dialogs: conversation.dialogs[1..]
                 .iter()
-                .map(|e| EventSnapshot {
-                    sequence: e.sequence,
-                    originator_id: e.originator_id.clone(),
-                    role: e.role,
-                    server_timestamp: e.server_timestamp,
-                    event: e.event.clone(),
+                .map(|d| DialogSnapshot {
+                    dialog_id: d.id.clone(),
+                    dialog_type: d.kind,
+                    state: open_close(d.is_open()),
+                    closed_by: d.closed.as_ref().map(|c| c.by),
+                    closed_cause: d.closed.as_ref().map(|c| c.cause.clone()),
+                    events: events(d),
+                    receipts: receipts(state, account, d),
                 })
                 .collect(),
-            receipts: state
-                .journal
-                .receipts()
-                .iter()
-                .filter(|r| {
-                    r.account == conversation.brand_id
-                        && r.dialog_id.as_deref() == Some(conversation.dialog.id.as_str())
-                })
-                .cloned()
-                .collect(),
+            client_properties: conversation.client_properties.clone(),
         }
     }
 

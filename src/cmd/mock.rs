@@ -46,7 +46,8 @@ pub(crate) struct MockArgs {
     plain: bool,
     /// The simulated agent: `auto` (joins, greets, acknowledges and answers each message),
     /// `manual` (acts only through the control API), or a scenario file (JSON, see
-    /// fixtures/scenarios/README.md).
+    /// fixtures/scenarios/README.md), which may also define the post-conversation survey that
+    /// MULTI_DIALOG clients get when they close the MAIN dialog (default: the PCS tutorial's).
     #[arg(long, default_value = "auto", value_name = "auto|manual|SCENARIO_FILE")]
     agent: String,
     /// Pause before each action of `--agent auto`, in milliseconds.

@@ -11,7 +11,7 @@ use rustls::ClientConfig;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{connect, request_conversation, ConsumerSocket};
+use super::{connect_with_headers, request_conversation, ConsumerSocket};
 use crate::MockServer;
 
 /// How long [`Consumer`] waits for any single frame unless told otherwise
@@ -98,17 +98,23 @@ impl Consumer {
         tls: Option<Arc<ClientConfig>>,
         token: Option<&str>,
     ) -> Self {
-        match connect(url, tls, token).await {
+        Self::connect_with_headers(url, tls, token, &[]).await
+    }
+
+    /// As [`Consumer::connect_to`], with extra upgrade headers sent as given, e.g. the PCS
+    /// tutorial's `("Client-Properties", r#"{"type":".ClientProperties",...}"#)`.
+    ///
+    /// # Panics
+    /// As [`Consumer::connect_to`], and when a header cannot be sent as given.
+    pub async fn connect_with_headers(
+        url: &str,
+        tls: Option<Arc<ClientConfig>>,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Self {
+        match connect_with_headers(url, tls, token, headers).await {
             Ok(ws) => Self::from_socket(ws),
-            Err(err) => {
-                let mut cause = err.to_string();
-                let mut source = std::error::Error::source(&err);
-                while let Some(inner) = source {
-                    cause.push_str(&format!(": {inner}"));
-                    source = inner.source();
-                }
-                panic!("the consumer could not connect to {url}: {cause}")
-            }
+            Err(err) => panic!("the consumer could not connect to {url}: {}", causes(&err)),
         }
     }
 
@@ -366,6 +372,17 @@ impl Consumer {
         }
         panic!("{message}")
     }
+}
+
+/// An error and all its sources, `: `-separated.
+fn causes(err: &dyn std::error::Error) -> String {
+    let mut cause = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        cause.push_str(&format!(": {inner}"));
+        source = inner.source();
+    }
+    cause
 }
 
 /// `text`, cut to [`SHOWN_FRAME_CHARS`] characters with `…` when longer.

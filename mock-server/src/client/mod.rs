@@ -7,7 +7,8 @@
 //!   hand-write JSON envelopes.
 //! - [`connect`]: the bare connector under both, returning the raw [`ConsumerSocket`]:
 //!   `ws://` or `wss://` (with a given rustls client configuration), optionally with the
-//!   `Authorization: jwt <token>` header.
+//!   `Authorization: jwt <token>` header; [`connect_with_headers`] adds any other upgrade
+//!   header (`Client-Properties`).
 //!
 //! The connector exists because the workspace builds tokio-tungstenite without its TLS
 //! features (rustls is pinned once and wired by hand): TLS is done here with tokio-rustls, then
@@ -29,7 +30,7 @@ use rustls::ClientConfig;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::WebSocketStream;
 
 /// A consumer WebSocket as returned by [`connect`].
@@ -78,6 +79,20 @@ pub async fn connect(
     tls: Option<Arc<ClientConfig>>,
     jwt: Option<&str>,
 ) -> Result<ConsumerSocket, ClientError> {
+    connect_with_headers(url, tls, jwt, &[]).await
+}
+
+/// As [`connect`], with extra upgrade headers sent as given, e.g.
+/// `("Client-Properties", r#"{"type":".ClientProperties","features":["MULTI_DIALOG"]}"#)`.
+///
+/// # Errors
+/// See [`ClientError`]; a header name or value HTTP cannot carry is [`ClientError::Url`].
+pub async fn connect_with_headers(
+    url: &str,
+    tls: Option<Arc<ClientConfig>>,
+    jwt: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Result<ConsumerSocket, ClientError> {
     let mut request = url
         .into_client_request()
         .map_err(|_| ClientError::Url(url.to_owned()))?;
@@ -85,6 +100,12 @@ pub async fn connect(
         let value = HeaderValue::from_str(&format!("jwt {jwt}"))
             .map_err(|_| ClientError::Url("the token is not a valid header value".to_owned()))?;
         request.headers_mut().insert("Authorization", value);
+    }
+    for (name, value) in headers {
+        let bad = || ClientError::Url(format!("header {name} cannot be sent as given"));
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
+        let value = HeaderValue::from_str(value).map_err(|_| bad())?;
+        request.headers_mut().append(name, value);
     }
     let uri = request.uri().clone();
     let host = uri

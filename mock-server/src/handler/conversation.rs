@@ -4,12 +4,15 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::{ConnCtx, Reply};
-use crate::hub::Hub;
+use crate::client_properties::MULTI_DIALOG;
+use crate::hub::{Hub, State};
 use crate::model::{now_ms, ClosedBy, Conversation};
-use crate::protocol::{response, string_response, types, FieldChange, Rejection, ReqId};
+use crate::protocol::{
+    response, string_response, types, FieldChange, Rejection, ReqId, CLOSED_BY_CONSUMER,
+};
 use crate::scenario::runner::ConsumerEvent;
-use crate::scenario::Trigger;
-use crate::validation::{Finding, Rule};
+use crate::scenario::{Survey, Trigger};
+use crate::validation::Rule;
 
 /// Creates a conversation; the creating socket is subscribed to its MAIN dialog at once (as
 /// in the seed tutorial). A consumer has at most one open conversation.
@@ -32,12 +35,14 @@ pub(super) fn request(
             ));
         }
         let conversation_id = Uuid::new_v4().to_string();
-        let conv = s.add_conversation(Conversation::new(
+        let mut conversation = Conversation::new(
             conversation_id.clone(),
             consumer.to_owned(),
             account,
             skill_id,
-        ));
+        );
+        conversation.client_properties = ctx.client_properties.clone();
+        let conv = s.add_conversation(conversation);
         if let Some(conn) = s.connections.get_mut(&ctx.id) {
             conn.dialogs.insert(conversation_id.clone());
         }
@@ -58,14 +63,21 @@ pub(super) fn request(
 }
 
 /// Applies `conversationField` changes (all or nothing) to one of the consumer's
-/// conversations.
+/// conversations. Closing the MAIN dialog (`DialogChange`) of a `MULTI_DIALOG` client opens
+/// the post-conversation survey instead of ending the conversation.
 pub(super) fn update_field(
     hub: &Hub,
+    ctx: &ConnCtx,
     consumer: &str,
     id: &ReqId,
     conversation_id: &str,
     changes: Vec<FieldChange>,
 ) -> Result<Reply, Rejection> {
+    let survey = hub
+        .settings
+        .survey
+        .as_ref()
+        .filter(|_| ctx.has_feature(MULTI_DIALOG));
     hub.with_state(|s| {
         let conv = s
             .conversation_index(conversation_id)
@@ -78,44 +90,106 @@ pub(super) fn update_field(
                     format!("conversation {conversation_id} is not one of your conversations"),
                 )
             })?;
-        let open = s.conversations[conv].is_open();
-        // Closing or re-timing a closed conversation fails like the live service does; a CSAT
-        // rating is what comes after closing, so it is accepted either way.
-        let needs_open = changes
-            .iter()
-            .any(|c| matches!(c, FieldChange::Close { .. } | FieldChange::Ttr(_)));
-        if needs_open && !open {
-            return Err(Rejection {
-                code: 400,
-                finding: Box::new(Finding::violation(
-                    Rule::ConversationOpen,
-                    "body.conversationId",
-                    Value::String(conversation_id.to_owned()),
-                    format!("conversation {conversation_id} is closed"),
-                )),
-            });
-        }
-        let mut closed = false;
-        for change in changes {
+        // Every change is checked before any is applied.
+        let c = &s.conversations[conv];
+        let mut closes = None;
+        for change in &changes {
             match change {
-                FieldChange::Close { cause } if !closed => {
-                    s.close_conversation(conv, ClosedBy::Consumer, &cause);
-                    closed = true;
+                FieldChange::CloseConversation => {
+                    require_open(c.is_open(), conversation_id)?;
+                    closes.get_or_insert(Close::All);
                 }
-                FieldChange::Close { .. } => {}
-                FieldChange::Csat(csat) => s.conversations[conv].csat = Some(csat),
-                FieldChange::Ttr(ttr) => s.conversations[conv].ttr = ttr,
+                FieldChange::CloseDialog { dialog_id, cause } => {
+                    let dialog = dialog_of(c, dialog_id.as_deref())?;
+                    require_open(c.dialogs[dialog].is_open(), conversation_id)?;
+                    closes.get_or_insert(Close::Dialog(dialog, cause.clone()));
+                }
+                // Re-timing needs the agent's dialog open; a CSAT rating is what comes after
+                // closing, so it is accepted either way.
+                FieldChange::Ttr(_) => require_open(c.main_open(), conversation_id)?,
+                FieldChange::Csat(_) => {}
             }
         }
-        if !closed {
-            s.conversations[conv].last_update_ts = now_ms();
-            s.notify_metadata(conv);
+        for change in changes {
+            match change {
+                FieldChange::Csat(csat) => s.conversations[conv].csat = Some(csat),
+                FieldChange::Ttr(ttr) => s.conversations[conv].ttr = ttr,
+                FieldChange::CloseConversation | FieldChange::CloseDialog { .. } => {}
+            }
         }
-        let body = if closed {
-            "OK Conversation resolved successfully"
-        } else {
-            "OK Conversation updated successfully"
+        let body = match closes {
+            Some(close) => {
+                apply_close(s, conv, close, survey);
+                "OK Conversation resolved successfully"
+            }
+            None => {
+                s.conversations[conv].last_update_ts = now_ms();
+                s.notify_metadata(conv);
+                "OK Conversation updated successfully"
+            }
         };
         Ok(Reply::texts([string_response(Some(id), 200, body)]))
     })
+}
+
+/// What one request closes (the first close it names).
+enum Close {
+    /// Every dialog (`Stage`, `ConversationStateField`).
+    All,
+    /// One dialog, by index, with its `closedCause`.
+    Dialog(usize, String),
+}
+
+/// Closes what `close` names and tells metadata subscribers once: closing MAIN opens the
+/// survey when `survey` is set (a `MULTI_DIALOG` client) and none was opened before;
+/// otherwise closing MAIN ends the conversation as it always did.
+fn apply_close(s: &mut State, conv: usize, close: Close, survey: Option<&Survey>) {
+    let c = &mut s.conversations[conv];
+    match close {
+        Close::Dialog(0, cause) if c.dialogs.len() == 1 && survey.is_some() => {
+            c.close_dialog(0, ClosedBy::Consumer, &cause, now_ms());
+            if let Some(survey) = survey {
+                s.open_survey(conv, survey);
+            }
+        }
+        Close::Dialog(0, cause) => {
+            c.close_all(ClosedBy::Consumer, &cause);
+        }
+        Close::Dialog(dialog, cause) => {
+            c.close_dialog(dialog, ClosedBy::Consumer, &cause, now_ms());
+        }
+        Close::All => c.close_all(ClosedBy::Consumer, CLOSED_BY_CONSUMER),
+    }
+    s.forget_if_closed(conv);
+    s.notify_metadata(conv);
+}
+
+/// The index of dialog `dialog_id` of `c` (MAIN when not named).
+fn dialog_of(c: &Conversation, dialog_id: Option<&str>) -> Result<usize, Rejection> {
+    let Some(dialog_id) = dialog_id else {
+        return Ok(0);
+    };
+    c.dialog_index(dialog_id).ok_or_else(|| {
+        Rejection::bad_request(
+            Rule::Dialog,
+            "body.conversationField.dialog.dialogId",
+            Value::String(dialog_id.to_owned()),
+            format!(
+                "dialog {dialog_id} is not a dialog of conversation {}",
+                c.id
+            ),
+        )
+    })
+}
+
+/// Closing or re-timing what is closed fails like the live service does.
+fn require_open(open: bool, conversation_id: &str) -> Result<(), Rejection> {
+    if open {
+        return Ok(());
+    }
+    Err(Rejection::closed(
+        "body.conversationId",
+        conversation_id,
+        format!("conversation {conversation_id} is closed"),
+    ))
 }

@@ -7,11 +7,11 @@ use super::{close_reason, record_violation, reject, ConnCtx, Reply, CLOSE_POLICY
 use crate::config::Strictness;
 use crate::hub::{Hub, State};
 use crate::journal::NewReceipt;
-use crate::model::Role;
+use crate::model::{DialogAt, Role};
 use crate::protocol::{notification, response, types, Publish, PublishKind, Rejection, ReqId};
 use crate::scenario::runner::ConsumerEvent;
 use crate::scenario::Trigger;
-use crate::validation::{self, DialogView, Finding, Rule};
+use crate::validation::{self, DialogView, Rule};
 
 /// Serves `ms.PublishEvent`.
 pub(super) fn publish(
@@ -50,21 +50,21 @@ pub(super) fn publish(
             .as_ref()
             .and_then(Value::as_str)
             .unwrap_or("");
-        let conv = own_dialog(
+        let at = own_dialog(
             s,
             (&ctx.account, consumer),
             dialog_id,
             publish.conversation_id.as_deref(),
         )?;
-        let c = &mut s.conversations[conv];
-        if !c.is_open() {
+        let c = &s.conversations[at.conv];
+        if !c.dialogs[at.dialog].is_open() {
             return Err(closed(dialog_id));
         }
         let event = Value::Object(publish.event);
         if publish.kind == PublishKind::ChatState {
             // Chat states are relayed, not stored: sequence 0, no serverTimestamp.
-            let change = c.chat_state_change(consumer, Role::Consumer, event);
-            s.notify_dialog(conv, change);
+            let change = c.chat_state_change(at.dialog, (consumer, Role::Consumer), event);
+            s.notify_dialog(at, change);
             return Ok(0);
         }
         // What the agent reads: the text, or a hosted file's caption.
@@ -76,10 +76,17 @@ pub(super) fn publish(
                 .map(str::to_owned),
             None => None,
         };
-        let sequence = s.publish(conv, (consumer, Role::Consumer), event, publish.metadata);
+        let sequence = s.publish(at, (consumer, Role::Consumer), event, publish.metadata);
+        if at.dialog != 0 {
+            // A later dialog is the survey bot's, not the agent's.
+            if let Some(survey) = &hub.settings.survey {
+                s.survey_answered(at, survey, (sequence, text.as_deref()));
+            }
+            return Ok(sequence);
+        }
         s.events.push(ConsumerEvent {
             trigger: Trigger::ConsumerMessage,
-            conversation_id: s.conversations[conv].id.clone(),
+            conversation_id: s.conversations[at.conv].id.clone(),
             message: text,
             status: None,
         });
@@ -100,10 +107,13 @@ fn receipt(hub: &Hub, ctx: &ConnCtx, consumer: &str, id: &ReqId, publish: Publis
         let view = match (dialog_id, conv) {
             (None, _) => DialogView::Unnamed,
             (Some(_), None) => DialogView::NotYours,
-            (Some(_), Some(i)) => DialogView::Found {
-                dialog: &s.conversations[i].dialog,
-                conversation_open: s.conversations[i].is_open(),
-            },
+            (Some(_), Some(at)) => {
+                let dialog = &s.conversations[at.conv].dialogs[at.dialog];
+                DialogView::Found {
+                    dialog,
+                    dialog_open: dialog.is_open(),
+                }
+            }
         };
         let checked = validation::check_receipt(
             publish.dialog_id.as_ref(),
@@ -125,16 +135,19 @@ fn receipt(hub: &Hub, ctx: &ConnCtx, consumer: &str, id: &ReqId, publish: Publis
             }
         };
         let (stored_sequence, code, body) = match (accepted, conv, &first_violation) {
-            (true, Some(conv), _) => {
+            (true, Some(at), _) => {
                 let event = Value::Object(publish.event.clone());
                 let by = (consumer, Role::Consumer);
-                let sequence = s.publish(conv, by, event, publish.metadata.clone());
-                s.events.push(ConsumerEvent {
-                    trigger: Trigger::ConsumerReceipt,
-                    conversation_id: s.conversations[conv].id.clone(),
-                    message: None,
-                    status: checked.status,
-                });
+                let sequence = s.publish(at, by, event, publish.metadata.clone());
+                // Receipts in a later (survey) dialog are not the agent's business.
+                if at.dialog == 0 {
+                    s.events.push(ConsumerEvent {
+                        trigger: Trigger::ConsumerReceipt,
+                        conversation_id: s.conversations[at.conv].id.clone(),
+                        message: None,
+                        status: checked.status,
+                    });
+                }
                 (Some(sequence), 200, json!({"sequence": sequence}))
             }
             (_, _, Some(finding)) => (None, 400, Value::String(finding.error_body())),
@@ -172,17 +185,16 @@ pub(super) fn subscribe(
     from_seq: u64,
 ) -> Result<Reply, Rejection> {
     hub.with_state(|s| {
-        let conv = own_dialog(s, (&ctx.account, consumer), dialog_id, None)?;
+        let at = own_dialog(s, (&ctx.account, consumer), dialog_id, None)?;
         if let Some(conn) = s.connections.get_mut(&ctx.id) {
             conn.dialogs.insert(dialog_id.to_owned());
         }
-        let c = &s.conversations[conv];
-        let history: Vec<Value> = c
-            .dialog
+        let c = &s.conversations[at.conv];
+        let history: Vec<Value> = c.dialogs[at.dialog]
             .events
             .iter()
             .filter(|e| e.sequence >= from_seq)
-            .map(|e| c.change(e))
+            .map(|e| c.change(at.dialog, e))
             .collect();
         Ok(Reply::texts([
             response(Some(id), 200, types::GENERIC_SUBSCRIBE_RESPONSE, json!({})),
@@ -194,15 +206,15 @@ pub(super) fn subscribe(
     })
 }
 
-/// The index of the consumer's conversation owning `dialog_id`; `conversation_id`, when
-/// given, must be that conversation.
+/// Where the consumer's dialog `dialog_id` is; `conversation_id`, when given, must be its
+/// conversation.
 fn own_dialog(
     s: &State,
     (account, consumer): (&str, &str),
     dialog_id: &str,
     conversation_id: Option<&str>,
-) -> Result<usize, Rejection> {
-    let conv = s
+) -> Result<DialogAt, Rejection> {
+    let at = s
         .consumer_dialog(account, consumer, dialog_id)
         .ok_or_else(|| {
             Rejection::bad_request(
@@ -213,7 +225,7 @@ fn own_dialog(
             )
         })?;
     if let Some(given) = conversation_id {
-        if given != s.conversations[conv].id {
+        if given != s.conversations[at.conv].id {
             return Err(Rejection::bad_request(
                 Rule::Body,
                 "body.conversationId",
@@ -222,19 +234,15 @@ fn own_dialog(
             ));
         }
     }
-    Ok(conv)
+    Ok(at)
 }
 
 fn closed(dialog_id: &str) -> Rejection {
-    Rejection {
-        code: 400,
-        finding: Box::new(Finding::violation(
-            Rule::ConversationOpen,
-            "body.dialogId",
-            Value::String(dialog_id.to_owned()),
-            format!("the conversation of dialog {dialog_id} is closed"),
-        )),
-    }
+    Rejection::closed(
+        "body.dialogId",
+        dialog_id,
+        format!("dialog {dialog_id} is closed"),
+    )
 }
 
 fn sequence_response(id: &ReqId, sequence: u64) -> String {

@@ -7,18 +7,20 @@ use wiretape_fixtures::redact::MARK;
 
 use crate::agent::agent_id;
 use crate::auth;
+use crate::client_properties::ClientProperties;
 use crate::config::Auth;
 use crate::hub::Hub;
 use crate::model::now_ms;
 use crate::protocol::{response, string_response, types, Rejection, ReqId};
 
 /// `InitConnection`: authenticates a header-less socket, re-confirms an authenticated one, or
-/// steps an unauthenticated identity up to an authenticated consumer (see [`step_up`]).
+/// steps an unauthenticated identity up to an authenticated consumer (see [`step_up`]); takes
+/// its client properties (added to the upgrade's, later values replacing earlier).
 pub(super) fn init_connection(
     hub: &Hub,
     ctx: &mut ConnCtx,
     id: &ReqId,
-    jwt: Option<&str>,
+    (jwt, properties): (Option<&str>, Option<ClientProperties>),
 ) -> Reply {
     let pinned = match &hub.settings.auth {
         Auth::AnyToken => None,
@@ -65,6 +67,12 @@ pub(super) fn init_connection(
     }
     ctx.consumer_id = Some(consumer.clone());
     ctx.expires_at = identity.expires_at;
+    if let Some(properties) = properties {
+        let known = ctx
+            .client_properties
+            .get_or_insert_with(ClientProperties::default);
+        known.merge(properties);
+    }
     hub.with_state(|s| {
         if let Some(conn) = s.connections.get_mut(&ctx.id) {
             conn.consumer_id = Some(consumer);

@@ -13,6 +13,7 @@ mod subscription;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::client_properties::ClientProperties;
 pub(crate) use crate::conn::ConnCtx;
 use crate::hub::Hub;
 use crate::protocol::{
@@ -84,8 +85,17 @@ pub(crate) fn handle_text(hub: &Hub, ctx: &mut ConnCtx, text: &str) -> Reply {
         }
     }
     if env.req_type == "InitConnection" {
+        let properties = match ClientProperties::from_init_headers(env.headers.as_ref()) {
+            Ok(properties) => properties,
+            Err(invalid) => {
+                let field = format!("headers[].{}", invalid.field);
+                let rejection =
+                    Rejection::bad_request(Rule::Body, field, invalid.value, invalid.message);
+                return reject(hub, ctx, Some(&env.id), Some(&env.req_type), &rejection);
+            }
+        };
         return match init_jwt(env.headers.as_ref()) {
-            Ok(jwt) => misc::init_connection(hub, ctx, &env.id, jwt.as_deref()),
+            Ok(jwt) => misc::init_connection(hub, ctx, &env.id, (jwt.as_deref(), properties)),
             Err(rejection) => misc::refuse_init(hub, ctx, &env.id, &rejection),
         };
     }
@@ -114,7 +124,7 @@ pub(crate) fn handle_text(hub: &Hub, ctx: &mut ConnCtx, text: &str) -> Reply {
         ConsumerRequest::UpdateConversationField {
             conversation_id,
             changes,
-        } => conversation::update_field(hub, &consumer, id, &conversation_id, changes),
+        } => conversation::update_field(hub, ctx, &consumer, id, &conversation_id, changes),
         ConsumerRequest::PublishEvent(publish) => {
             return messaging::publish(hub, ctx, &consumer, id, publish)
         }

@@ -25,7 +25,10 @@ pub(super) fn subscribe(
         let changes: Vec<Value> = s
             .conversations
             .iter()
-            .filter(|c| c.consumer_id == consumer && filter.matches(c.is_open(), c.last_update_ts))
+            .filter(|c| {
+                let state = (c.main_open(), c.is_open());
+                c.consumer_id == consumer && filter.matches(state, c.last_update_ts)
+            })
             .map(|c| {
                 shown.insert(c.id.clone());
                 json!({"type": "UPSERT", "result": c.ex_conversation()})

@@ -21,7 +21,7 @@ fn each_account_has_its_own_conversations_for_the_same_consumer() {
     );
     assert_eq!(
         state.consumer_dialog("87654321", "same-consumer", "c-a"),
-        Some(a)
+        Some(DialogAt::main(a))
     );
     assert_eq!(
         state.consumer_dialog("12345678", "same-consumer", "c-a"),
@@ -60,6 +60,7 @@ fn any_account_is_served_unless_one_is_pinned() {
         rate_limit: None,
         control_api: ControlAccess::LoopbackOnly,
         files: crate::FileSharing::default(),
+        survey: None,
     };
     assert!(settings(None).serves("87654321"));
     assert!(settings(Some("12345678")).serves("12345678"));

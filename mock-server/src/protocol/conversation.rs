@@ -1,5 +1,6 @@
 //! Bodies of the conversation requests: `cm.UpdateConversationField` changes (object or
-//! array, reference §3.5) and the `cqm.SubscribeExConversations` filter (§3.4).
+//! array, reference §3.5) and the `cqm.SubscribeExConversations` filter (§3.4; `stage` from
+//! the PCS tutorial).
 
 use serde_json::Value;
 
@@ -10,29 +11,64 @@ use crate::validation::short;
 const TTR_TYPES: [&str; 4] = ["CUSTOM", "NORMAL", "PRIORITIZED", "URGENT"];
 const CSAT_STATUSES: [&str; 3] = ["FILLED", "PARTIALLY_FILLED", "SKIPPED"];
 
+/// The `closedCause` a consumer's close gets when it names none (PCS tutorial: "Use `Closed by
+/// consumer` when closing the conversation from the consumer side").
+pub(crate) const CLOSED_BY_CONSUMER: &str = "Closed by consumer";
+
+/// Which of `OPEN` and `CLOSE` a filter list (`convState`, `stage`) lets through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct States {
+    pub open: bool,
+    pub closed: bool,
+}
+
+impl States {
+    const BOTH: Self = Self {
+        open: true,
+        closed: true,
+    };
+
+    fn admits(self, open: bool) -> bool {
+        if open {
+            self.open
+        } else {
+            self.closed
+        }
+    }
+}
+
 /// The filter of a `cqm.SubscribeExConversations`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ExFilter {
-    /// Include open conversations.
-    pub open: bool,
-    /// Include closed conversations.
-    pub closed: bool,
+    /// `convState`: the conversation's `state` (its MAIN dialog's).
+    pub state: States,
+    /// `stage`: the conversation container's (open while a survey dialog is).
+    pub stage: States,
     /// Skip conversations not updated since (epoch ms).
     pub min_last_updated: u64,
 }
 
 impl ExFilter {
-    /// Whether a conversation in this state, last updated at `ts`, matches.
-    pub(crate) fn matches(&self, open: bool, ts: u64) -> bool {
-        (if open { self.open } else { self.closed }) && ts >= self.min_last_updated
+    /// Whether a conversation whose `(state, stage)` are open or not, last updated at `ts`,
+    /// matches.
+    pub(crate) fn matches(&self, (state_open, stage_open): (bool, bool), ts: u64) -> bool {
+        self.state.admits(state_open)
+            && self.stage.admits(stage_open)
+            && ts >= self.min_last_updated
     }
 }
 
 /// One `conversationField` change.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum FieldChange {
-    /// `ConversationStateField`, `Stage` or `DialogChange` closing the conversation.
-    Close { cause: String },
+    /// `ConversationStateField` or `Stage` with `CLOSE`: every dialog closes, no survey
+    /// follows (PCS tutorial, Additional Notes).
+    CloseConversation,
+    /// `DialogChange` closing one dialog (`None`: no `dialogId`, the MAIN dialog).
+    CloseDialog {
+        dialog_id: Option<String>,
+        cause: String,
+    },
     /// `CSATRate`.
     Csat(Value),
     /// `TTRField`.
@@ -41,30 +77,16 @@ pub(crate) enum FieldChange {
 
 pub(super) fn ex_filter(body: Option<&Value>) -> Result<ExFilter, Rejection> {
     let mut filter = ExFilter {
-        open: true,
-        closed: true,
+        state: States::BOTH,
+        stage: States::BOTH,
         min_last_updated: 0,
     };
     let Some(body) = body else {
         return Ok(filter);
     };
     let body = object(Some(body), "body")?;
-    if let Some(states) = body.get("convState") {
-        let list = match states {
-            Value::Array(items) => items.iter().collect::<Vec<_>>(),
-            single => vec![single],
-        };
-        filter.open = false;
-        filter.closed = false;
-        for state in list {
-            match state.as_str() {
-                Some("OPEN") => filter.open = true,
-                Some("CLOSE") => filter.closed = true,
-                // Unknown enum values are ignored (reference §2).
-                _ => {}
-            }
-        }
-    }
+    filter.state = states(body.get("convState"));
+    filter.stage = states(body.get("stage"));
     match body.get("minLastUpdatedTime") {
         None | Some(Value::Null) => {}
         Some(v) => {
@@ -81,6 +103,30 @@ pub(super) fn ex_filter(body: Option<&Value>) -> Result<ExFilter, Rejection> {
         }
     }
     Ok(filter)
+}
+
+/// The states a `convState` or `stage` list names; both when absent.
+fn states(list: Option<&Value>) -> States {
+    let Some(list) = list else {
+        return States::BOTH;
+    };
+    let items = match list {
+        Value::Array(items) => items.iter().collect::<Vec<_>>(),
+        single => vec![single],
+    };
+    let mut states = States {
+        open: false,
+        closed: false,
+    };
+    for state in items {
+        match state.as_str() {
+            Some("OPEN") => states.open = true,
+            Some("CLOSE") => states.closed = true,
+            // Unknown enum values are ignored (reference §2).
+            _ => {}
+        }
+    }
+    states
 }
 
 pub(super) fn field_changes(value: Option<&Value>) -> Result<Vec<FieldChange>, Rejection> {
@@ -106,10 +152,8 @@ pub(super) fn field_changes(value: Option<&Value>) -> Result<Vec<FieldChange>, R
 fn field_change(item: &Value) -> Result<FieldChange, Rejection> {
     let at = "body.conversationField";
     let field = item.get("field").and_then(Value::as_str).unwrap_or("");
-    let close_state = |cause: &str| match item.get("conversationState") {
-        Some(Value::String(s)) if s == "CLOSE" => Ok(FieldChange::Close {
-            cause: cause.to_owned(),
-        }),
+    let close_state = || match item.get("conversationState") {
+        Some(Value::String(s)) if s == "CLOSE" => Ok(FieldChange::CloseConversation),
         other => {
             let value = other.cloned().unwrap_or(Value::Null);
             Err(bad(
@@ -123,8 +167,7 @@ fn field_change(item: &Value) -> Result<FieldChange, Rejection> {
         }
     };
     match field {
-        "ConversationStateField" => close_state("Closed by consumer"),
-        "Stage" => close_state("Closed by consumer"),
+        "ConversationStateField" | "Stage" => close_state(),
         "DialogChange" => {
             let dialog = item.get("dialog");
             let state = dialog.and_then(|d| d.get("state")).and_then(Value::as_str);
@@ -139,8 +182,20 @@ fn field_change(item: &Value) -> Result<FieldChange, Rejection> {
             let cause = dialog
                 .and_then(|d| d.get("closedCause"))
                 .and_then(Value::as_str)
-                .unwrap_or("Closed by consumer");
-            Ok(FieldChange::Close {
+                .unwrap_or(CLOSED_BY_CONSUMER);
+            let dialog_id = match dialog.and_then(|d| d.get("dialogId")) {
+                None | Some(Value::Null) => None,
+                Some(Value::String(id)) => Some(id.clone()),
+                Some(other) => {
+                    return Err(bad(
+                        &format!("{at}.dialog.dialogId"),
+                        other,
+                        format!("dialog.dialogId must be a string, got {}", short(other)),
+                    ))
+                }
+            };
+            Ok(FieldChange::CloseDialog {
+                dialog_id,
                 cause: cause.to_owned(),
             })
         }

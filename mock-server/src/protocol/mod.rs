@@ -9,6 +9,7 @@ mod envelope;
 mod request;
 mod response;
 
+pub(crate) use conversation::CLOSED_BY_CONSUMER;
 pub(crate) use envelope::{Envelope, ReqId};
 pub(crate) use request::{init_jwt, ConsumerRequest, ExFilter, FieldChange, Publish, PublishKind};
 pub(crate) use response::{notification, response, string_response};
@@ -86,6 +87,17 @@ impl Rejection {
             code: 400,
             finding: Box::new(Finding::violation(rule, field, value, message)),
         }
+    }
+
+    /// A 400 for a request on a closed conversation or dialog: answered with the live
+    /// service's exact string (rule `conversation-open`).
+    pub(crate) fn closed(field: &str, id: &str, message: impl Into<String>) -> Self {
+        Self::bad_request(
+            Rule::ConversationOpen,
+            field,
+            Value::String(id.to_owned()),
+            message,
+        )
     }
 
     /// A 401 (authentication).

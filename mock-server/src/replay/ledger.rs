@@ -54,7 +54,7 @@ impl Ledger {
             };
             let originator_id = match role {
                 Role::Consumer => CONSUMER.to_owned(),
-                Role::AssignedAgent => change
+                Role::AssignedAgent | Role::Agent | Role::Reader => change
                     .get("originatorId")
                     .and_then(Value::as_str)
                     .unwrap_or("agent")
@@ -107,7 +107,7 @@ impl Ledger {
             None => DialogView::NotYours,
             Some(dialog) => DialogView::Found {
                 dialog,
-                conversation_open: !self.closed.get(id).copied().unwrap_or(false),
+                dialog_open: !self.closed.get(id).copied().unwrap_or(false),
             },
         }
     }
@@ -129,12 +129,12 @@ mod tests {
             "body": {"changes": [change(5, "ASSIGNED_AGENT"), change(7, "CONSUMER")]}}));
         let DialogView::Found {
             dialog,
-            conversation_open,
+            dialog_open,
         } = ledger.view(Some("d"))
         else {
             panic!("dialog d is known")
         };
-        assert!(conversation_open);
+        assert!(dialog_open);
         assert_eq!(dialog.event(5).unwrap().originator_id, "a");
         assert_eq!(dialog.event(7).unwrap().originator_id, CONSUMER);
         assert!(dialog.event(6).is_none());

@@ -19,6 +19,10 @@
 //! ```
 
 pub(crate) mod runner;
+mod survey;
+
+pub(crate) use survey::text as survey_text;
+pub use survey::{Survey, SurveyQuestion};
 
 use std::path::Path;
 use std::time::Duration;
@@ -29,8 +33,8 @@ use serde_json::Value;
 use crate::model::ReceiptStatus;
 use crate::Error;
 
-/// A script for the simulated agent.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// A script for the simulated agent, and the post-conversation survey.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// What the scenario is for (free text).
@@ -39,6 +43,21 @@ pub struct Scenario {
     /// The rules, tried in order; the first that matches an event runs.
     #[serde(default)]
     pub rules: Vec<ScenarioRule>,
+    /// The survey a `MULTI_DIALOG` client gets when it closes the MAIN dialog: the default
+    /// [`Survey`] when the file does not say, none with `"survey": null`.
+    #[serde(default = "Survey::default_some")]
+    pub survey: Option<Survey>,
+}
+
+impl Default for Scenario {
+    /// No rules (`--agent manual`), the default survey.
+    fn default() -> Self {
+        Self {
+            description: String::new(),
+            rules: Vec::new(),
+            survey: Survey::default_some(),
+        }
+    }
 }
 
 /// One rule: a trigger, its conditions and the steps it runs.
@@ -157,6 +176,7 @@ impl Scenario {
                     ],
                 },
             ],
+            survey: Survey::default_some(),
         }
     }
 
@@ -204,6 +224,23 @@ mod tests {
         assert!(Scenario::from_json(bad).is_err());
         let bad = r#"{"rules":[{"on":"conversation_created","step":[]}]}"#;
         assert!(Scenario::from_json(bad).is_err());
+    }
+
+    #[test]
+    fn the_survey_defaults_and_can_be_defined_or_disabled() {
+        let none = Scenario::from_json(r#"{"survey": null}"#).unwrap();
+        assert_eq!(none.survey, None);
+        let default = Scenario::from_json("{}").unwrap();
+        assert_eq!(default.survey, Some(Survey::default()));
+        let own = r#"{"survey": {"questions": [{"text": "Resolved?", "replies": ["Yes", "No"]}]}}"#;
+        let own = Scenario::from_json(own).unwrap().survey.unwrap();
+        assert_eq!(own.closing, "Thank you for your time.");
+        let (event, metadata) = own.question(0).unwrap();
+        assert_eq!(event["quickReplies"]["replies"][1]["title"], "No");
+        let answer = &event["quickReplies"]["replies"][1]["click"]["metadata"][0];
+        assert_eq!(answer["questionId"], metadata[0]["id"]);
+        assert_eq!(metadata[0]["replies"][1], answer["id"]);
+        assert!(own.question(1).is_none());
     }
 
     #[test]

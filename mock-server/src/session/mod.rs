@@ -31,7 +31,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use crate::auth::Identity;
-use crate::conn::ConnCtx;
+use crate::conn::{ConnCtx, Peer};
 use crate::handler::{record_violation, truncate_utf8, Reply};
 use crate::hub::{Hub, Outgoing};
 use crate::validation::{Finding, Rule};
@@ -86,30 +86,31 @@ impl std::fmt::Display for Ending {
     }
 }
 
-/// Registers the socket with the hub for `(account, consumer)` (the consumer when the upgrade
+/// Registers the socket with the hub for `peer` (its account; the consumer when the upgrade
 /// was authenticated), builds its service for that [`ConnCtx`], and serves it until it closes.
 pub(crate) async fn run<S, V>(
     ws: WebSocketStream<S>,
     hub: &Hub,
-    (account, identity): (String, Option<Identity>),
+    peer: Peer,
     service: impl FnOnce(ConnCtx) -> V,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
     V: Service,
 {
-    let (consumer_id, expires_at) = match identity {
+    let (consumer_id, expires_at) = match peer.identity {
         Some(Identity {
             consumer_id,
             expires_at,
         }) => (Some(consumer_id), expires_at),
         None => (None, None),
     };
-    let (id, queue, overflow) = hub.register(&account, consumer_id.clone());
+    let (id, queue, overflow) = hub.register(&peer.account, consumer_id.clone());
     let mut service = service(ConnCtx {
         id,
-        account,
+        account: peer.account,
         consumer_id,
         expires_at,
+        client_properties: peer.client_properties,
     });
     let ending = serve(ws, hub, &mut service, queue, overflow).await;
     service.on_end(hub);

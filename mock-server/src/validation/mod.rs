@@ -166,10 +166,11 @@ pub(crate) enum DialogView<'a> {
     Unnamed,
     /// No dialog of this consumer has that id (it does not exist, or it is someone else's).
     NotYours,
-    /// The dialog, and whether its conversation is still open.
+    /// The dialog, and whether it is still open (a dialog closes with its conversation, or
+    /// alone when the MAIN dialog gives way to a survey).
     Found {
         dialog: &'a Dialog,
-        conversation_open: bool,
+        dialog_open: bool,
     },
 }
 
@@ -233,14 +234,14 @@ pub(crate) fn check_receipt(
             )),
             DialogView::Found {
                 dialog,
-                conversation_open,
+                dialog_open,
             } => {
-                if !conversation_open {
+                if !dialog_open {
                     findings.push(Finding::violation(
                         Rule::ConversationOpen,
                         "body.dialogId",
                         Value::String(dialog_label.clone()),
-                        format!("the conversation of dialog {dialog_label} is closed"),
+                        format!("dialog {dialog_label} is closed"),
                     ));
                 }
                 check_sequences(dialog, sequences, status, consumer_id, &mut findings);

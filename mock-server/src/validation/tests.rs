@@ -43,13 +43,13 @@ fn event(status: Value, list: Value) -> Map<String, Value> {
 
 fn check(c: &Conversation, status: Value, list: Value, metadata: Option<Value>) -> Checked {
     check_receipt(
-        Some(&json!(c.dialog.id)),
+        Some(&json!(c.main().id)),
         &event(status, list),
         metadata.as_ref(),
         ME,
         DialogView::Found {
-            dialog: &c.dialog,
-            conversation_open: c.is_open(),
+            dialog: c.main(),
+            dialog_open: c.is_open(),
         },
     )
 }
@@ -140,8 +140,8 @@ fn missing_sequence_list_is_named() {
         None,
         ME,
         DialogView::Found {
-            dialog: &c.dialog,
-            conversation_open: true,
+            dialog: c.main(),
+            dialog_open: true,
         },
     );
     assert_eq!(checked.findings[0].message, "sequenceList is missing");
@@ -229,8 +229,8 @@ fn closed_conversations_refuse_receipts_with_the_live_string() {
         None,
         ME,
         DialogView::Found {
-            dialog: &c.dialog,
-            conversation_open: false,
+            dialog: c.main(),
+            dialog_open: false,
         },
     );
     assert_eq!(checked.findings[0].rule, Rule::ConversationOpen);
