@@ -73,8 +73,9 @@
 //! - `replay`: cassettes drive the mock ([`Replay`]): handshake matching, frame matching,
 //!   scheduling, receipt validation against what was replayed; a replayed connection is a
 //!   `session::Service` like a live one.
-//! - `files`: file sharing: the two `GenerateURLFor*File` requests, signed temporary URLs, the
-//!   PUT/GET storage on the same port ([`FileSharing`]), the `hosted/file` event check.
+//! - `files`: file sharing's settings ([`FileSharing`]), signed temporary URLs and the
+//!   in-memory store; `handler::files` serves the two `GenerateURLFor*File` requests and
+//!   checks `hosted/file` events; `storage` is the PUT/GET side on the same port.
 //! - `snapshot`: [`ConversationSnapshot`], the read-only view of a conversation.
 //! - [`client`]: the test consumer ([`client::Consumer`]), request builders
 //!   ([`client::receipt`], ...) and the bare ws/wss connector.
@@ -106,6 +107,7 @@ mod scenario;
 mod server;
 mod session;
 mod snapshot;
+mod storage;
 mod survey;
 mod validation;
 mod verify;

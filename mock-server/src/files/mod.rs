@@ -7,20 +7,17 @@
 //! mock serves the same paths, `/v1/AUTH_async-images/{account}/{uuid}.{EXT}`, itself, on its
 //! own port and scheme, so the whole flow works offline (see `docs/protocol-decisions.md`).
 //!
+//! This module owns the settings, the signatures and the store; it imports nothing of the
+//! server. Its two users: `handler::files` (the two socket requests and the `hosted/file`
+//! event check) and `storage` (the HTTP side, PUT and GET on those paths, with the size limit
+//! enforced while reading the body).
+//!
 //! - `sign`: Swift temp-URL signatures (HMAC-SHA1 of method, expiry and path; per server key).
-//! - `storage`: the HTTP side, PUT and GET on those paths, with the size limit enforced while
-//!   reading the body.
-//! - `requests`: the two socket requests and the `hosted/file` event check.
 //!
 //! Files are kept in memory, bounded by [`FileSharing::max_stored_bytes`] and
 //! [`FileSharing::max_stored_files`]: when a new file does not fit, the oldest are dropped.
 
-mod requests;
 pub(crate) mod sign;
-mod storage;
-
-pub(crate) use requests::{check_hosted_file, download_url, is_hosted_file, upload_url};
-pub(crate) use storage::router;
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};

@@ -39,8 +39,8 @@ pub(super) fn publish(
             record_violation(hub, ctx, request, warning, None);
         }
     }
-    if crate::files::is_hosted_file(&publish.event) {
-        if let Err(rejection) = crate::files::check_hosted_file(hub, ctx, id, &publish.event) {
+    if super::files::is_hosted_file(&publish.event) {
+        if let Err(rejection) = super::files::check_hosted_file(hub, ctx, id, &publish.event) {
             return reject(hub, ctx, Some(id), Some("ms.PublishEvent"), &rejection);
         }
     }

@@ -6,6 +6,7 @@
 //! closed with 1008.
 
 mod conversation;
+mod files;
 mod messaging;
 mod misc;
 mod subscription;
@@ -144,10 +145,8 @@ pub(crate) fn handle_text(hub: &Hub, ctx: &mut ConnCtx, text: &str) -> Reply {
         ConsumerRequest::SetUserProfile { profile } => {
             Ok(misc::set_user_profile(hub, ctx, &consumer, id, profile))
         }
-        ConsumerRequest::GenerateUploadUrl(body) => crate::files::upload_url(hub, ctx, id, &body),
-        ConsumerRequest::GenerateDownloadUrl(body) => {
-            crate::files::download_url(hub, ctx, id, &body)
-        }
+        ConsumerRequest::GenerateUploadUrl(body) => files::upload_url(hub, ctx, id, &body),
+        ConsumerRequest::GenerateDownloadUrl(body) => files::download_url(hub, ctx, id, &body),
     };
     result.unwrap_or_else(|rejection| reject(hub, ctx, Some(id), Some(&env.req_type), &rejection))
 }

@@ -16,8 +16,11 @@ use axum::routing::put;
 use axum::Router;
 use futures_util::StreamExt;
 
-use super::{content_type, now_secs, FilePath, FileStore, PATH_PREFIX};
 use crate::config::Strictness;
+use crate::files::{
+    content_type, now_secs, FilePath, FileStore, LENIENT_MAX_FILE_BYTES, MAX_FILE_BYTES,
+    PATH_PREFIX,
+};
 use crate::hub::Hub;
 
 /// The storage routes (state: the hub, whose `files` they serve). `get` also answers `HEAD`.
@@ -31,8 +34,8 @@ pub(crate) fn router() -> Router<Arc<Hub>> {
 /// The largest upload this server takes: the tutorial's 3 MB, or 10 MB with `--lenient`.
 fn upload_limit(hub: &Hub) -> u64 {
     match hub.settings.strictness {
-        Strictness::Lenient => super::LENIENT_MAX_FILE_BYTES,
-        _ => super::MAX_FILE_BYTES,
+        Strictness::Lenient => LENIENT_MAX_FILE_BYTES,
+        _ => MAX_FILE_BYTES,
     }
 }
 

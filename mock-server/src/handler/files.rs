@@ -9,11 +9,12 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use super::PATH_PREFIX;
-use super::{now_secs, FilePath, LENIENT_MAX_FILE_BYTES, MAX_FILE_BYTES, MAX_PREVIEW_BYTES};
+use super::{record_violation, Reply};
 use crate::config::Strictness;
 use crate::conn::ConnCtx;
-use crate::handler::{record_violation, Reply};
+use crate::files::{
+    now_secs, FilePath, LENIENT_MAX_FILE_BYTES, MAX_FILE_BYTES, MAX_PREVIEW_BYTES, PATH_PREFIX,
+};
 use crate::hub::Hub;
 use crate::protocol::{response, types, Rejection, ReqId};
 use crate::validation::{short, Finding, Rule};
