@@ -14,10 +14,12 @@ use time::OffsetDateTime;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use wiretape_fixtures::cassette::EndedBy;
 use wiretape_fixtures::pki::LocalCa;
+use wiretape_proxy::UpstreamTrust;
 
 use crate::harness::client::connect;
 use crate::harness::process::Wiretape;
-use crate::harness::upstream::{Behavior, Upstream};
+use crate::harness::proxy::Proxied;
+use crate::harness::upstream::{Behavior, SelfSigned, Upstream};
 use crate::harness::{cassettes, spawn_proxy};
 
 const PATH: &str = "/ws_api/account/12345/messaging/consumer?v=3";
@@ -126,6 +128,85 @@ async fn an_expired_upstream_certificate_gives_502_saying_expired() {
         body.contains("TLS handshake (upstream) failed") && body.contains("expired"),
         "{body}"
     );
+}
+
+/// The proxy trusting the certificates in `ca_file` as `--upstream-ca` does (as CAs, and
+/// pinned) in front of an echoing upstream serving `tls`.
+async fn trusting(ca_file: &Path, tls: Arc<rustls::ServerConfig>) -> (Proxied, Upstream) {
+    let upstream = Upstream::start_with_tls(tls, Behavior::Echo).await;
+    let trust = UpstreamTrust::VerifyWith(vec![ca_file.to_path_buf()]);
+    let upstream_tls = wiretape_proxy::tls::upstream_client_config(&trust).unwrap();
+    let ca = LocalCa::generate().unwrap();
+    let proxied = Proxied::configured(ca, &upstream.url(), |config| {
+        config.upstream_tls = upstream_tls;
+    })
+    .await;
+    (proxied, upstream)
+}
+
+/// A message goes through `proxied` and comes back.
+async fn echoes(proxied: &Proxied) {
+    let mut client = proxied.connect(PATH).await;
+    client.send(Message::text("hello")).await.unwrap();
+    let echo = tokio::time::timeout(Duration::from_secs(5), client.next()).await;
+    assert_eq!(echo.unwrap().unwrap().unwrap(), Message::text("hello"));
+}
+
+#[tokio::test]
+async fn an_openssl_self_signed_ca_certificate_given_as_upstream_ca_is_pinned_and_relays() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = SelfSigned::openssl(dir.path(), "server");
+    let (proxied, _upstream) = trusting(&cert.pem_file, cert.tls.clone()).await;
+    echoes(&proxied).await;
+    proxied.finish().await;
+}
+
+#[tokio::test]
+async fn an_rcgen_self_signed_end_entity_certificate_given_as_upstream_ca_is_pinned_and_relays() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = SelfSigned::rcgen(dir.path(), "server", &["127.0.0.1"]);
+    let (proxied, _upstream) = trusting(&cert.pem_file, cert.tls.clone()).await;
+    echoes(&proxied).await;
+    proxied.finish().await;
+}
+
+#[tokio::test]
+async fn a_self_signed_certificate_that_was_not_given_is_refused_in_plain_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = SelfSigned::openssl(dir.path(), "server");
+    let other = SelfSigned::openssl(dir.path(), "other");
+    let (proxied, upstream) = trusting(&other.pem_file, served.tls.clone()).await;
+    let (status, body) = proxied.refused(PATH).await;
+    assert_eq!(status, 502);
+    assert!(
+        body.contains("upstream certificate for 127.0.0.1 is self-signed and marked as a CA"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("Error(") && !body.contains("Other("),
+        "no Rust debug value: {body}"
+    );
+    assert!(
+        upstream.seen.lock().unwrap().is_empty(),
+        "nothing reached the upstream"
+    );
+    proxied.finish().await;
+}
+
+#[tokio::test]
+async fn a_pinned_certificate_for_another_host_is_still_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = SelfSigned::rcgen(dir.path(), "server", &["wrong.example"]);
+    let (proxied, _upstream) = trusting(&cert.pem_file, cert.tls.clone()).await;
+    let (status, body) = proxied.refused(PATH).await;
+    assert_eq!(status, 502);
+    assert!(
+        body.contains(
+            "upstream certificate is not valid for name 127.0.0.1 (it is for wrong.example)"
+        ),
+        "{body}"
+    );
+    proxied.finish().await;
 }
 
 /// The proxy process's resident set size now and its peak, in KiB (`/proc/PID/status`).

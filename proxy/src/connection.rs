@@ -244,7 +244,10 @@ async fn unreachable(
     mut open: Open,
     err: &Error,
 ) -> Response<Full<Bytes>> {
-    let reason = err.one_line();
+    let mut reason = err.one_line();
+    if let Some(advice) = shared.config.advice.about(err) {
+        reason = format!("{reason}; {advice}");
+    }
     let upstream = shared.config.upstream.origin();
     tracing::warn!(conn, %upstream, cause = %reason, "upstream unavailable");
     open.status = 502;

@@ -88,6 +88,19 @@ impl Error {
         }
     }
 
+    /// The first cause of type `E` in the chain, e.g. a
+    /// [`crate::tls::UpstreamCertError`] to give advice about.
+    pub fn cause<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self.source.as_ref());
+        while let Some(err) = cause {
+            if let Some(found) = err.downcast_ref::<E>() {
+                return Some(found);
+            }
+            cause = err.source();
+        }
+        None
+    }
+
     /// The message and every cause on one line: `TLS handshake (upstream) failed: invalid peer
     /// certificate: UnknownIssuer`.
     pub fn one_line(&self) -> String {

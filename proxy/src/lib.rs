@@ -12,7 +12,8 @@
 //! - `connection`: one connection's phases, TLS accept to relay (phase chart there).
 //! - `forwarder`: [`Forwarder`], the same forwarding for a server that accepts by itself.
 //! - [`upstream`]: maps the handshake onto the upstream and dials it.
-//! - [`tls`]: the upstream's trust ([`UpstreamTrust`]).
+//! - [`tls`]: the upstream's trust ([`UpstreamTrust`], pinning) and why a certificate was
+//!   refused ([`UpstreamCertError`]).
 //! - [`relay`]: the hot path and its policy on control frames (read its docs).
 //! - [`frame`]: the bits of RFC 6455 framing the relay needs.
 //! - [`recorder`]: cassettes and the live view, on a thread of their own.
@@ -51,11 +52,11 @@ pub mod relay;
 pub mod tls;
 pub mod upstream;
 
-pub use config::{Config, Timeouts};
+pub use config::{Advice, Config, Timeouts};
 pub use error::{Error, Phase, Side};
 pub use forwarder::Forwarder;
 pub use listener::{Proxy, ProxyHandle};
 pub use recorder::RecordConfig;
 pub use relay::{RelayLimits, UpstreamDrop};
-pub use tls::UpstreamTrust;
+pub use tls::{CertProblem, UpstreamCertError, UpstreamTrust};
 pub use upstream::UpstreamUrl;

@@ -229,3 +229,61 @@ pub(crate) async fn start_raw(ca: &LocalCa) -> (SocketAddr, JoinHandle<Vec<u8>>)
     });
     (addr, task)
 }
+
+/// A self-signed certificate for an upstream on 127.0.0.1: its PEM file (what a user passes
+/// with `--upstream-ca`) and a server config serving it. Generated at test time; no key is
+/// committed.
+pub(crate) struct SelfSigned {
+    /// The certificate, PEM.
+    pub(crate) pem_file: std::path::PathBuf,
+    /// Serves the certificate.
+    pub(crate) tls: Arc<rustls::ServerConfig>,
+}
+
+impl SelfSigned {
+    /// Made the usual way, `openssl req -x509 ...`: self-signed and marked as a CA
+    /// (basicConstraints CA:TRUE), as OpenSSL's default configuration does.
+    pub(crate) fn openssl(dir: &std::path::Path, name: &str) -> Self {
+        let pem_file = dir.join(format!("{name}.pem"));
+        let key_file = dir.join(format!("{name}-key.pem"));
+        let status = std::process::Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+            .args(["ec_paramgen_curve:P-256", "-nodes", "-days", "2"])
+            .args([
+                "-subj",
+                "/CN=localhost",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ])
+            .arg("-keyout")
+            .arg(&key_file)
+            .arg("-out")
+            .arg(&pem_file)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("run openssl (/usr/bin/openssl)");
+        assert!(status.success(), "openssl req -x509 failed");
+        let (chain, key) = wiretape_fixtures::pki::load_cert_and_key(&pem_file, &key_file).unwrap();
+        Self {
+            pem_file,
+            tls: wiretape_fixtures::pki::server_config(chain, key).unwrap(),
+        }
+    }
+
+    /// Made by rcgen: a self-signed end-entity certificate (not a CA) for `names`.
+    pub(crate) fn rcgen(dir: &std::path::Path, name: &str, names: &[&str]) -> Self {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let cert = rcgen::CertificateParams::new(names)
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let pem_file = dir.join(format!("{name}.pem"));
+        std::fs::write(&pem_file, cert.pem()).unwrap();
+        let key = rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+        Self {
+            pem_file,
+            tls: wiretape_fixtures::pki::server_config(vec![cert.der().clone()], key).unwrap(),
+        }
+    }
+}
