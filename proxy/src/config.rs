@@ -8,28 +8,8 @@ use rustls::{ClientConfig, ServerConfig};
 use crate::error::Error;
 use crate::recorder::RecordConfig;
 use crate::relay::RelayLimits;
+pub use crate::timeouts::Timeouts;
 use crate::upstream::UpstreamUrl;
-
-/// Deadlines of each network phase of a connection.
-#[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
-    /// TLS handshake with the client, and with the upstream.
-    pub tls_handshake: Duration,
-    /// TCP connect to the upstream.
-    pub connect: Duration,
-    /// Reading the client's upgrade request, and waiting for the upstream's answer to it.
-    pub upgrade: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Self {
-            tls_handshake: Duration::from_secs(10),
-            connect: Duration::from_secs(10),
-            upgrade: Duration::from_secs(15),
-        }
-    }
-}
 
 /// Everything the proxy needs, checked before anything binds.
 #[derive(Debug, Clone)]

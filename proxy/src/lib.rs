@@ -14,10 +14,13 @@
 //! - [`upstream`]: maps the handshake onto the upstream and dials it.
 //! - [`tls`]: the upstream's trust ([`UpstreamTrust`], pinning) and why a certificate was
 //!   refused ([`UpstreamCertError`]).
-//! - [`relay`]: the hot path and its policy on control frames (read its docs).
-//! - [`frame`]: the bits of RFC 6455 framing the relay needs.
-//! - [`recorder`]: cassettes and the live view, on a thread of their own.
+//! - [`relay`]: the hot path and its policy on control frames (read its docs): two
+//!   directions, each a small state machine, and the [`relay::Tap`] that sees what passed.
+//! - [`frame`]: the bits of RFC 6455 framing the relay and the recorder need.
+//! - [`recorder`]: the tap and its bounded queue, the writer thread that owns the
+//!   cassettes, and the live view.
 //! - [`error`]: [`Error`] with the [`Side`] and [`Phase`] that failed.
+//! - [`timeouts`]: [`Timeouts`], the deadline of each network phase.
 //!
 //! # Example
 //! ```no_run
@@ -49,6 +52,7 @@ pub mod frame;
 mod listener;
 pub mod recorder;
 pub mod relay;
+pub mod timeouts;
 pub mod tls;
 pub mod upstream;
 

@@ -20,8 +20,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_util::either::Either;
 
-use crate::config::Timeouts;
-use crate::error::{with_timeout, Error, Phase, Side};
+use crate::error::{Error, Phase, Side};
+use crate::timeouts::{with_timeout, Timeouts};
 
 /// Request headers that belong to one hop (or that the proxy sets itself).
 pub const HOP_BY_HOP: &[&str] = &[
