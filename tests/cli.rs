@@ -10,6 +10,7 @@ use wiretape_fixtures::pki::LocalCa;
 
 use crate::harness::client::connect;
 use crate::harness::process::Wiretape;
+use crate::harness::proxy::wait_for_cassettes;
 use crate::harness::upstream::{Behavior, SelfSigned, Upstream};
 use crate::harness::{cassettes, wscat};
 
@@ -141,8 +142,11 @@ async fn a_recording_killed_with_sigkill_leaves_a_cassette_whose_lines_all_parse
             .unwrap();
         assert_eq!(echoed.unwrap().unwrap(), msg);
     }
-    // Let the recorder write the last lines (it runs behind the relay by design).
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The recorder runs behind the relay by design: wait for the last line to be on disk.
+    let written = wait_for_cassettes(&out, Duration::from_secs(5), |all| {
+        all.first().is_some_and(|c| c.frames.len() == 40)
+    });
+    assert!(written.await.is_some(), "all 40 frames reach the cassette");
     proxy.kill9();
     let cassettes = cassettes(&out);
     assert_eq!(cassettes.len(), 1);

@@ -18,10 +18,9 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use wiretape_fixtures::pki::LocalCa;
 use wiretape_mock_server::{MockServer, ReceiptStatus, TlsIdentity};
-use wiretape_proxy::ProxyHandle;
 
-use crate::harness::client::{connect, Client};
-use crate::harness::{cassettes, spawn_proxy};
+use crate::harness::client::Client;
+use crate::harness::proxy::Proxied;
 
 /// The consumer every canonical cassette is recorded as (the JWT's `sub`).
 const CONSUMER: &str = "f0000000-0000-4000-8000-00000000c0de";
@@ -43,10 +42,8 @@ fn fake_jwt() -> String {
 /// A mock with a manual agent, the recording proxy in front of it, and a temporary directory
 /// for the proxy's (timestamped) cassettes.
 struct Recording {
-    ca: LocalCa,
     mock: MockServer,
-    proxy: ProxyHandle,
-    dir: tempfile::TempDir,
+    proxied: Proxied,
 }
 
 impl Recording {
@@ -57,25 +54,20 @@ impl Recording {
             .manual_agent()
             .start()
             .await;
-        let dir = tempfile::tempdir().unwrap();
-        let proxy = spawn_proxy(&ca, &mock.url(), dir.path()).await;
-        Self {
-            ca,
-            mock,
-            proxy,
-            dir,
-        }
+        let proxied = Proxied::in_front_of(ca, &mock.url()).await;
+        Self { mock, proxied }
     }
 
     /// A consumer connected through the proxy with the fake JWT.
     async fn consumer(&self) -> Consumer {
-        let url = format!(
-            "{}/ws_api/account/{}/messaging/consumer?v=3",
-            self.proxy.url(),
+        let path = format!(
+            "/ws_api/account/{}/messaging/consumer?v=3",
             self.mock.account()
         );
         let auth = format!("jwt {}", fake_jwt());
-        let (ws, _) = connect(&url, self.ca.client_config(), &[("Authorization", &auth)])
+        let (ws, _) = self
+            .proxied
+            .connect_with(&path, &[("Authorization", &auth)])
             .await
             .unwrap();
         Consumer { ws }
@@ -93,8 +85,7 @@ impl Recording {
                 assert_eq!(last.findings[0].rule.to_string(), rule, "{last}");
             }
         }
-        self.proxy.shutdown().await;
-        let recorded = cassettes(self.dir.path());
+        let (recorded, _dir) = self.proxied.finish().await;
         assert_eq!(recorded.len(), names.len(), "one cassette per connection");
         for (cassette, name) in recorded.iter().zip(names) {
             assert!(cassette.complete, "{}", cassette.path.display());

@@ -111,9 +111,28 @@ impl Proxied {
         }
     }
 
-    /// Stops the proxy (every cassette is complete then) and returns the cassettes.
-    pub(crate) async fn finish(self) -> Vec<Cassette> {
+    /// Stops the proxy (every cassette is complete then) and returns the cassettes, with
+    /// their directory (deleted when dropped).
+    pub(crate) async fn finish(self) -> (Vec<Cassette>, tempfile::TempDir) {
         self.proxy.shutdown().await;
-        super::cassettes(self.dir.path())
+        (super::cassettes(self.dir.path()), self.dir)
     }
+}
+
+/// Waits until the cassettes in `dir` satisfy `check`: for a proxy in another process, whose
+/// cassette lines are the only sign of what it did. Reads them every 10 ms; returns how long
+/// it took, or `None` after `within`.
+pub(crate) async fn wait_for_cassettes(
+    dir: &Path,
+    within: std::time::Duration,
+    check: impl Fn(&[Cassette]) -> bool,
+) -> Option<std::time::Duration> {
+    let start = tokio::time::Instant::now();
+    while start.elapsed() < within {
+        if check(&super::cassettes(dir)) {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    None
 }
