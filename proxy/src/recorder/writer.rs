@@ -1,10 +1,11 @@
 //! The writer thread, `wiretape-recorder`: owns every open cassette, turns the queued chunks
 //! of relayed frames into cassette lines and the live view.
 //!
-//! Per chunk it parses the frames, unmasks client payloads, joins fragmented messages,
-//! applies the redaction rules (inside [`Writer::append_frame`]) and writes one line per
-//! message, with one write call for the chunk. A cassette that cannot be written is
-//! reported loudly and dropped; the relay goes on.
+//! Per chunk it parses the frames, unmasks client payloads, joins fragmented messages and
+//! applies the redaction rules (inside [`Writer::append_frame`]), one line per message; the
+//! lines of a batch (see [`super::tap`]) reach each cassette in one write call, as whole
+//! lines. A cassette that cannot be written is reported loudly and dropped; the relay goes
+//! on.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -49,6 +50,8 @@ struct Conn {
 struct Thread {
     config: RecordConfig,
     conns: HashMap<u64, Conn>,
+    /// Connections with lines appended but not yet written.
+    dirty: Vec<u64>,
 }
 
 fn index(from: Sender) -> usize {
@@ -63,19 +66,29 @@ impl Thread {
         Self {
             config,
             conns: HashMap::new(),
+            dirty: Vec::new(),
         }
     }
 
     fn run(mut self, mut rx: Receiver) {
-        while let Some(msg) = rx.blocking_recv() {
-            match msg {
-                Msg::Open(conn, open) => self.open(conn, *open),
-                Msg::Chunk(conn, from, at, bytes, _permit) => self.chunk(conn, from, at, &bytes),
-                Msg::End(conn, end) => self.end(conn, *end),
-                Msg::Flush(done) => {
-                    let _ = done.send(());
+        rx.attach();
+        let mut batch = Vec::new();
+        while rx.next_batch(&mut batch) {
+            // Each message's permits go back to the queue as soon as it is handled.
+            for queued in batch.drain(..) {
+                match queued.msg {
+                    Msg::Open(conn, open) => self.open(conn, *open),
+                    Msg::Chunk(conn, from, at, bytes, _permit) => {
+                        self.chunk(conn, from, at, &bytes);
+                    }
+                    Msg::End(conn, end) => self.end(conn, *end),
+                    Msg::Flush(done) => {
+                        self.write_out();
+                        let _ = done.send(());
+                    }
                 }
             }
+            self.write_out();
         }
         // Every sender is gone: connections that never sent their end keep what they have.
         for (conn, state) in self.conns.drain() {
@@ -192,11 +205,23 @@ impl Thread {
                 }
             }
         }
-        // The frames of one chunk were relayed together: one write call for their lines.
-        if let Some(writer) = state.writer.as_mut() {
-            if let Err(err) = writer.flush() {
-                live::loud(conn, &err);
-                state.writer = None;
+        if state.writer.is_some() && self.dirty.last() != Some(&conn) {
+            self.dirty.push(conn);
+        }
+    }
+
+    /// Writes the lines appended since the last call: one write call per cassette for a
+    /// whole batch of chunks.
+    fn write_out(&mut self) {
+        for conn in self.dirty.drain(..) {
+            let Some(state) = self.conns.get_mut(&conn) else {
+                continue;
+            };
+            if let Some(writer) = state.writer.as_mut() {
+                if let Err(err) = writer.flush() {
+                    live::loud(conn, &err);
+                    state.writer = None;
+                }
             }
         }
     }
