@@ -120,30 +120,26 @@ async fn trusting(ca_file: &Path, tls: Arc<rustls::ServerConfig>) -> (Proxied, U
     (proxied, upstream)
 }
 
-/// A message goes through `proxied` and comes back.
-async fn echoes(proxied: &Proxied) {
+/// A proxy given `cert`'s own file relays to the upstream serving it: a message comes back.
+async fn pinned_and_relays(cert: SelfSigned) {
+    let (proxied, _upstream) = trusting(&cert.pem_file, cert.tls.clone()).await;
     let mut client = proxied.connect(PATH).await;
     client.send(Message::text("hello")).await.unwrap();
     let echo = tokio::time::timeout(Duration::from_secs(5), client.next()).await;
     assert_eq!(echo.unwrap().unwrap().unwrap(), Message::text("hello"));
+    proxied.finish().await;
 }
 
 #[tokio::test]
 async fn an_openssl_self_signed_ca_certificate_given_as_upstream_ca_is_pinned_and_relays() {
     let dir = tempfile::tempdir().unwrap();
-    let cert = SelfSigned::openssl(dir.path(), "server");
-    let (proxied, _upstream) = trusting(&cert.pem_file, cert.tls.clone()).await;
-    echoes(&proxied).await;
-    proxied.finish().await;
+    pinned_and_relays(SelfSigned::openssl(dir.path(), "server")).await;
 }
 
 #[tokio::test]
 async fn an_rcgen_self_signed_end_entity_certificate_given_as_upstream_ca_is_pinned_and_relays() {
     let dir = tempfile::tempdir().unwrap();
-    let cert = SelfSigned::rcgen(dir.path(), "server", &["127.0.0.1"]);
-    let (proxied, _upstream) = trusting(&cert.pem_file, cert.tls.clone()).await;
-    echoes(&proxied).await;
-    proxied.finish().await;
+    pinned_and_relays(SelfSigned::rcgen(dir.path(), "server", &["127.0.0.1"])).await;
 }
 
 #[tokio::test]

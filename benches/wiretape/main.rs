@@ -50,6 +50,19 @@ pub(crate) fn start_listening(cmd: &mut Command) -> (Child, String) {
     (child, url)
 }
 
+/// Waits until something accepts connections on 127.0.0.1:`port`, for a server that says
+/// nothing when it is ready (mitmdump, nginx); panics with `why()` after `within`.
+pub(crate) async fn wait_for_port(port: u16, within: Duration, why: impl Fn() -> String) {
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(started.elapsed() < within, "{}", why());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// `wiretape mock` as a plain upstream that keeps idle connections open, in its own process
 /// so its sockets do not count against this one's open-files limit.
 struct IdleUpstream {

@@ -98,18 +98,11 @@ http {{
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start nginx");
-        let started = std::time::Instant::now();
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "nginx did not start: {}",
-                std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        crate::wait_for_port(port, Duration::from_secs(10), || {
+            let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
+            format!("nginx did not start: {log}")
+        })
+        .await;
         Self {
             child,
             target: Target {

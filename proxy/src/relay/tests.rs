@@ -30,16 +30,20 @@ struct Peers {
     cancel: CancellationToken,
 }
 
+/// The relay between two in-memory peers, with short limits for tests.
 fn start() -> Peers {
+    start_with(RelayLimits {
+        close_timeout: Duration::from_millis(300),
+        max_frame: 1 << 20,
+        ..RelayLimits::default()
+    })
+}
+
+fn start_with(limits: RelayLimits) -> Peers {
     let (client, proxy_client) = duplex(1 << 16);
     let (upstream, proxy_upstream) = duplex(1 << 16);
     let seen = Seen::default();
     let cancel = CancellationToken::new();
-    let limits = RelayLimits {
-        close_timeout: Duration::from_millis(300),
-        max_frame: 1 << 20,
-        ..RelayLimits::default()
-    };
     let relay = tokio::spawn(run(
         proxy_client,
         proxy_upstream,
@@ -54,6 +58,13 @@ fn start() -> Peers {
         seen,
         cancel,
     }
+}
+
+/// The outcome says `by` dropped the connection without a close frame.
+fn assert_dropped(outcome: RelayOutcome, by: EndedBy) {
+    assert_eq!(outcome.ended_by, by);
+    let cause = outcome.error.expect("an error").cause_text();
+    assert!(cause.contains("without a close frame"), "{cause}");
 }
 
 async fn read_frame(io: &mut DuplexStream) -> Vec<u8> {
@@ -133,13 +144,7 @@ async fn an_upstream_that_vanishes_gets_the_client_a_1011() {
     assert_eq!(h.opcode, OP_CLOSE);
     assert_eq!(&payload[..2], &1011u16.to_be_bytes());
     drop(p.client);
-    let outcome = p.relay.await.unwrap();
-    assert_eq!(outcome.ended_by, EndedBy::Upstream);
-    assert!(outcome
-        .error
-        .unwrap()
-        .cause_text()
-        .contains("without a close frame"));
+    assert_dropped(p.relay.await.unwrap(), EndedBy::Upstream);
 }
 
 #[tokio::test]
@@ -162,31 +167,16 @@ async fn an_upstream_drop_after_the_clients_close_ends_the_client_without_a_1011
 
 #[tokio::test]
 async fn mirrored_drops_end_the_client_without_a_close_frame() {
-    let (mut client, proxy_client) = duplex(1 << 16);
-    let (upstream, proxy_upstream) = duplex(1 << 16);
-    let limits = RelayLimits {
+    let mut p = start_with(RelayLimits {
         upstream_drop: UpstreamDrop::Mirror,
         ..RelayLimits::default()
-    };
-    let relay = tokio::spawn(run(
-        proxy_client,
-        proxy_upstream,
-        NoTap,
-        CancellationToken::new(),
-        limits,
-    ));
-    drop(upstream);
+    });
+    drop(p.upstream);
     let mut rest = Vec::new();
-    client.read_to_end(&mut rest).await.unwrap();
+    p.client.read_to_end(&mut rest).await.unwrap();
     assert!(rest.is_empty(), "dropped like the upstream did: {rest:?}");
-    drop(client);
-    let outcome = relay.await.unwrap();
-    assert_eq!(outcome.ended_by, EndedBy::Upstream);
-    assert!(outcome
-        .error
-        .unwrap()
-        .cause_text()
-        .contains("without a close frame"));
+    drop(p.client);
+    assert_dropped(p.relay.await.unwrap(), EndedBy::Upstream);
 }
 
 #[tokio::test]

@@ -20,7 +20,7 @@ use wiretape_fixtures::pki::{self, crypto_provider};
 
 use crate::error::{Error, Phase, Side};
 pub use problem::{CertProblem, UpstreamCertError};
-use verifier::{AcceptAny, Pinning};
+use verifier::Verifier;
 
 /// How to verify the upstream's certificate.
 #[derive(Debug, Clone, Default)]
@@ -58,19 +58,17 @@ pub fn upstream_client_config(trust: &UpstreamTrust) -> Result<Arc<ClientConfig>
         }
         UpstreamTrust::Roots(roots) => (roots.clone(), Vec::new()),
         UpstreamTrust::Insecure => {
-            return with_verifier(Arc::new(AcceptAny(provider)));
+            return with_verifier(Arc::new(Verifier::accepting_any(provider)));
         }
     };
     let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
         .map_err(|e| Error::new(Side::Local, Phase::Config, e))?;
-    with_verifier(Arc::new(Pinning::new(webpki, pinned, provider)))
+    with_verifier(Arc::new(Verifier::pinning(webpki, pinned, provider)))
 }
 
 /// A client config (safe defaults, `http/1.1` over ALPN) verifying with `verifier`.
-fn with_verifier(
-    verifier: Arc<dyn rustls::client::danger::ServerCertVerifier>,
-) -> Result<Arc<ClientConfig>, Error> {
+fn with_verifier(verifier: Arc<Verifier>) -> Result<Arc<ClientConfig>, Error> {
     let mut config = ClientConfig::builder_with_provider(crypto_provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::new(Side::Local, Phase::Config, e))?

@@ -1,5 +1,5 @@
-//! The upstream's certificate verifiers: [`Pinning`] (webpki plus pinned certificates) and
-//! [`AcceptAny`] (no authentication, for [`super::UpstreamTrust::Insecure`]).
+//! The upstream's certificate verifier: webpki plus pinned certificates, or (for
+//! [`super::UpstreamTrust::Insecure`]) no check of the certificate at all.
 
 use std::sync::Arc;
 
@@ -12,33 +12,51 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use super::problem::CertProblem;
 
-/// webpki verification with the trusted roots, except for a pinned certificate: when the
-/// upstream presents a certificate byte-identical to one given in a CA file, it is accepted
-/// without a chain (so a self-signed certificate, even one marked as a CA, can be trusted by
-/// giving it), but its host names are still checked. In both cases the handshake signature
-/// is verified with the provider's algorithms.
+/// How the upstream's certificate is checked. Either way the handshake signature is verified
+/// with the provider's algorithms, so the connection is encrypted to whoever holds the key.
 #[derive(Debug)]
-pub(super) struct Pinning {
-    webpki: Arc<WebPkiServerVerifier>,
-    pinned: Vec<CertificateDer<'static>>,
+pub(super) struct Verifier {
+    check: Check,
     provider: Arc<CryptoProvider>,
 }
 
-impl Pinning {
-    pub(super) fn new(
+#[derive(Debug)]
+enum Check {
+    /// webpki verification with the trusted roots, except for a pinned certificate: when the
+    /// upstream presents a certificate byte-identical to one given in a CA file, it is
+    /// accepted without a chain (so a self-signed certificate, even one marked as a CA, can
+    /// be trusted by giving it), but its host names are still checked.
+    Pinning {
+        webpki: Arc<WebPkiServerVerifier>,
+        pinned: Vec<CertificateDer<'static>>,
+    },
+    /// Any certificate: the upstream is not authenticated.
+    Anything,
+}
+
+impl Verifier {
+    /// webpki with `pinned` certificates accepted as themselves.
+    pub(super) fn pinning(
         webpki: Arc<WebPkiServerVerifier>,
         pinned: Vec<CertificateDer<'static>>,
         provider: Arc<CryptoProvider>,
     ) -> Self {
         Self {
-            webpki,
-            pinned,
+            check: Check::Pinning { webpki, pinned },
+            provider,
+        }
+    }
+
+    /// No check of the certificate.
+    pub(super) fn accepting_any(provider: Arc<CryptoProvider>) -> Self {
+        Self {
+            check: Check::Anything,
             provider,
         }
     }
 }
 
-impl ServerCertVerifier for Pinning {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -47,15 +65,14 @@ impl ServerCertVerifier for Pinning {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if self
-            .pinned
-            .iter()
-            .any(|pin| pin.as_ref() == end_entity.as_ref())
-        {
+        let Check::Pinning { webpki, pinned } = &self.check else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        if pinned.iter().any(|pin| pin.as_ref() == end_entity.as_ref()) {
             verify_server_name(&ParsedCertificate::try_from(end_entity)?, server_name)?;
             return Ok(ServerCertVerified::assertion());
         }
-        self.webpki
+        webpki
             .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
             .map_err(|err| typed(err, end_entity))
     }
@@ -66,7 +83,8 @@ impl ServerCertVerifier for Pinning {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        signature12(&self.provider, message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        verify_tls12_signature(message, cert, dss, algorithms)
     }
 
     fn verify_tls13_signature(
@@ -75,7 +93,8 @@ impl ServerCertVerifier for Pinning {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        signature13(&self.provider, message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        verify_tls13_signature(message, cert, dss, algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -98,73 +117,6 @@ fn typed(err: rustls::Error, end_entity: &CertificateDer<'_>) -> rustls::Error {
         }
     }
     err
-}
-
-/// Accepts any certificate; the handshake signature is still checked.
-#[derive(Debug)]
-pub(super) struct AcceptAny(pub(super) Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        signature12(&self.0, message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        signature13(&self.0, message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-fn signature12(
-    provider: &CryptoProvider,
-    message: &[u8],
-    cert: &CertificateDer<'_>,
-    dss: &DigitallySignedStruct,
-) -> Result<HandshakeSignatureValid, rustls::Error> {
-    verify_tls12_signature(
-        message,
-        cert,
-        dss,
-        &provider.signature_verification_algorithms,
-    )
-}
-
-fn signature13(
-    provider: &CryptoProvider,
-    message: &[u8],
-    cert: &CertificateDer<'_>,
-    dss: &DigitallySignedStruct,
-) -> Result<HandshakeSignatureValid, rustls::Error> {
-    verify_tls13_signature(
-        message,
-        cert,
-        dss,
-        &provider.signature_verification_algorithms,
-    )
 }
 
 /// Whether a certificate names itself as its issuer (issuer and subject DER-identical): a
