@@ -12,7 +12,7 @@
 //! every chunk: a writer that just worked *lingers* (sleeps at most [`LINGER`]) and picks up
 //! whatever arrived meanwhile, in one batch; only a writer that found nothing to do during a
 //! whole linger goes to sleep for good, and is woken by the next message. Control messages
-//! (open, end, flush) and a queue holding [`WAKE_BYTES`] or more wake it at once. The
+//! (open, end, flush) and a queue a quarter full (at most [`WAKE_BYTES`]) wake it at once. The
 //! cassette therefore trails the relay by at most about a millisecond, and each batch still
 //! reaches the file as whole lines.
 
@@ -31,7 +31,8 @@ use crate::relay::{Direction, Tap};
 /// How long a writer that just worked waits for more before going to sleep until woken.
 pub(super) const LINGER: Duration = Duration::from_millis(1);
 
-/// Queued frame bytes that wake a lingering writer at once.
+/// Queued frame bytes that wake a lingering writer at once (or a quarter of the byte budget,
+/// if that is less).
 const WAKE_BYTES: usize = 256 << 10;
 
 /// What goes from the relay to the writer thread.
@@ -73,6 +74,9 @@ struct Shared {
     bytes: Arc<Semaphore>,
     /// Size of the byte budget.
     limit: usize,
+    /// Queued bytes, or messages, that wake a lingering writer at once: a quarter of either
+    /// budget (at most [`WAKE_BYTES`]), so a full queue never waits out a linger.
+    wake_at: (usize, usize),
     /// The writer thread, to wake it.
     writer: OnceLock<Thread>,
 }
@@ -129,6 +133,7 @@ impl Queue {
             slots: Arc::new(Semaphore::new(config.queue.max(1))),
             bytes: Arc::new(Semaphore::new(limit)),
             limit,
+            wake_at: (WAKE_BYTES.min(limit / 4), (config.queue / 4).max(1)),
             writer: OnceLock::new(),
         });
         let receiver = Receiver {
@@ -174,7 +179,11 @@ impl Queue {
             let mut state = self.shared.state();
             state.queue.push_back(queued);
             state.queued_bytes += bytes;
-            let wake = state.asleep || urgent || state.queued_bytes >= WAKE_BYTES;
+            let (bytes_at, messages_at) = self.shared.wake_at;
+            let wake = state.asleep
+                || urgent
+                || state.queued_bytes >= bytes_at
+                || state.queue.len() >= messages_at;
             if wake {
                 state.asleep = false;
             }
@@ -270,5 +279,60 @@ fn sender(direction: Direction) -> Sender {
     match direction {
         Direction::ClientToUpstream => Sender::Client,
         Direction::UpstreamToClient => Sender::Server,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer thread that counts frame bytes until every sender is gone.
+    fn counting_writer(rx: Receiver) -> std::thread::JoinHandle<(usize, usize)> {
+        let mut rx = rx;
+        std::thread::spawn(move || {
+            rx.attach();
+            let (mut bytes, mut others) = (0, 0);
+            let mut batch = Vec::new();
+            while rx.next_batch(&mut batch) {
+                for queued in batch.drain(..) {
+                    match queued.msg {
+                        Msg::Chunk(_, _, _, chunk, _) => bytes += chunk.len(),
+                        Msg::Flush(done) => {
+                            others += 1;
+                            let _ = done.send(());
+                        }
+                        _ => others += 1,
+                    }
+                }
+            }
+            (bytes, others)
+        })
+    }
+
+    #[tokio::test]
+    async fn everything_queued_reaches_the_writer_and_the_budget_comes_back() {
+        let config = RecordConfig {
+            queue: 8,
+            queue_bytes: 1 << 16,
+            ..RecordConfig::default()
+        };
+        let (queue, rx) = Queue::new(&config);
+        let writer = counting_writer(rx);
+        // More chunks and bytes than the queue holds at once: the relay waits, never fails.
+        for _ in 0..100 {
+            queue
+                .chunk(1, Sender::Client, Duration::ZERO, &[7; 4096])
+                .await;
+        }
+        let (done, flushed) = oneshot::channel();
+        queue.send(Msg::Flush(done)).await;
+        flushed
+            .await
+            .expect("a flush is answered once all before it is handled");
+        let shared = queue.shared.clone();
+        drop(queue);
+        assert_eq!(writer.join().unwrap(), (100 * 4096, 1));
+        assert_eq!(shared.bytes.available_permits(), 1 << 16);
+        assert_eq!(shared.slots.available_permits(), 8);
     }
 }
