@@ -1,7 +1,6 @@
 //! The `wiretape` binary as users run it: the real `wscat` through `wiretape record`, and a
 //! recording killed with SIGKILL.
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -11,7 +10,8 @@ use wiretape_fixtures::pki::LocalCa;
 
 use crate::harness::client::connect;
 use crate::harness::process::Wiretape;
-use crate::harness::upstream::{Behavior, Upstream};
+use crate::harness::proxy::wait_for_cassettes;
+use crate::harness::upstream::{Behavior, SelfSigned, Upstream};
 use crate::harness::{cassettes, wscat};
 
 const PATH: &str = "/ws_api/account/12345/messaging/consumer?v=3";
@@ -25,6 +25,16 @@ fn record(
 ) -> Wiretape {
     let ca_file = home.join("upstream-ca.pem");
     std::fs::write(&ca_file, ca.cert_pem()).unwrap();
+    record_trusting(home, out, upstream, &ca_file)
+}
+
+/// Starts `wiretape record` in front of `upstream` with `--upstream-ca CA_FILE`.
+fn record_trusting(
+    home: &std::path::Path,
+    out: &std::path::Path,
+    upstream: &Upstream,
+    ca_file: &std::path::Path,
+) -> Wiretape {
     Wiretape::start(
         home,
         &[
@@ -43,7 +53,6 @@ fn record(
 
 #[tokio::test]
 async fn real_wscat_talks_through_wiretape_record_and_the_cassette_has_its_frames() {
-    let wscat = wscat::require();
     let ca = LocalCa::generate().unwrap();
     let upstream = Upstream::start(&ca, Behavior::Echo).await;
     let home = tempfile::tempdir().unwrap();
@@ -55,28 +64,13 @@ async fn real_wscat_talks_through_wiretape_record_and_the_cassette_has_its_frame
 
     let request = r#"{"kind":"req","id":1,"type":"cm.ConsumerRequestConversation"}"#;
     let url = format!("{}{PATH}", proxy.url);
-    let output = tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(wscat)
-            .args([
-                "--ca",
-                wiretape_ca.to_str().unwrap(),
-                "-H",
-                "Authorization: jwt test-token",
-            ])
-            .args(["-c", &url, "-x", request, "-w", "1"])
-            // wscat exits as soon as its stdin closes: keep it open until it is done.
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run wscat");
-        let stdin = child.stdin.take();
-        let output = child.wait_with_output().unwrap();
-        drop(stdin);
-        output
-    })
-    .await
-    .unwrap();
+    let output = wscat::exchange(
+        &wiretape_ca,
+        &url,
+        &["Authorization: jwt test-token"],
+        request,
+    )
+    .await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "wscat failed: {stdout}\n{stderr}");
@@ -148,8 +142,11 @@ async fn a_recording_killed_with_sigkill_leaves_a_cassette_whose_lines_all_parse
             .unwrap();
         assert_eq!(echoed.unwrap().unwrap(), msg);
     }
-    // Let the recorder write the last lines (it runs behind the relay by design).
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The recorder runs behind the relay by design: wait for the last line to be on disk.
+    let written = wait_for_cassettes(&out, Duration::from_secs(5), |all| {
+        all.first().is_some_and(|c| c.frames.len() == 40)
+    });
+    assert!(written.await.is_some(), "all 40 frames reach the cassette");
     proxy.kill9();
     let cassettes = cassettes(&out);
     assert_eq!(cassettes.len(), 1);
@@ -157,4 +154,43 @@ async fn a_recording_killed_with_sigkill_leaves_a_cassette_whose_lines_all_parse
     assert!(!cassette.complete, "no end line after SIGKILL");
     assert_eq!(cassette.frames.len(), 40, "every relayed frame was on disk");
     assert_eq!(cassette.frames[39].json.as_ref().unwrap()["id"], 19);
+}
+
+#[tokio::test]
+async fn real_wscat_gets_its_echo_through_a_recording_pinning_an_openssl_self_signed_upstream() {
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("recordings");
+    let served = SelfSigned::openssl(home.path(), "server");
+    let upstream = Upstream::start_with_tls(served.tls.clone(), Behavior::Echo).await;
+    let proxy = record_trusting(home.path(), &out, &upstream, &served.pem_file);
+    let url = format!("{}{PATH}", proxy.url);
+    let output = wscat::exchange(&home.path().join("ca.pem"), &url, &[], "hello").await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "wscat failed: {stdout}\n{stderr}");
+    assert!(
+        stdout.contains("hello"),
+        "wscat prints the echo: {stdout}\n{stderr}"
+    );
+    drop(proxy);
+
+    // With the wrong file, the client and the log get the problem in plain words, with the flag
+    // that solves it.
+    let other = SelfSigned::openssl(home.path(), "other");
+    let proxy = record_trusting(home.path(), &out, &upstream, &other.pem_file);
+    let wiretape_ca = LocalCa::load_or_create(home.path()).unwrap();
+    let url = format!("{}{PATH}", proxy.url);
+    let err = connect(&url, wiretape_ca.client_config(), &[])
+        .await
+        .unwrap_err();
+    let tokio_tungstenite::tungstenite::Error::Http(resp) = err else {
+        panic!("expected HTTP 502, got {err:?}")
+    };
+    assert_eq!(resp.status(), 502);
+    let body = String::from_utf8(resp.body().clone().unwrap()).unwrap();
+    let says = "upstream certificate for 127.0.0.1 is self-signed and marked as a CA; \
+                pass it with --upstream-ca to pin it";
+    assert!(body.contains(says), "{body}");
+    let (_, log) = proxy.terminate();
+    assert!(log.contains(says), "{log}");
 }

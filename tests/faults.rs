@@ -11,35 +11,22 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use time::OffsetDateTime;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::Message;
 use wiretape_fixtures::cassette::EndedBy;
 use wiretape_fixtures::pki::LocalCa;
+use wiretape_proxy::UpstreamTrust;
 
+use crate::harness::cassettes;
 use crate::harness::client::connect;
 use crate::harness::process::Wiretape;
-use crate::harness::upstream::{Behavior, Upstream};
-use crate::harness::{cassettes, spawn_proxy};
+use crate::harness::proxy::{wait_for_cassettes, Proxied};
+use crate::harness::upstream::{Behavior, Seen, SelfSigned, Upstream};
 
 const PATH: &str = "/ws_api/account/12345/messaging/consumer?v=3";
 
-/// Polls `check` every 20 ms until it holds or `within` passes; returns how long it took.
-async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if check() {
-            return Some(start.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    None
-}
-
 #[tokio::test]
 async fn a_client_that_vanishes_without_a_close_gets_the_upstream_a_1001_promptly() {
-    let ca = LocalCa::generate().unwrap();
-    let upstream = Upstream::start(&ca, Behavior::Echo).await;
-    let dir = tempfile::tempdir().unwrap();
-    let proxy = spawn_proxy(&ca, &upstream.url(), dir.path()).await;
+    let (Proxied { ca, dir, proxy }, upstream) = Proxied::behind(Behavior::Echo).await;
     let (mut client, _) = connect(&format!("{}{PATH}", proxy.url()), ca.client_config(), &[])
         .await
         .unwrap();
@@ -48,11 +35,8 @@ async fn a_client_that_vanishes_without_a_close_gets_the_upstream_a_1001_promptl
     assert_eq!(echo.unwrap().unwrap().unwrap(), Message::text("hello"));
     // Dropping the stream closes the TCP socket: no close frame, no TLS close_notify.
     drop(client);
-    let got_1001 = || {
-        let seen = upstream.seen(0);
-        matches!(seen.messages.last(), Some(Message::Close(Some(f))) if u16::from(f.code) == 1001)
-    };
-    let took = eventually(Duration::from_secs(3), got_1001).await;
+    let got_1001 = |seen: &[Seen]| matches!(seen[0].messages.last(), Some(Message::Close(Some(f))) if u16::from(f.code) == 1001);
+    let took = upstream.wait_until(Duration::from_secs(3), got_1001).await;
     assert!(
         took.is_some(),
         "the upstream got no 1001: {:?}",
@@ -74,25 +58,18 @@ async fn a_client_that_vanishes_without_a_close_gets_the_upstream_a_1001_promptl
 
 /// Starts the in-process proxy in front of an upstream serving `leaf` (signed by the CA the
 /// proxy trusts) and returns the 502 body a client gets, checking nothing reached the upstream.
-async fn refused_502(ca: &LocalCa, leaf: wiretape_fixtures::pki::Leaf) -> String {
+async fn refused_502(ca: LocalCa, leaf: wiretape_fixtures::pki::Leaf) -> String {
     let upstream = Upstream::start_with_tls(leaf.server_config().unwrap(), Behavior::Echo).await;
-    let dir = tempfile::tempdir().unwrap();
-    let proxy = spawn_proxy(ca, &upstream.url(), dir.path()).await;
-    let err = connect(&format!("{}{PATH}", proxy.url()), ca.client_config(), &[])
-        .await
-        .unwrap_err();
-    let WsError::Http(resp) = err else {
-        panic!("expected HTTP 502, got {err:?}")
-    };
-    assert_eq!(resp.status(), 502);
-    let body = String::from_utf8(resp.body().clone().unwrap()).unwrap();
+    let proxied = Proxied::in_front_of(ca, &upstream.url()).await;
+    let (status, body) = proxied.refused(PATH).await;
+    assert_eq!(status, 502);
     assert_eq!(body.trim_end().lines().count(), 1, "one line: {body}");
-    proxy.shutdown().await;
+    let (cassettes, _dir) = proxied.finish().await;
     assert!(
         upstream.seen.lock().unwrap().is_empty(),
         "no upgrade request, no frame reached the upstream"
     );
-    let cassette = &cassettes(dir.path())[0];
+    let cassette = &cassettes[0];
     assert_eq!(cassette.open.status, 502);
     assert!(cassette.frames.is_empty());
     body
@@ -101,7 +78,8 @@ async fn refused_502(ca: &LocalCa, leaf: wiretape_fixtures::pki::Leaf) -> String
 #[tokio::test]
 async fn an_upstream_certificate_for_another_host_gives_502_naming_the_host() {
     let ca = LocalCa::generate().unwrap();
-    let body = refused_502(&ca, ca.issue_leaf(&["wrong.example"]).unwrap()).await;
+    let leaf = ca.issue_leaf(&["wrong.example"]).unwrap();
+    let body = refused_502(ca, leaf).await;
     assert!(
         body.contains("TLS handshake (upstream) failed")
             && body.contains("not valid for name")
@@ -121,11 +99,86 @@ async fn an_expired_upstream_certificate_gives_502_saying_expired() {
             now - time::Duration::days(1),
         )
         .unwrap();
-    let body = refused_502(&ca, leaf).await;
+    let body = refused_502(ca, leaf).await;
     assert!(
         body.contains("TLS handshake (upstream) failed") && body.contains("expired"),
         "{body}"
     );
+}
+
+/// The proxy trusting the certificates in `ca_file` as `--upstream-ca` does (as CAs, and
+/// pinned) in front of an echoing upstream serving `tls`.
+async fn trusting(ca_file: &Path, tls: Arc<rustls::ServerConfig>) -> (Proxied, Upstream) {
+    let upstream = Upstream::start_with_tls(tls, Behavior::Echo).await;
+    let trust = UpstreamTrust::VerifyWith(vec![ca_file.to_path_buf()]);
+    let upstream_tls = wiretape_proxy::tls::upstream_client_config(&trust).unwrap();
+    let ca = LocalCa::generate().unwrap();
+    let proxied = Proxied::configured(ca, &upstream.url(), |config| {
+        config.upstream_tls = upstream_tls;
+    })
+    .await;
+    (proxied, upstream)
+}
+
+/// A proxy given `cert`'s own file relays to the upstream serving it: a message comes back.
+async fn pinned_and_relays(cert: SelfSigned) {
+    let (proxied, _upstream) = trusting(&cert.pem_file, cert.tls.clone()).await;
+    let mut client = proxied.connect(PATH).await;
+    client.send(Message::text("hello")).await.unwrap();
+    let echo = tokio::time::timeout(Duration::from_secs(5), client.next()).await;
+    assert_eq!(echo.unwrap().unwrap().unwrap(), Message::text("hello"));
+    proxied.finish().await;
+}
+
+#[tokio::test]
+async fn an_openssl_self_signed_ca_certificate_given_as_upstream_ca_is_pinned_and_relays() {
+    let dir = tempfile::tempdir().unwrap();
+    pinned_and_relays(SelfSigned::openssl(dir.path(), "server")).await;
+}
+
+#[tokio::test]
+async fn an_rcgen_self_signed_end_entity_certificate_given_as_upstream_ca_is_pinned_and_relays() {
+    let dir = tempfile::tempdir().unwrap();
+    pinned_and_relays(SelfSigned::rcgen(dir.path(), "server", &["127.0.0.1"])).await;
+}
+
+#[tokio::test]
+async fn a_self_signed_certificate_that_was_not_given_is_refused_in_plain_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = SelfSigned::openssl(dir.path(), "server");
+    let other = SelfSigned::openssl(dir.path(), "other");
+    let (proxied, upstream) = trusting(&other.pem_file, served.tls.clone()).await;
+    let (status, body) = proxied.refused(PATH).await;
+    assert_eq!(status, 502);
+    assert!(
+        body.contains("upstream certificate for 127.0.0.1 is self-signed and marked as a CA"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("Error(") && !body.contains("Other("),
+        "no Rust debug value: {body}"
+    );
+    assert!(
+        upstream.seen.lock().unwrap().is_empty(),
+        "nothing reached the upstream"
+    );
+    proxied.finish().await;
+}
+
+#[tokio::test]
+async fn a_pinned_certificate_for_another_host_is_still_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = SelfSigned::rcgen(dir.path(), "server", &["wrong.example"]);
+    let (proxied, _upstream) = trusting(&cert.pem_file, cert.tls.clone()).await;
+    let (status, body) = proxied.refused(PATH).await;
+    assert_eq!(status, 502);
+    assert!(
+        body.contains(
+            "upstream certificate is not valid for name 127.0.0.1 (it is for wrong.example)"
+        ),
+        "{body}"
+    );
+    proxied.finish().await;
 }
 
 /// The proxy process's resident set size now and its peak, in KiB (`/proc/PID/status`).
@@ -239,8 +292,8 @@ async fn a_client_that_reads_nothing_keeps_the_proxys_memory_bounded() {
     // Both peers vanish (the upstream would never answer a close while it floods).
     drop(client);
     flood.abort();
-    let ended = eventually(Duration::from_secs(10), || {
-        cassettes(&out).first().is_some_and(|c| c.end.is_some())
+    let ended = wait_for_cassettes(&out, Duration::from_secs(10), |all| {
+        all.first().is_some_and(|c| c.end.is_some())
     });
     assert!(
         ended.await.is_some(),

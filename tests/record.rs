@@ -9,9 +9,10 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use wiretape_fixtures::cassette::{EndedBy, Kind, Sender};
 use wiretape_fixtures::pki::LocalCa;
 
+use crate::harness::cassettes;
 use crate::harness::client::connect;
+use crate::harness::proxy::Proxied;
 use crate::harness::upstream::{start_raw, Behavior, Upstream};
-use crate::harness::{cassettes, spawn_proxy};
 
 const PATH: &str = "/ws_api/account/12345/messaging/consumer?v=3&extra=yes";
 // A fake token, assembled so that no JWT-shaped literal sits in the source.
@@ -34,10 +35,7 @@ async fn next(client: &mut crate::harness::client::Client) -> Message {
 
 #[tokio::test]
 async fn every_frame_type_is_relayed_and_recorded_without_secrets() {
-    let ca = LocalCa::generate().unwrap();
-    let upstream = Upstream::start(&ca, Behavior::Echo).await;
-    let dir = tempfile::tempdir().unwrap();
-    let proxy = spawn_proxy(&ca, &upstream.url(), dir.path()).await;
+    let (Proxied { ca, dir, proxy }, upstream) = Proxied::behind(Behavior::Echo).await;
 
     let headers = [
         ("Authorization", &*format!("jwt {JWT}")),
@@ -191,8 +189,11 @@ async fn every_frame_type_is_relayed_and_recorded_without_secrets() {
 async fn the_client_sees_the_upstreams_own_pong_and_close_and_nothing_from_the_proxy() {
     let ca = LocalCa::generate().unwrap();
     let (addr, upstream) = start_raw(&ca).await;
-    let dir = tempfile::tempdir().unwrap();
-    let proxy = spawn_proxy(&ca, &format!("wss://{addr}"), dir.path()).await;
+    let Proxied {
+        ca,
+        dir: _dir,
+        proxy,
+    } = Proxied::in_front_of(ca, &format!("wss://{addr}")).await;
     let (mut client, _) = connect(&format!("{}/x", proxy.url()), ca.client_config(), &[])
         .await
         .unwrap();
@@ -238,10 +239,7 @@ async fn the_client_sees_the_upstreams_own_pong_and_close_and_nothing_from_the_p
 
 #[tokio::test]
 async fn an_upstream_refusal_reaches_the_client_with_its_status_and_is_recorded() {
-    let ca = LocalCa::generate().unwrap();
-    let upstream = Upstream::start(&ca, Behavior::Refuse(401)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let proxy = spawn_proxy(&ca, &upstream.url(), dir.path()).await;
+    let (Proxied { ca, dir, proxy }, _upstream) = Proxied::behind(Behavior::Refuse(401)).await;
     let err = connect(
         &format!("{}{PATH}", proxy.url()),
         ca.client_config(),
@@ -277,8 +275,8 @@ async fn an_unreachable_upstream_gives_502_with_a_reason_and_is_recorded() {
         .local_addr()
         .unwrap()
         .port();
-    let dir = tempfile::tempdir().unwrap();
-    let proxy = spawn_proxy(&ca, &format!("wss://127.0.0.1:{port}"), dir.path()).await;
+    let Proxied { ca, dir, proxy } =
+        Proxied::in_front_of(ca, &format!("wss://127.0.0.1:{port}")).await;
     let err = connect(&format!("{}{PATH}", proxy.url()), ca.client_config(), &[])
         .await
         .unwrap_err();
@@ -307,8 +305,11 @@ async fn an_upstream_certificate_from_an_untrusted_ca_gives_502_and_relays_nothi
     let ca = LocalCa::generate().unwrap();
     let stranger = LocalCa::generate().unwrap();
     let upstream = Upstream::start(&stranger, Behavior::Echo).await;
-    let dir = tempfile::tempdir().unwrap();
-    let proxy = spawn_proxy(&ca, &upstream.url(), dir.path()).await;
+    let Proxied {
+        ca,
+        dir: _dir,
+        proxy,
+    } = Proxied::in_front_of(ca, &upstream.url()).await;
     let err = connect(&format!("{}{PATH}", proxy.url()), ca.client_config(), &[])
         .await
         .unwrap_err();
@@ -332,10 +333,7 @@ async fn an_upstream_certificate_from_an_untrusted_ca_gives_502_and_relays_nothi
 
 #[tokio::test]
 async fn an_upstream_that_drops_mid_stream_closes_the_client_promptly_and_is_recorded() {
-    let ca = LocalCa::generate().unwrap();
-    let upstream = Upstream::start(&ca, Behavior::DropAfterFirst).await;
-    let dir = tempfile::tempdir().unwrap();
-    let proxy = spawn_proxy(&ca, &upstream.url(), dir.path()).await;
+    let (Proxied { ca, dir, proxy }, _upstream) = Proxied::behind(Behavior::DropAfterFirst).await;
     let (mut client, _) = connect(&format!("{}{PATH}", proxy.url()), ca.client_config(), &[])
         .await
         .unwrap();
@@ -360,10 +358,7 @@ async fn an_upstream_that_drops_mid_stream_closes_the_client_promptly_and_is_rec
 
 #[tokio::test]
 async fn shutdown_closes_open_connections_with_1001_and_finishes_their_cassettes() {
-    let ca = LocalCa::generate().unwrap();
-    let upstream = Upstream::start(&ca, Behavior::Echo).await;
-    let dir = tempfile::tempdir().unwrap();
-    let proxy = spawn_proxy(&ca, &upstream.url(), dir.path()).await;
+    let (Proxied { ca, dir, proxy }, upstream) = Proxied::behind(Behavior::Echo).await;
     let (mut client, _) = connect(&format!("{}{PATH}", proxy.url()), ca.client_config(), &[])
         .await
         .unwrap();

@@ -6,10 +6,11 @@
 //! certificate from an untrusted CA (`record::an_upstream_certificate_from_an_untrusted_ca_…`).
 
 use std::fs::File;
+use std::io::{BufRead as _, BufReader, Read as _};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{json, Value};
@@ -34,51 +35,53 @@ fn run(home: &Path, args: &[&str]) -> (bool, String, String) {
     (out.status.success(), text(out.stdout), text(out.stderr))
 }
 
-/// A `wiretape` server whose stdout and stderr go to files (a trace log can outgrow a pipe).
+/// A `wiretape` server whose stderr goes to a file (a trace log can outgrow a pipe) and whose
+/// stdout is read as it comes: its first line says it is listening.
 struct Logged {
     child: Child,
-    out: PathBuf,
+    /// Everything on stdout, once the process ends.
+    out: Option<std::thread::JoinHandle<String>>,
     err: PathBuf,
     /// The URL of the first stdout line, `listening on URL`.
     url: String,
 }
 
 impl Logged {
+    /// Starts `wiretape ARGS` with `RUST_LOG=log`; returns once it printed `listening on`.
     fn start(home: &Path, name: &str, log: &str, args: &[&str]) -> Self {
-        let (out, err) = (
-            home.join(format!("{name}.out")),
-            home.join(format!("{name}.err")),
-        );
-        let child = Command::new(BIN)
+        let err = home.join(format!("{name}.err"));
+        let mut child = Command::new(BIN)
             .args(args)
             .env("WIRETAPE_HOME", home)
             .env("RUST_LOG", log)
             .stdin(Stdio::null())
-            .stdout(File::create(&out).unwrap())
+            .stdout(Stdio::piped())
             .stderr(File::create(&err).unwrap())
             .spawn()
             .unwrap();
-        let mut server = Self {
-            child,
-            out,
-            err,
-            url: String::new(),
-        };
-        let start = Instant::now();
-        server.url = loop {
-            let text = std::fs::read_to_string(&server.out).unwrap();
-            if let Some(line) = text.lines().next().filter(|_| text.contains('\n')) {
-                break line.strip_prefix("listening on ").expect(line).to_owned();
-            }
-            let early = server.child.try_wait().unwrap();
-            assert!(early.is_none(), "{name} exited: {}", server.stderr());
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "{name} never listened"
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        let Some(url) = first.trim_end().strip_prefix("listening on ") else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{name} did not listen: {first:?}; stderr: {}",
+                std::fs::read_to_string(&err).unwrap()
             );
-            std::thread::sleep(Duration::from_millis(20));
         };
-        server
+        let url = url.to_owned();
+        let out = std::thread::spawn(move || {
+            let mut text = first;
+            let _ = stdout.read_to_string(&mut text);
+            text
+        });
+        Self {
+            child,
+            out: Some(out),
+            err,
+            url,
+        }
     }
 
     fn stderr(&self) -> String {
@@ -92,7 +95,8 @@ impl Logged {
             .status()
             .unwrap();
         self.child.wait().unwrap();
-        std::fs::read_to_string(&self.out).unwrap() + &self.stderr()
+        let out = self.out.take().unwrap().join().unwrap();
+        out + &self.stderr()
     }
 }
 

@@ -134,6 +134,47 @@ pub(crate) async fn run(
     total
 }
 
+/// Ping-pong over one connection per target, the targets taking turns in short blocks:
+/// `cycles` times, each target runs back-to-back round trips for `block`, then the next one
+/// does (which goes first rotates). Returns, per target, the round-trip times of each cycle.
+/// Adjacent blocks see the same machine, so comparing targets cycle by cycle is fair even when
+/// its load changes from one second to the next (idle vCPUs are slow to wake).
+pub(crate) async fn ping_pong_in_blocks(
+    targets: &[Target],
+    size: usize,
+    block: Duration,
+    cycles: usize,
+) -> Vec<Vec<Vec<Duration>>> {
+    let mut clients = Vec::new();
+    for target in targets {
+        clients.push(connect(target).await);
+    }
+    let msg = payload(size);
+    let mut rtts = vec![Vec::new(); clients.len()];
+    for cycle in 0..cycles {
+        for k in 0..clients.len() {
+            let i = (cycle + k) % clients.len();
+            let mut these = Vec::new();
+            let deadline = Instant::now() + block;
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                clients[i].send(msg.clone()).await.expect("send");
+                match clients[i].next().await {
+                    Some(Ok(Message::Text(_) | Message::Binary(_))) => {
+                        these.push(sent.elapsed());
+                    }
+                    other => panic!("expected an echo, got {other:?}"),
+                }
+            }
+            rtts[i].push(these);
+        }
+    }
+    for mut client in clients {
+        let _ = client.close(None).await;
+    }
+    rtts
+}
+
 async fn ping_pong(mut client: Client, msg: Message, deadline: Instant) -> (u64, Vec<Duration>) {
     let mut rtts = Vec::new();
     while Instant::now() < deadline {

@@ -7,7 +7,8 @@
 //! `cargo bench --bench wiretape -- --quick` (a smoke run). Options: `--out FILE.json`
 //! (default `target/bench/wiretape.json`), `--window-ms N` (measuring window per case),
 //! `--mitmdump PATH` (also measure mitmproxy: benches/compare-mitmproxy.sh),
-//! `--only relay,latency,handshake,idle,flat,mitmproxy,mock` (some sections only; `mock` is
+//! `--nginx PATH` (default: `nginx` on the PATH or in /usr/sbin; skipped with a note when
+//! there is none), `--only relay,latency,handshake,idle,flat,mitmproxy,mock` (some sections only; `mock` is
 //! `mock-startup,mock-receipts,mock-conversations,mock-replay`).
 //! It prints a markdown table and writes the same figures as JSON for comparing runs.
 
@@ -15,6 +16,7 @@ mod echo;
 mod load;
 mod mitm;
 mod mock;
+mod nginx;
 mod procstat;
 
 use std::io::{BufRead as _, BufReader};
@@ -46,6 +48,19 @@ pub(crate) fn start_listening(cmd: &mut Command) -> (Child, String) {
         .unwrap_or_else(|| panic!("expected `listening on ...`, got {first:?}"))
         .to_owned();
     (child, url)
+}
+
+/// Waits until something accepts connections on 127.0.0.1:`port`, for a server that says
+/// nothing when it is ready (mitmdump, nginx); panics with `why()` after `within`.
+pub(crate) async fn wait_for_port(port: u16, within: Duration, why: impl Fn() -> String) {
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(started.elapsed() < within, "{}", why());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// `wiretape mock` as a plain upstream that keeps idle connections open, in its own process
@@ -91,7 +106,24 @@ struct ProxyProc {
 
 impl ProxyProc {
     fn spawn(home: &Path, upstream: &str, upstream_ca: &Path, record: Option<&Path>) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wiretape"));
+        Self::spawn_bin(
+            Path::new(env!("CARGO_BIN_EXE_wiretape")),
+            home,
+            upstream,
+            upstream_ca,
+            record,
+        )
+    }
+
+    /// As [`ProxyProc::spawn`], running the `wiretape` binary `bin` (`--baseline`).
+    fn spawn_bin(
+        bin: &Path,
+        home: &Path,
+        upstream: &str,
+        upstream_ca: &Path,
+        record: Option<&Path>,
+    ) -> Self {
+        let mut cmd = Command::new(bin);
         cmd.args([
             "record",
             "--upstream",
@@ -133,6 +165,11 @@ struct Args {
     only: Vec<String>,
     /// mitmdump to compare with (`--mitmdump PATH`).
     mitmdump: Option<PathBuf>,
+    /// nginx to compare with (`--nginx PATH`; found on its own otherwise).
+    nginx: Option<PathBuf>,
+    /// Another `wiretape` binary (an earlier build) measured beside this one in the latency
+    /// section (`--baseline PATH`).
+    baseline: Option<PathBuf>,
     out: PathBuf,
     window: Duration,
 }
@@ -142,6 +179,8 @@ fn args() -> Args {
         quick: false,
         only: Vec::new(),
         mitmdump: None,
+        nginx: None,
+        baseline: None,
         out: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench/wiretape.json"),
         window: Duration::from_millis(2000),
     };
@@ -154,6 +193,8 @@ fn args() -> Args {
             }
             "--out" => args.out = it.next().expect("--out FILE").into(),
             "--mitmdump" => args.mitmdump = Some(it.next().expect("--mitmdump PATH").into()),
+            "--nginx" => args.nginx = Some(it.next().expect("--nginx PATH").into()),
+            "--baseline" => args.baseline = Some(it.next().expect("--baseline PATH").into()),
             "--only" => args.only.extend(
                 it.next()
                     .expect("--only SECTION[,SECTION]")
@@ -253,6 +294,16 @@ async fn main() {
     };
     let rec = via(&proxy_rec);
     let norec = via(&proxy_norec);
+    // nginx, recording nothing, in front of the same echo upstream.
+    let nginx = match nginx::find(args.nginx.as_deref()) {
+        Some(bin) => Some(
+            nginx::Nginx::spawn(&bin, echo.port(), &wiretape_ca, &work.path().join("nginx")).await,
+        ),
+        None => {
+            println!("(nginx not found: its columns are skipped; `apt-get install nginx` or `--nginx PATH`)\n");
+            None
+        }
+    };
 
     println!("# wiretape benchmark\n");
     println!(
@@ -275,8 +326,10 @@ async fn main() {
         println!(
             "## Relay throughput (frames/s are round trips/s; ratio = through proxy / direct)\n"
         );
-        println!("| mode | C | size | direct f/s | recording f/s | ratio | not recording f/s | ratio | p50 µs direct / rec | p99 µs direct / rec | proxy CPU s per 100k frames (rec) | proxy peak RSS MiB (rec) | CPU µs/round trip: client+echo / proxy | CPU-bound ceiling |");
-        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        println!("| mode | C | size | direct f/s | nginx f/s | ratio | wiretape recording f/s | ratio | not recording f/s | ratio | p50 µs direct / nginx / rec | p99 µs direct / nginx / rec | proxy CPU s per 100k frames (rec) | proxy peak RSS MiB (rec) | CPU µs/round trip: client+echo / proxy | CPU-bound ceiling |");
+        println!(
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
         let mut rows = Vec::new();
         for &(mode, in_flight) in &modes {
             for &c in conns {
@@ -297,6 +350,16 @@ async fn main() {
                         .saturating_sub(cpu0);
                     let peak = procstat::peak_rss_kib(proxy_rec.pid()).unwrap_or(0);
                     let n = measure(&norec, c, size, in_flight, args.window).await;
+                    let mut x = match &nginx {
+                        Some(nginx) => {
+                            Some(measure(&nginx.target, c, size, in_flight, args.window).await)
+                        }
+                        None => None,
+                    };
+                    let (x_fps, x50, x99) = match x.as_mut() {
+                        Some(x) => (x.rate(), x.quantile_us(0.5), x.quantile_us(0.99)),
+                        None => (f64::NAN, f64::NAN, f64::NAN),
+                    };
                     // Each round trip is two frames through the proxy.
                     let cpu_per_100k = cpu.as_secs_f64() / (2.0 * r.frames.max(1) as f64) * 1e5;
                     let proxy_us = cpu.as_secs_f64() * 1e6 / r.frames.max(1) as f64;
@@ -304,6 +367,8 @@ async fn main() {
                     let row = json!({
                         "mode": mode, "conns": c, "size": size,
                         "direct_fps": d.rate(), "record_fps": r.rate(), "norecord_fps": n.rate(),
+                        "nginx_fps": x_fps, "ratio_nginx": x_fps / d.rate(),
+                        "p50_us_nginx": x50, "p99_us_nginx": x99,
                         "ratio_record": r.rate() / d.rate(), "ratio_norecord": n.rate() / d.rate(),
                         "p50_us_direct": d.quantile_us(0.5), "p50_us_record": r.quantile_us(0.5),
                         "p99_us_direct": d.quantile_us(0.99), "p99_us_record": r.quantile_us(0.99),
@@ -314,8 +379,8 @@ async fn main() {
                         "cpu_bound_ceiling": ceiling,
                     });
                     println!(
-                    "| {mode} | {c} | {size} | {:.0} | {:.0} | {:.2} | {:.0} | {:.2} | {:.0} / {:.0} | {:.0} / {:.0} | {:.3} | {:.1} | {direct_us:.2} / {proxy_us:.2} | {ceiling:.2} |",
-                    d.rate(), r.rate(), r.rate() / d.rate(), n.rate(), n.rate() / d.rate(),
+                    "| {mode} | {c} | {size} | {:.0} | {x_fps:.0} | {:.2} | {:.0} | {:.2} | {:.0} | {:.2} | {:.0} / {x50:.0} / {:.0} | {:.0} / {x99:.0} / {:.0} | {:.3} | {:.1} | {direct_us:.2} / {proxy_us:.2} | {ceiling:.2} |",
+                    d.rate(), x_fps / d.rate(), r.rate(), r.rate() / d.rate(), n.rate(), n.rate() / d.rate(),
                     d.quantile_us(0.5), r.quantile_us(0.5), d.quantile_us(0.99), r.quantile_us(0.99),
                     cpu_per_100k, mib(peak)
                 );
@@ -338,27 +403,131 @@ async fn main() {
             url: format!("wss://{addr}/bench"),
             tls: upstream_ca.client_config(),
         };
+        let mut paths = vec![
+            ("direct", direct.clone()),
+            ("plain TCP pipe process (no TLS termination)", piped),
+        ];
+        if let Some(nginx) = &nginx {
+            paths.push((
+                "nginx (TLS-terminating proxy_pass, records nothing)",
+                nginx.target.clone(),
+            ));
+        }
+        // An earlier build, when given, measured in the same turns.
+        let baseline = args.baseline.as_ref().map(|bin| {
+            let dir = rec_root.path().join("baseline");
+            std::fs::create_dir_all(&dir).unwrap();
+            let norec =
+                ProxyProc::spawn_bin(bin, work.path(), &upstream_url, &upstream_ca_file, None);
+            let rec = ProxyProc::spawn_bin(
+                bin,
+                work.path(),
+                &upstream_url,
+                &upstream_ca_file,
+                Some(&dir),
+            );
+            (norec, rec)
+        });
+        // The proxy processes, for their context switches.
+        let mut pids = vec![None; paths.len()];
+        if let Some((b_norec, b_rec)) = &baseline {
+            paths.push(("baseline --no-record", via(b_norec)));
+            paths.push(("baseline, recording", via(b_rec)));
+            pids.extend([Some(b_norec.pid()), Some(b_rec.pid())]);
+        }
+        paths.push(("wiretape record --no-record", norec.clone()));
+        paths.push(("wiretape record, recording", rec.clone()));
+        pids.extend([Some(proxy_norec.pid()), Some(proxy_rec.pid())]);
+        let cycles = if args.quick { 5 } else { 30 };
+        let block = Duration::from_millis(200);
         println!("\n## Round-trip latency, ping-pong 200 B, C=1 (µs)\n");
-        println!("| path | p50 | p99 | added p50 | added p99 |");
-        println!("|---|---:|---:|---:|---:|");
-        let window = args.window.max(Duration::from_secs(2));
+        println!(
+            "One connection per path, back-to-back round trips in blocks of {block:?}, the paths \
+             taking turns {cycles} times: adjacent blocks see the same machine (its load changes \
+             from one second to the next here, and idle vCPUs are slow to wake). p50/p99 pool \
+             every block; \"cost\" compares blocks of the same turn.\n"
+        );
+        let targets: Vec<Target> = paths.iter().map(|(_, t)| t.clone()).collect();
+        let blocks = load::ping_pong_in_blocks(&targets, 200, block, cycles).await;
+        let pooled = |i: usize| {
+            let rtts: Vec<Duration> = blocks[i].iter().flatten().copied().collect();
+            load::Measured {
+                frames: rtts.len() as u64,
+                elapsed: block * cycles as u32,
+                rtts,
+            }
+        };
+        let block_p50 = |i: usize, c: usize| {
+            let mut m = load::Measured {
+                frames: 0,
+                elapsed: block,
+                rtts: blocks[i][c].clone(),
+            };
+            m.quantile_us(0.5)
+        };
+        // Context switches of the proxy process per round trip, over one more block each.
+        let mut switches = vec![f64::NAN; paths.len()];
+        for (i, pid) in pids.iter().enumerate() {
+            let Some(pid) = *pid else { continue };
+            let before = procstat::context_switches(pid).unwrap_or(0);
+            let m = measure(&paths[i].1, 1, 200, 1, Duration::from_secs(1)).await;
+            let after = procstat::context_switches(pid).unwrap_or(0);
+            switches[i] = after.saturating_sub(before) as f64 / m.frames.max(1) as f64;
+        }
+        println!("| path | p50 | p99 | added p50 | added p99 | round trips | proxy context switches per round trip |");
+        println!("|---|---:|---:|---:|---:|---:|---:|");
+        let mut direct_m = pooled(0);
+        let (d50, d99) = (direct_m.quantile_us(0.5), direct_m.quantile_us(0.99));
         let mut rows = Vec::new();
-        let mut d = measure(&direct, 1, 200, 1, window).await;
-        let (d50, d99) = (d.quantile_us(0.5), d.quantile_us(0.99));
-        for (name, target) in [
-            ("direct", &direct),
-            ("plain TCP pipe process (no TLS termination)", &piped),
-            ("wiretape record, recording", &rec),
-            ("wiretape record --no-record", &norec),
-        ] {
-            let mut m = measure(target, 1, 200, 1, window).await;
+        for (i, (name, _)) in paths.iter().enumerate() {
+            let mut m = pooled(i);
             let (p50, p99) = (m.quantile_us(0.5), m.quantile_us(0.99));
             println!(
-                "| {name} | {p50:.0} | {p99:.0} | {:.0} | {:.0} |",
+                "| {name} | {p50:.0} | {p99:.0} | {:.0} | {:.0} | {} | {} |",
                 p50 - d50,
-                p99 - d99
+                p99 - d99,
+                m.frames,
+                if switches[i].is_nan() {
+                    "".to_owned()
+                } else {
+                    format!("{:.2}", switches[i])
+                }
             );
-            rows.push(json!({"path": name, "p50_us": p50, "p99_us": p99, "added_p50_us": p50 - d50, "added_p99_us": p99 - d99}));
+            rows.push(
+                json!({"path": name, "p50_us": p50, "p99_us": p99, "added_p50_us": p50 - d50,
+                "added_p99_us": p99 - d99, "round_trips": m.frames,
+                "proxy_context_switches_per_round_trip": switches[i]}),
+            );
+        }
+        // What recording costs: p50 of recording minus p50 of --no-record, turn by turn.
+        let cost = |rec: usize, norec: usize| {
+            let mut diffs: Vec<f64> = (0..cycles)
+                .map(|c| block_p50(rec, c) - block_p50(norec, c))
+                .collect();
+            diffs.sort_by(|a, b| a.total_cmp(b));
+            (
+                diffs[diffs.len() / 2],
+                diffs[diffs.len() / 4],
+                diffs[diffs.len() * 3 / 4],
+            )
+        };
+        let n = paths.len();
+        let (median, q1, q3) = cost(n - 1, n - 2);
+        println!(
+            "\nRecording adds {median:+.1} µs to the p50 round trip over --no-record (median over \
+             {cycles} turns; quartiles {q1:+.1} / {q3:+.1})."
+        );
+        report.insert(
+            "recording_cost_p50_us".into(),
+            json!({"median": median, "q1": q1, "q3": q3}),
+        );
+        if baseline.is_some() {
+            let (median, q1, q3) = cost(n - 3, n - 4);
+            println!("In the baseline build: {median:+.1} µs (quartiles {q1:+.1} / {q3:+.1}).");
+            report.insert(
+                "baseline_recording_cost_p50_us".into(),
+                json!({"median": median, "q1": q1, "q3": q3}),
+            );
         }
         let _ = forward.kill();
         let _ = forward.wait();

@@ -44,17 +44,10 @@ impl Mitm {
             .stderr(Stdio::null())
             .spawn()
             .expect("start mitmdump");
-        let started = std::time::Instant::now();
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "mitmdump did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        crate::wait_for_port(port, Duration::from_secs(60), || {
+            "mitmdump did not start".into()
+        })
+        .await;
         let certs = pki::load_certs(&confdir.join("mitmproxy-ca-cert.pem")).expect("mitmproxy CA");
         let mut roots = rustls::RootCertStore::empty();
         for cert in certs {

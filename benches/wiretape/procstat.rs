@@ -35,3 +35,18 @@ pub(crate) fn peak_rss_kib(pid: u32) -> Option<u64> {
 pub(crate) fn reset_peak(pid: u32) -> bool {
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
 }
+
+/// Context switches (voluntary and not) of every thread of `pid` so far: each is a thread
+/// going to sleep or being woken, the cost a per-frame cross-thread wake-up adds.
+pub(crate) fn context_switches(pid: u32) -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let status = std::fs::read_to_string(task.ok()?.path().join("status")).ok()?;
+        total += status
+            .lines()
+            .filter(|l| l.contains("ctxt_switches:"))
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum::<u64>();
+    }
+    Some(total)
+}

@@ -5,30 +5,11 @@ use std::time::Duration;
 
 use rustls::{ClientConfig, ServerConfig};
 
+use crate::error::Error;
 use crate::recorder::RecordConfig;
 use crate::relay::RelayLimits;
+pub use crate::timeouts::Timeouts;
 use crate::upstream::UpstreamUrl;
-
-/// Deadlines of each network phase of a connection.
-#[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
-    /// TLS handshake with the client, and with the upstream.
-    pub tls_handshake: Duration,
-    /// TCP connect to the upstream.
-    pub connect: Duration,
-    /// Reading the client's upgrade request, and waiting for the upstream's answer to it.
-    pub upgrade: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Self {
-            tls_handshake: Duration::from_secs(10),
-            connect: Duration::from_secs(10),
-            upgrade: Duration::from_secs(15),
-        }
-    }
-}
 
 /// Everything the proxy needs, checked before anything binds.
 #[derive(Debug, Clone)]
@@ -50,6 +31,37 @@ pub struct Config {
     pub max_connections: usize,
     /// How long shutdown waits for connections to finish their close handshakes.
     pub grace: Duration,
+    /// Advice added to the reason a client gets when the upstream is unavailable.
+    pub advice: Advice,
+}
+
+/// Advice for an upstream failure, added after its reason in the client's 502 and the log:
+/// the library says what failed, its user (the command line) says what to do about it.
+#[derive(Clone, Default)]
+pub struct Advice(Option<Arc<AdviceFn>>);
+
+type AdviceFn = dyn Fn(&Error) -> Option<String> + Send + Sync;
+
+impl Advice {
+    /// Advice given by `advise`, which returns `None` when it has nothing to say.
+    pub fn new(advise: impl Fn(&Error) -> Option<String> + Send + Sync + 'static) -> Self {
+        Self(Some(Arc::new(advise)))
+    }
+
+    /// What to say about `err`, if anything.
+    pub(crate) fn about(&self, err: &Error) -> Option<String> {
+        self.0.as_ref().and_then(|advise| advise(err))
+    }
+}
+
+impl std::fmt::Debug for Advice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Advice(..)"
+        } else {
+            "Advice(none)"
+        })
+    }
 }
 
 impl Config {
@@ -68,6 +80,7 @@ impl Config {
             limits: RelayLimits::default(),
             max_connections: 50_000,
             grace: Duration::from_secs(5),
+            advice: Advice::default(),
         }
     }
 }

@@ -28,12 +28,13 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use wiretape_fixtures::cassette::{EndedBy, Open};
+use wiretape_fixtures::cassette::Open;
 
 use crate::config::Config;
-use crate::error::{with_timeout, Error, Phase, Side};
+use crate::error::{Context, Error, Phase, Side};
 use crate::recorder::Recorder;
-use crate::relay::{self, RelayOutcome};
+use crate::relay::{self, EndedBy, RelayOutcome};
+use crate::timeouts::with_timeout;
 use crate::upstream::{self, is_end_to_end, Handshake};
 
 /// What every connection of one proxy shares.
@@ -202,10 +203,17 @@ pub(crate) async fn forward<B>(mut req: Request<B>, shared: Arc<Shared>) -> Resp
                     }
                     Err(err) => RelayOutcome {
                         ended_by: EndedBy::Client,
-                        error: Some(format!("client upgrade failed: {err}")),
+                        error: Some(Error::new(
+                            Side::Client,
+                            Phase::WsUpgrade,
+                            Context::new("client upgrade failed", err),
+                        )),
                     },
                 };
-                tracing::debug!(conn, ended_by = ?outcome.ended_by, error = ?outcome.error, "relay ended");
+                match &outcome.error {
+                    Some(err) => tracing::debug!(conn, ended_by = ?outcome.ended_by, side = %err.side, phase = %err.phase, cause = %err.cause_text(), "relay ended"),
+                    None => tracing::debug!(conn, ended_by = ?outcome.ended_by, "relay ended"),
+                }
                 shared.recorder.end(conn, started.elapsed(), outcome).await;
             });
             resp
@@ -219,8 +227,12 @@ pub(crate) async fn forward<B>(mut req: Request<B>, shared: Arc<Shared>) -> Resp
             open.status = status.as_u16();
             shared.recorder.open(conn, open).await;
             let outcome = RelayOutcome {
-                ended_by: EndedBy::Server,
-                error: Some(format!("upstream refused the WebSocket upgrade: {status}")),
+                ended_by: EndedBy::Upstream,
+                error: Some(Error::new(
+                    Side::Upstream,
+                    Phase::WsUpgrade,
+                    format!("upstream refused the WebSocket upgrade: {status}"),
+                )),
             };
             shared.recorder.end(conn, started.elapsed(), outcome).await;
             let mut resp = Response::new(Full::new(body));
@@ -244,14 +256,17 @@ async fn unreachable(
     mut open: Open,
     err: &Error,
 ) -> Response<Full<Bytes>> {
-    let reason = err.one_line();
+    let mut reason = err.one_line();
+    if let Some(advice) = shared.config.advice.about(err) {
+        reason = format!("{reason}; {advice}");
+    }
     let upstream = shared.config.upstream.origin();
     tracing::warn!(conn, %upstream, cause = %reason, "upstream unavailable");
     open.status = 502;
     shared.recorder.open(conn, open).await;
     let outcome = RelayOutcome {
         ended_by: EndedBy::Proxy,
-        error: Some(reason.clone()),
+        error: Some(Error::new(err.side, err.phase, reason.clone())),
     };
     shared.recorder.end(conn, started.elapsed(), outcome).await;
     text(

@@ -1,7 +1,6 @@
 //! Errors of the proxy: each says which leg ([`Side`]) and which [`Phase`] failed.
 
 use std::fmt;
-use std::time::Duration;
 
 /// Which leg of a proxied connection an error happened on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,11 +68,6 @@ pub struct Error {
     source: Box<dyn std::error::Error + Send + Sync>,
 }
 
-/// A phase's deadline passed.
-#[derive(Debug, thiserror::Error)]
-#[error("timed out after {0:?}")]
-pub struct TimedOut(pub Duration);
-
 impl Error {
     /// An error of `phase` on `side` caused by `source`.
     pub fn new(
@@ -88,8 +82,21 @@ impl Error {
         }
     }
 
-    /// The message and every cause on one line: `TLS handshake (upstream) failed: invalid peer
-    /// certificate: UnknownIssuer`.
+    /// The first cause of type `E` in the chain, e.g. a
+    /// refused upstream certificate (`tls::UpstreamCertError`) to give advice about.
+    pub fn cause<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self.source.as_ref());
+        while let Some(err) = cause {
+            if let Some(found) = err.downcast_ref::<E>() {
+                return Some(found);
+            }
+            cause = err.source();
+        }
+        None
+    }
+
+    /// The message and every cause on one line: `TLS handshake (upstream) failed: upstream
+    /// certificate for 127.0.0.1 is not signed by a trusted authority`.
     pub fn one_line(&self) -> String {
         let mut out = self.to_string();
         let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self.source.as_ref());
@@ -103,21 +110,31 @@ impl Error {
         }
         out
     }
+
+    /// The direct cause alone, without this layer's words: what a cassette's end line says
+    /// (`upstream dropped the connection without a close frame`).
+    pub fn cause_text(&self) -> String {
+        self.source.to_string()
+    }
 }
 
-/// Awaits `fut` for at most `after`, turning the elapsed deadline into an [`Error`] of `phase`.
-pub(crate) async fn with_timeout<T, E>(
-    side: Side,
-    phase: Phase,
-    after: Duration,
-    fut: impl std::future::Future<Output = Result<T, E>>,
-) -> Result<T, Error>
-where
-    E: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    match tokio::time::timeout(after, fut).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(Error::new(side, phase, e)),
-        Err(_) => Err(Error::new(side, phase, TimedOut(after))),
+/// A cause with a few words of context: `writing to the client failed: Broken pipe`.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {source}")]
+pub(crate) struct Context {
+    what: String,
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl Context {
+    /// `source`, said to have happened while doing `what`.
+    pub(crate) fn new(
+        what: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            what: what.into(),
+            source: source.into(),
+        }
     }
 }

@@ -76,6 +76,65 @@ impl FrameHeader {
     }
 }
 
+/// The whole frames at the start of a read buffer, as found by [`scan`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Scan {
+    /// Length of the whole frames found (they may be forwarded together).
+    pub ready: usize,
+    /// The last of them is a close frame (nothing after a close is forwarded).
+    pub close: bool,
+    /// The frame after them declares a payload over the limit.
+    pub oversized: bool,
+}
+
+/// Finds the whole frames at the start of `buf`, stopping after a close frame or before a
+/// frame whose payload exceeds `max_payload`. Reserves room in `buf` for a partly received
+/// frame, so the next read can complete it.
+pub fn scan(buf: &mut bytes::BytesMut, max_payload: u64) -> Scan {
+    let mut ready = 0usize;
+    while let Some(header) = FrameHeader::parse(&buf[ready..]) {
+        if header.payload_len > max_payload {
+            return Scan {
+                ready,
+                close: false,
+                oversized: true,
+            };
+        }
+        let len = header.frame_len() as usize;
+        let have = buf.len() - ready;
+        if have < len {
+            buf.reserve(len - have);
+            break;
+        }
+        ready += len;
+        if header.opcode == OP_CLOSE {
+            return Scan {
+                ready,
+                close: true,
+                oversized: false,
+            };
+        }
+    }
+    Scan {
+        ready,
+        ..Scan::default()
+    }
+}
+
+/// Decodes the frames of a chunk of whole frames (as relayed): each header with its payload,
+/// still masked if it was.
+pub fn frames(chunk: &[u8]) -> impl Iterator<Item = (FrameHeader, &[u8])> {
+    let mut at = 0usize;
+    std::iter::from_fn(move || {
+        let header = FrameHeader::parse(&chunk[at..])?;
+        let start = at + header.header_len;
+        let end = start.checked_add(usize::try_from(header.payload_len).ok()?)?;
+        let payload = chunk.get(start..end)?;
+        at = end;
+        Some((header, payload))
+    })
+}
+
 /// XORs `payload` with the masking key, starting at key offset `offset` (masking and
 /// unmasking are the same operation).
 pub fn apply_mask(payload: &mut [u8], mask: [u8; 4], offset: usize) {

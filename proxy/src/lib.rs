@@ -12,11 +12,15 @@
 //! - `connection`: one connection's phases, TLS accept to relay (phase chart there).
 //! - `forwarder`: [`Forwarder`], the same forwarding for a server that accepts by itself.
 //! - [`upstream`]: maps the handshake onto the upstream and dials it.
-//! - [`tls`]: the upstream's trust ([`UpstreamTrust`]).
-//! - [`relay`]: the hot path and its policy on control frames (read its docs).
-//! - [`frame`]: the bits of RFC 6455 framing the relay needs.
-//! - [`recorder`]: cassettes and the live view, on a thread of their own.
+//! - [`tls`]: the upstream's trust ([`UpstreamTrust`], pinning) and why a certificate was
+//!   refused ([`UpstreamCertError`]).
+//! - [`relay`]: the hot path and its policy on control frames (read its docs): two
+//!   directions, each a small state machine, and the [`relay::Tap`] that sees what passed.
+//! - [`frame`]: the bits of RFC 6455 framing the relay and the recorder need.
+//! - [`recorder`]: the tap and its bounded queue, the writer thread that owns the
+//!   cassettes, and the live view.
 //! - [`error`]: [`Error`] with the [`Side`] and [`Phase`] that failed.
+//! - [`timeouts`]: [`Timeouts`], the deadline of each network phase.
 //!
 //! # Example
 //! ```no_run
@@ -48,14 +52,15 @@ pub mod frame;
 mod listener;
 pub mod recorder;
 pub mod relay;
+pub mod timeouts;
 pub mod tls;
 pub mod upstream;
 
-pub use config::{Config, Timeouts};
+pub use config::{Advice, Config, Timeouts};
 pub use error::{Error, Phase, Side};
 pub use forwarder::Forwarder;
 pub use listener::{Proxy, ProxyHandle};
 pub use recorder::RecordConfig;
 pub use relay::{RelayLimits, UpstreamDrop};
-pub use tls::UpstreamTrust;
+pub use tls::{CertProblem, UpstreamCertError, UpstreamTrust};
 pub use upstream::UpstreamUrl;

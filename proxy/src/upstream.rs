@@ -20,8 +20,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_util::either::Either;
 
-use crate::config::Timeouts;
-use crate::error::{with_timeout, Error, Phase, Side};
+use crate::error::{Error, Phase, Side};
+use crate::timeouts::{with_timeout, Timeouts};
 
 /// Request headers that belong to one hop (or that the proxy sets itself).
 pub const HOP_BY_HOP: &[&str] = &[
@@ -69,19 +69,19 @@ impl UpstreamUrl {
         let bad = |what: String| Error::new(Side::Local, Phase::Config, what);
         let uri: http::Uri = url
             .parse()
-            .map_err(|e| bad(format!("--upstream {url:?} is not a URL: {e}")))?;
+            .map_err(|e| bad(format!("upstream URL {url:?} is not a URL: {e}")))?;
         let tls = match uri.scheme_str() {
             Some("wss") | Some("https") => true,
             Some("ws") | Some("http") => false,
             _ => {
                 return Err(bad(format!(
-                    "--upstream {url:?} must start with wss:// or ws://"
+                    "upstream URL {url:?} must start with wss:// or ws://"
                 )))
             }
         };
         let host = uri
             .host()
-            .ok_or_else(|| bad(format!("--upstream {url:?} has no host")))?
+            .ok_or_else(|| bad(format!("upstream URL {url:?} has no host")))?
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
@@ -163,7 +163,13 @@ pub(crate) async fn handshake(
             Side::Upstream,
             Phase::TlsHandshake,
             timeouts.tls_handshake,
-            TlsConnector::from(tls.clone()).connect(name, tcp),
+            async {
+                let host = url.host.as_str();
+                TlsConnector::from(tls.clone())
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| crate::tls::problem::explain(host, e))
+            },
         )
         .await?;
         Either::Left(stream)

@@ -227,14 +227,16 @@ impl MockArgs {
                 });
         let mut forwarder = None;
         if let (Some(dir), Some(upstream)) = (&self.record_missing, &self.upstream) {
-            let url = UpstreamUrl::parse(upstream).map_err(|e| anyhow::anyhow!(e.one_line()))?;
+            let url =
+                UpstreamUrl::parse(upstream).map_err(|e| super::flag_error("--upstream", &e))?;
             let upstream_tls =
                 tls::upstream_client_config(&UpstreamTrust::VerifyWith(self.upstream_ca.clone()))
-                    .map_err(|e| anyhow::anyhow!(e.one_line()))?;
+                    .map_err(|e| super::flag_error("--upstream-ca", &e))?;
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
             let mut config = wiretape_proxy::Config::new(url, upstream_tls, None);
             config.record.dir = Some(dir.clone());
+            config.advice = super::upstream_advice();
             let f = Forwarder::new(config).map_err(|e| anyhow::anyhow!(e.one_line()))?;
             replay = replay.fallback(Arc::new(RecordMissing(f.clone())));
             forwarder = Some(f);

@@ -31,6 +31,33 @@ pub(crate) fn init_tracing() {
     tracing_subscriber::registry().with(stderr).init();
 }
 
+/// A proxy error about the value of `flag`, in the command line's words: `--upstream:
+/// configuration (wiretape) failed: upstream URL "ftp://x" must start with wss:// or ws://`.
+pub(crate) fn flag_error(flag: &str, err: &wiretape_proxy::Error) -> anyhow::Error {
+    anyhow::anyhow!("{flag}: {}", err.one_line())
+}
+
+/// What to do about a refused upstream certificate, naming the flags that do it (the proxy
+/// library says what failed; this adds the advice to the client's 502 and the log).
+pub(crate) fn upstream_advice() -> wiretape_proxy::Advice {
+    use wiretape_proxy::{CertProblem, UpstreamCertError};
+    wiretape_proxy::Advice::new(|err| {
+        let refused = err.cause::<UpstreamCertError>()?;
+        Some(match &refused.problem {
+            CertProblem::CaUsedAsEndEntity { .. } => {
+                "pass it with --upstream-ca to pin it".to_owned()
+            }
+            CertProblem::UnknownIssuer => "pass the CA that signed it (or the certificate itself, \
+                 if it is self-signed) with --upstream-ca"
+                .to_owned(),
+            CertProblem::NotValidForName { .. } => {
+                "--upstream must name one of the certificate's hosts".to_owned()
+            }
+            _ => return None,
+        })
+    })
+}
+
 /// Loads wiretape's CA from `$WIRETAPE_HOME` (default `~/.wiretape`), creating it on first use.
 pub(crate) fn local_ca() -> anyhow::Result<LocalCa> {
     let home = wiretape_home();

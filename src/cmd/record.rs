@@ -76,7 +76,8 @@ fn parse_pointer(s: &str) -> Result<String, String> {
 
 pub(crate) async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     // Everything is checked and loaded before binding (R10).
-    let upstream = UpstreamUrl::parse(&args.upstream).map_err(|e| anyhow::anyhow!(e.one_line()))?;
+    let upstream =
+        UpstreamUrl::parse(&args.upstream).map_err(|e| super::flag_error("--upstream", &e))?;
     let trust = if args.insecure_upstream {
         tracing::warn!(
             upstream = %upstream.origin(),
@@ -87,7 +88,7 @@ pub(crate) async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         UpstreamTrust::VerifyWith(args.upstream_ca.clone())
     };
     let upstream_tls =
-        tls::upstream_client_config(&trust).map_err(|e| anyhow::anyhow!(e.one_line()))?;
+        tls::upstream_client_config(&trust).map_err(|e| super::flag_error("--upstream-ca", &e))?;
     let (server_tls, cert_note) = if args.plain {
         (None, "plain ws:// (no TLS)".to_owned())
     } else if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
@@ -111,6 +112,7 @@ pub(crate) async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         )
     };
     let mut config = Config::new(upstream.clone(), upstream_tls, server_tls);
+    config.advice = super::upstream_advice();
     if args.mirror_drops {
         config.limits.upstream_drop = wiretape_proxy::UpstreamDrop::Mirror;
     }

@@ -15,10 +15,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use wiretape_fixtures::pki::LocalCa;
 use wiretape_mock_server::{client, MockServer, ReceiptStatus, TlsIdentity};
-use wiretape_proxy::ProxyHandle;
 
 use crate::harness::json::fake_jwt;
-use crate::harness::{cassettes, spawn_proxy};
+use crate::harness::proxy::Proxied;
 
 /// The consumer every canonical cassette is recorded as (the JWT's `sub`).
 const CONSUMER: &str = "f0000000-0000-4000-8000-00000000c0de";
@@ -26,10 +25,8 @@ const CONSUMER: &str = "f0000000-0000-4000-8000-00000000c0de";
 /// A mock with a manual agent, the recording proxy in front of it, and a temporary directory
 /// for the proxy's (timestamped) cassettes.
 struct Recording {
-    ca: LocalCa,
     mock: MockServer,
-    proxy: ProxyHandle,
-    dir: tempfile::TempDir,
+    proxied: Proxied,
 }
 
 impl Recording {
@@ -40,28 +37,21 @@ impl Recording {
             .manual_agent()
             .start()
             .await;
-        let dir = tempfile::tempdir().unwrap();
-        let proxy = spawn_proxy(&ca, &mock.url(), dir.path()).await;
-        Self {
-            ca,
-            mock,
-            proxy,
-            dir,
-        }
+        let proxied = Proxied::in_front_of(ca, &mock.url()).await;
+        Self { mock, proxied }
     }
 
     /// A consumer connected through the proxy with a fake JWT for [`CONSUMER`] (the proxy
     /// redacts it).
     async fn consumer(&self) -> Consumer {
-        let url = format!(
-            "{}/ws_api/account/{}/messaging/consumer?v=3",
-            self.proxy.url(),
+        let path = format!(
+            "/ws_api/account/{}/messaging/consumer?v=3",
             self.mock.account()
         );
         let jwt = fake_jwt(CONSUMER);
-        let tls = Some(self.ca.client_config());
+        let tls = Some(self.proxied.ca.client_config());
         Consumer {
-            client: client::Consumer::connect_to(&url, tls, Some(&jwt)).await,
+            client: client::Consumer::connect_to(&self.proxied.url(&path), tls, Some(&jwt)).await,
         }
     }
 
@@ -77,8 +67,7 @@ impl Recording {
                 assert_eq!(last.findings[0].rule.to_string(), rule, "{last}");
             }
         }
-        self.proxy.shutdown().await;
-        let recorded = cassettes(self.dir.path());
+        let (recorded, _dir) = self.proxied.finish().await;
         assert_eq!(recorded.len(), names.len(), "one cassette per connection");
         for (cassette, name) in recorded.iter().zip(names) {
             assert!(cassette.complete, "{}", cassette.path.display());

@@ -6,8 +6,11 @@
 pub(crate) mod client;
 pub(crate) mod json;
 pub(crate) mod process;
+pub(crate) mod proxy;
 pub(crate) mod upstream;
 pub(crate) mod wscat;
+
+pub(crate) use proxy::spawn_proxy;
 
 use std::path::Path;
 
@@ -28,24 +31,4 @@ pub(crate) fn cassettes(dir: &Path) -> Vec<Cassette> {
         .iter()
         .map(|p| Cassette::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
         .collect()
-}
-
-/// Starts the recording proxy in-process on `127.0.0.1:0`: it serves a leaf of `ca` and
-/// trusts only `ca` for the upstream at `upstream`, recording to `dir`.
-pub(crate) async fn spawn_proxy(
-    ca: &wiretape_fixtures::pki::LocalCa,
-    upstream: &str,
-    dir: &Path,
-) -> wiretape_proxy::ProxyHandle {
-    use wiretape_proxy::{tls, Config, Proxy, UpstreamTrust, UpstreamUrl};
-    let upstream_tls = tls::upstream_client_config(&UpstreamTrust::Roots(ca.root_store())).unwrap();
-    let server_tls = ca.local_leaf().unwrap().server_config().unwrap();
-    let mut config = Config::new(
-        UpstreamUrl::parse(upstream).unwrap(),
-        upstream_tls,
-        Some(server_tls),
-    );
-    config.record.dir = Some(dir.to_path_buf());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    Proxy::start(listener, config).await.unwrap()
 }

@@ -45,6 +45,8 @@ pub(crate) struct Upstream {
     pub(crate) addr: SocketAddr,
     /// One entry per connection.
     pub(crate) seen: Arc<Mutex<Vec<Seen>>>,
+    /// Notified whenever a connection's messages grow.
+    arrived: Arc<tokio::sync::Notify>,
     task: JoinHandle<()>,
 }
 
@@ -58,6 +60,29 @@ impl Upstream {
     /// `wss://127.0.0.1:PORT`.
     pub(crate) fn url(&self) -> String {
         format!("wss://{}", self.addr)
+    }
+
+    /// Waits until `check` holds for what the connections saw, checking again whenever a
+    /// message arrives; returns how long that took, or `None` after `within`.
+    pub(crate) async fn wait_until(
+        &self,
+        within: std::time::Duration,
+        check: impl Fn(&[Seen]) -> bool,
+    ) -> Option<std::time::Duration> {
+        let start = tokio::time::Instant::now();
+        let wait = async {
+            loop {
+                // Registered before checking, so a message arriving in between is not missed.
+                let arrived = self.arrived.notified();
+                tokio::pin!(arrived);
+                arrived.as_mut().enable();
+                if check(&self.seen.lock().unwrap()) {
+                    return start.elapsed();
+                }
+                arrived.await;
+            }
+        };
+        tokio::time::timeout(within, wait).await.ok()
     }
 
     /// What the `i`-th connection saw.
@@ -76,8 +101,10 @@ impl Upstream {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let arrived = Arc::new(tokio::sync::Notify::new());
         let acceptor = TlsAcceptor::from(tls);
         let seen_task = seen.clone();
+        let arrived_task = arrived.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else {
@@ -85,15 +112,21 @@ impl Upstream {
                 };
                 let acceptor = acceptor.clone();
                 let seen = seen_task.clone();
+                let arrived = arrived_task.clone();
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(tcp).await else {
                         return;
                     };
-                    serve(tls, seen, behavior).await;
+                    serve(tls, seen, &arrived, behavior).await;
                 });
             }
         });
-        Self { addr, seen, task }
+        Self {
+            addr,
+            seen,
+            arrived,
+            task,
+        }
     }
 }
 
@@ -102,6 +135,7 @@ impl Upstream {
 async fn serve(
     tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
     seen: Arc<Mutex<Vec<Seen>>>,
+    arrived: &tokio::sync::Notify,
     behavior: Behavior,
 ) {
     let index = {
@@ -141,6 +175,7 @@ async fn serve(
     };
     while let Some(Ok(msg)) = ws.next().await {
         seen.lock().unwrap()[index].messages.push(msg.clone());
+        arrived.notify_waiters();
         if behavior == Behavior::DropAfterFirst {
             return; // drops the socket: no close frame
         }
@@ -228,4 +263,62 @@ pub(crate) async fn start_raw(ca: &LocalCa) -> (SocketAddr, JoinHandle<Vec<u8>>)
         }
     });
     (addr, task)
+}
+
+/// A self-signed certificate for an upstream on 127.0.0.1: its PEM file (what a user passes
+/// with `--upstream-ca`) and a server config serving it. Generated at test time; no key is
+/// committed.
+pub(crate) struct SelfSigned {
+    /// The certificate, PEM.
+    pub(crate) pem_file: std::path::PathBuf,
+    /// Serves the certificate.
+    pub(crate) tls: Arc<rustls::ServerConfig>,
+}
+
+impl SelfSigned {
+    /// Made the usual way, `openssl req -x509 ...`: self-signed and marked as a CA
+    /// (basicConstraints CA:TRUE), as OpenSSL's default configuration does.
+    pub(crate) fn openssl(dir: &std::path::Path, name: &str) -> Self {
+        let pem_file = dir.join(format!("{name}.pem"));
+        let key_file = dir.join(format!("{name}-key.pem"));
+        let status = std::process::Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+            .args(["ec_paramgen_curve:P-256", "-nodes", "-days", "2"])
+            .args([
+                "-subj",
+                "/CN=localhost",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ])
+            .arg("-keyout")
+            .arg(&key_file)
+            .arg("-out")
+            .arg(&pem_file)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("run openssl (/usr/bin/openssl)");
+        assert!(status.success(), "openssl req -x509 failed");
+        let (chain, key) = wiretape_fixtures::pki::load_cert_and_key(&pem_file, &key_file).unwrap();
+        Self {
+            pem_file,
+            tls: wiretape_fixtures::pki::server_config(chain, key).unwrap(),
+        }
+    }
+
+    /// Made by rcgen: a self-signed end-entity certificate (not a CA) for `names`.
+    pub(crate) fn rcgen(dir: &std::path::Path, name: &str, names: &[&str]) -> Self {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let cert = rcgen::CertificateParams::new(names)
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let pem_file = dir.join(format!("{name}.pem"));
+        std::fs::write(&pem_file, cert.pem()).unwrap();
+        let key = rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+        Self {
+            pem_file,
+            tls: wiretape_fixtures::pki::server_config(vec![cert.der().clone()], key).unwrap(),
+        }
+    }
 }

@@ -62,3 +62,35 @@ pub(crate) fn node_modules() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| panic!("{} is not in a node_modules/.bin folder", wscat.display()))
 }
+
+/// Runs `wscat --ca CA [-H HEADER].. -c URL -x MESSAGE -w 1`: sends one message, waits a
+/// second for what comes back, and returns wscat's output (stdin stays open until then:
+/// wscat exits as soon as its stdin closes).
+pub(crate) async fn exchange(
+    ca: &std::path::Path,
+    url: &str,
+    headers: &[&str],
+    message: &str,
+) -> std::process::Output {
+    let mut command = Command::new(require());
+    command.arg("--ca").arg(ca);
+    for header in headers {
+        command.args(["-H", header]);
+    }
+    command.args(["-c", url, "-x", message, "-w", "1"]);
+    tokio::task::spawn_blocking(move || {
+        use std::process::Stdio;
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run wscat");
+        let stdin = child.stdin.take();
+        let output = child.wait_with_output().unwrap();
+        drop(stdin);
+        output
+    })
+    .await
+    .unwrap()
+}

@@ -1,0 +1,108 @@
+//! The live view on stderr: one line per connection opened or closed and per message, and
+//! loud notices when recording fails. Payloads are never shown.
+
+use std::io::Write as _;
+
+use wiretape_fixtures::cassette::{Frame, Kind, Open, Sender};
+use wiretape_fixtures::redact::redact_jwts;
+
+/// `#0001 open /ws_api/...?v=3 101` (or `refused`).
+pub(super) fn opened(conn: u64, open: &Open) {
+    line(&format!(
+        "#{conn:04} {} {} {}",
+        match open.status {
+            101 => "open",
+            _ => "refused",
+        },
+        open.url,
+        open.status
+    ));
+}
+
+/// `#0001 closed by client 1000 "bye"`.
+pub(super) fn closed(conn: u64, by: &str, how: &str) {
+    line(&format!("#{conn:04} closed by {by} {how}"));
+}
+
+/// One message: see [`message_line`].
+pub(super) fn message(conn: u64, frame: &Frame, size: usize) {
+    line(&message_line(conn, frame, size));
+}
+
+/// A recording failure must not go unnoticed: stderr (even with `--quiet`) and the log.
+/// The message includes the error's source chain: `cannot access FILE: No space left on device`.
+pub(super) fn loud(conn: u64, err: &dyn std::error::Error) {
+    let mut cause = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        cause.push_str(&format!(": {inner}"));
+        source = inner.source();
+    }
+    tracing::error!(conn, %cause, "recording failed");
+    line(&format!(
+        "wiretape: RECORDING FAILED for connection #{conn:04}: {cause} \
+         (the relay goes on; the cassette written so far stays readable)"
+    ));
+}
+
+fn line(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}");
+}
+
+/// `#0001 > text cm.ConsumerRequestConversation id=1 62 B`: direction, kind, the JSON `type`
+/// and `id`/`reqId` when the payload has them (JWT-shaped text redacted), size. Payloads
+/// themselves are never shown.
+fn message_line(conn: u64, frame: &Frame, size: usize) -> String {
+    let arrow = match frame.from {
+        Sender::Client => '>',
+        Sender::Server => '<',
+    };
+    let kind = match frame.kind {
+        Kind::Text => "text",
+        Kind::Binary => "binary",
+        Kind::Ping => "ping",
+        Kind::Pong => "pong",
+        Kind::Close => "close",
+    };
+    let mut line = format!("#{conn:04} {arrow} {kind:<6}");
+    if let Some(obj) = frame.json.as_ref().and_then(|j| j.as_object()) {
+        if let Some(t) = obj.get("type").and_then(|t| t.as_str()) {
+            line.push(' ');
+            line.push_str(t);
+        }
+        for key in ["id", "reqId"] {
+            if let Some(id) = obj.get(key) {
+                let id = id.as_str().map_or_else(|| id.to_string(), str::to_owned);
+                line.push_str(&format!(" {key}={id}"));
+            }
+        }
+    }
+    if let Some(code) = frame.code {
+        line.push_str(&format!(" {code}"));
+    }
+    line.push_str(&format!(" {size} B"));
+    // A `type` or id is the client's text: never let a token through it.
+    redact_jwts(&line).unwrap_or(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_lines_show_type_and_ids_but_never_payloads() {
+        let frame = Frame::from_payload(
+            0,
+            Sender::Client,
+            Kind::Text,
+            br#"{"kind":"req","id":1,"type":"cm.ConsumerRequestConversation","body":{"secret":"x"}}"#,
+        );
+        let line = message_line(1, &frame, 62);
+        assert_eq!(
+            line,
+            "#0001 > text   cm.ConsumerRequestConversation id=1 62 B"
+        );
+        assert!(!line.contains("secret"));
+    }
+}
