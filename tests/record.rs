@@ -381,3 +381,32 @@ async fn shutdown_closes_open_connections_with_1001_and_finishes_their_cassettes
     assert!(cassette.complete);
     assert_eq!(cassette.end.as_ref().unwrap().by, EndedBy::Proxy);
 }
+
+/// A bearer token in the URL path (LivePerson's agent socket:
+/// `/ws_api/account/{acct}/messaging/brand/{bearer}`) reaches the upstream unchanged but never
+/// the cassette, its file name or the live view.
+#[tokio::test]
+async fn a_token_in_the_url_path_is_forwarded_but_never_recorded() {
+    let (proxied, upstream) = Proxied::echo().await;
+    let path = "/ws_api/account/12345/messaging/brand/s3cr3t-bearer-token?v=2.1";
+    let mut client = proxied.connect(path).await;
+    client.send(Message::text("hi")).await.unwrap();
+    assert_eq!(next(&mut client).await, Message::text("hi"));
+    client.close(None).await.unwrap();
+    while client.next().await.is_some() {}
+    let (cassettes, _dir) = proxied.finish().await;
+    assert_eq!(
+        upstream.seen(0).uri,
+        path,
+        "the upstream gets the real path"
+    );
+    let cassette = &cassettes[0];
+    assert_eq!(
+        cassette.open.url,
+        "/ws_api/account/12345/messaging/brand/<redacted>?v=2.1"
+    );
+    let file = cassette.path.file_name().unwrap().to_string_lossy();
+    assert!(!file.contains("s3cr3t"), "{file}");
+    let text = std::fs::read_to_string(&cassette.path).unwrap();
+    assert!(!text.contains("s3cr3t"), "{text}");
+}

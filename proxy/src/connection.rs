@@ -144,7 +144,8 @@ pub(crate) async fn forward<B>(mut req: Request<B>, shared: Arc<Shared>) -> Resp
         .uri()
         .path_and_query()
         .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
-    let mut open = Open::new(conn, path_and_query.clone());
+    // The cassette keeps the URL without credentials (the agent socket's bearer is in its path).
+    let mut open = Open::new(conn, config.record.redactor.url(&path_and_query));
     open.upstream = Some(config.upstream.origin());
     open.headers = req
         .headers()

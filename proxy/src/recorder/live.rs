@@ -4,19 +4,25 @@
 use std::io::Write as _;
 
 use wiretape_fixtures::cassette::{Frame, Kind, Open, Sender};
-use wiretape_fixtures::redact::redact_jwts;
+use wiretape_fixtures::redact::{redact_text, redact_url};
 
 /// `#0001 open /ws_api/...?v=3 101` (or `refused`).
 pub(super) fn opened(conn: u64, open: &Open) {
-    line(&format!(
+    line(&opened_line(conn, open));
+}
+
+/// The open line; a credential in the URL never shows, even when the cassette keeps it
+/// (`--no-redact` is about the cassette, not the terminal).
+fn opened_line(conn: u64, open: &Open) -> String {
+    format!(
         "#{conn:04} {} {} {}",
         match open.status {
             101 => "open",
             _ => "refused",
         },
-        open.url,
+        redact_url(&open.url),
         open.status
-    ));
+    )
 }
 
 /// `#0001 closed by client 1000 "bye"`.
@@ -83,7 +89,7 @@ fn message_line(conn: u64, frame: &Frame, size: usize) -> String {
     }
     line.push_str(&format!(" {size} B"));
     // A `type` or id is the client's text: never let a token through it.
-    redact_jwts(&line).unwrap_or(line)
+    redact_text(&line).into_owned()
 }
 
 #[cfg(test)]
@@ -104,5 +110,15 @@ mod tests {
             "#0001 > text   cm.ConsumerRequestConversation id=1 62 B"
         );
         assert!(!line.contains("secret"));
+    }
+
+    #[test]
+    fn the_open_line_never_shows_a_token_in_the_url() {
+        let mut open = Open::new(2, "/ws_api/account/1/messaging/brand/s3cr3t?v=2.1");
+        open.status = 101;
+        assert_eq!(
+            opened_line(2, &open),
+            "#0002 open /ws_api/account/1/messaging/brand/<redacted>?v=2.1 101"
+        );
     }
 }
