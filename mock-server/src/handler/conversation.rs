@@ -12,7 +12,7 @@ use crate::protocol::{
 };
 use crate::scenario::runner::ConsumerEvent;
 use crate::scenario::{Survey, Trigger};
-use crate::validation::Rule;
+use crate::validation::{Finding, Rule};
 
 /// Creates a conversation; the creating socket is subscribed to its MAIN dialog at once (as
 /// in the seed tutorial). A consumer has at most one open conversation.
@@ -27,12 +27,12 @@ pub(super) fn request(
     hub.with_state(|s| {
         if let Some(open) = s.open_conversation_of(&account, consumer) {
             let open_id = s.conversations[open].id.clone();
-            return Err(Rejection::bad_request(
+            return Err(Rejection::from(Finding::violation(
                 Rule::State,
                 "type",
                 Value::String("cm.ConsumerRequestConversation".into()),
                 format!("consumer already has an open conversation {open_id}; close it first"),
-            ));
+            )));
         }
         let conversation_id = Uuid::new_v4().to_string();
         let mut conversation = Conversation::new(
@@ -83,12 +83,12 @@ pub(super) fn update_field(
             .conversation_index(conversation_id)
             .filter(|&i| s.conversations[i].consumer_id == consumer)
             .ok_or_else(|| {
-                Rejection::bad_request(
+                Rejection::from(Finding::violation(
                     Rule::Dialog,
                     "body.conversationId",
                     Value::String(conversation_id.to_owned()),
                     format!("conversation {conversation_id} is not one of your conversations"),
-                )
+                ))
             })?;
         // Every change is checked before any is applied.
         let c = &s.conversations[conv];
@@ -170,7 +170,7 @@ fn dialog_of(c: &Conversation, dialog_id: Option<&str>) -> Result<usize, Rejecti
         return Ok(0);
     };
     c.dialog_index(dialog_id).ok_or_else(|| {
-        Rejection::bad_request(
+        Rejection::from(Finding::violation(
             Rule::Dialog,
             "body.conversationField.dialog.dialogId",
             Value::String(dialog_id.to_owned()),
@@ -178,7 +178,7 @@ fn dialog_of(c: &Conversation, dialog_id: Option<&str>) -> Result<usize, Rejecti
                 "dialog {dialog_id} is not a dialog of conversation {}",
                 c.id
             ),
-        )
+        ))
     })
 }
 

@@ -68,7 +68,7 @@ fn rejection(finding: Finding) -> Rejection {
 }
 
 fn violation(rule: Rule, field: &str, value: &Value, message: String) -> Rejection {
-    Rejection::bad_request(rule, field, value.clone(), message)
+    Rejection::from(Finding::violation(rule, field, value.clone(), message))
 }
 
 /// `ms.GenerateURLForUploadFile` `{fileSize, fileType}`: a URL signed for `PUT` on a new path

@@ -11,7 +11,7 @@ use crate::model::{DialogAt, Role};
 use crate::protocol::{notification, response, types, Publish, PublishKind, Rejection, ReqId};
 use crate::scenario::runner::ConsumerEvent;
 use crate::scenario::Trigger;
-use crate::validation::{self, DialogView, Rule};
+use crate::validation::{self, DialogView, Finding, Rule};
 
 /// Serves `ms.PublishEvent`.
 pub(super) fn publish(
@@ -217,21 +217,21 @@ fn own_dialog(
     let at = s
         .consumer_dialog(account, consumer, dialog_id)
         .ok_or_else(|| {
-            Rejection::bad_request(
+            Rejection::from(Finding::violation(
                 Rule::Dialog,
                 "body.dialogId",
                 Value::String(dialog_id.to_owned()),
                 format!("dialog {dialog_id} is not a dialog of your conversations"),
-            )
+            ))
         })?;
     if let Some(given) = conversation_id {
         if given != s.conversations[at.conv].id {
-            return Err(Rejection::bad_request(
+            return Err(Rejection::from(Finding::violation(
                 Rule::Body,
                 "body.conversationId",
                 Value::String(given.to_owned()),
                 format!("conversationId {given} does not own dialog {dialog_id}"),
-            ));
+            )));
         }
     }
     Ok(at)

@@ -12,6 +12,7 @@ use crate::config::Auth;
 use crate::hub::Hub;
 use crate::model::now_ms;
 use crate::protocol::{response, string_response, types, Rejection, ReqId};
+use crate::validation::Finding;
 
 /// `InitConnection`: authenticates a header-less socket, re-confirms an authenticated one, or
 /// steps an unauthenticated identity up to an authenticated consumer (see [`step_up`]); takes
@@ -131,12 +132,12 @@ pub(super) fn user_profile(
         Some(user) if user == consumer => own_profile(hub, ctx, consumer),
         Some(user) if user == agent => profile(agent, "ASSIGNED_AGENT", "wiretape", "agent"),
         Some(user) => {
-            return Err(Rejection::bad_request(
+            return Err(Rejection::from(Finding::violation(
                 crate::validation::Rule::Body,
                 "body",
                 Value::String(user.to_owned()),
                 format!("no user profile for {user:?}; known: yourself and agent {agent}"),
-            ))
+            )))
         }
     };
     Ok(Reply::one(response(

@@ -90,8 +90,12 @@ pub(crate) fn handle_text(hub: &Hub, ctx: &mut ConnCtx, text: &str) -> Reply {
             Ok(properties) => properties,
             Err(invalid) => {
                 let field = format!("headers[].{}", invalid.field);
-                let rejection =
-                    Rejection::bad_request(Rule::Body, field, invalid.value, invalid.message);
+                let rejection = Rejection::from(Finding::violation(
+                    Rule::Body,
+                    field,
+                    invalid.value,
+                    invalid.message,
+                ));
                 return reject(hub, ctx, Some(&env.id), Some(&env.req_type), &rejection);
             }
         };
@@ -167,12 +171,12 @@ fn charge(hub: &Hub, ctx: &ConnCtx, per_second: u32) -> bool {
 
 /// Serves a binary frame: the API speaks JSON text only.
 pub(crate) fn handle_binary(hub: &Hub, ctx: &mut ConnCtx, len: usize) -> Reply {
-    let rejection = Rejection::bad_request(
+    let rejection = Rejection::from(Finding::violation(
         Rule::Frame,
         "frame",
         Value::from(len),
         format!("binary frame of {len} bytes refused; send JSON requests as text frames"),
-    );
+    ));
     reject(hub, ctx, None, None, &rejection)
 }
 

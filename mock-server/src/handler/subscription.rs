@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{ConnCtx, Reply};
 use crate::hub::{ExSubscription, Hub};
 use crate::protocol::{notification, response, string_response, types, ExFilter, Rejection, ReqId};
-use crate::validation::Rule;
+use crate::validation::{Finding, Rule};
 
 /// Subscribes the socket to its consumer's conversation metadata: the response, then one
 /// notification with every matching conversation (`changes: []` when none), then changes.
@@ -73,12 +73,12 @@ pub(super) fn unsubscribe(
         if removed {
             Ok(Reply::texts([string_response(Some(id), 200, "OK")]))
         } else {
-            Err(Rejection::bad_request(
+            Err(Rejection::from(Finding::violation(
                 Rule::Body,
                 "body.subscriptionId",
                 Value::String(subscription_id.to_owned()),
                 format!("{subscription_id} is not a subscription of this connection"),
-            ))
+            )))
         }
     })
 }

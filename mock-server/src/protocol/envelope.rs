@@ -9,7 +9,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use super::Rejection;
-use crate::validation::{short, Rule};
+use crate::validation::{short, Finding, Rule};
 
 /// Longest request id accepted (reference §2: 1–64 characters).
 const MAX_ID_CHARS: usize = 64;
@@ -57,19 +57,19 @@ impl Envelope {
             unparsed(
                 None,
                 None,
-                Rejection::bad_request(
+                Rejection::from(Finding::violation(
                     Rule::Frame,
                     "frame",
                     start.clone(),
                     format!("frame {} is not JSON ({e})", short(&start)),
-                ),
+                )),
             )
         })?;
         let Value::Object(map) = value else {
             return Err(unparsed(
                 None,
                 None,
-                Rejection::bad_request(
+                Rejection::from(Finding::violation(
                     Rule::Frame,
                     "frame",
                     value.clone(),
@@ -78,7 +78,7 @@ impl Envelope {
                         json_kind(&value),
                         short(&value)
                     ),
-                ),
+                )),
             ));
         };
         Self::from_map(map)
@@ -102,12 +102,12 @@ impl Envelope {
             None => {}
             Some(Value::String(kind)) if kind == "req" => {}
             Some(other) => {
-                return Err(fail(Rejection::bad_request(
+                return Err(fail(Rejection::from(Finding::violation(
                     Rule::Envelope,
                     "kind",
                     other.clone(),
                     format!("kind must be \"req\", got {}", short(other)),
-                )))
+                ))))
             }
         }
         let id = match id {
@@ -122,12 +122,12 @@ impl Envelope {
             } else {
                 format!("type must be a non-empty string, got {}", short(&value))
             };
-            return Err(fail(Rejection::bad_request(
+            return Err(fail(Rejection::from(Finding::violation(
                 Rule::Envelope,
                 "type",
                 value,
                 message,
-            )));
+            ))));
         };
         let body = map.remove("body").filter(|b| !b.is_null());
         Ok(Self {
@@ -154,7 +154,7 @@ fn parse_id(value: &Value) -> Result<ReqId, Rejection> {
         Value::String(s) if !s.is_empty() && s.chars().count() <= MAX_ID_CHARS => {
             Ok(ReqId(s.clone()))
         }
-        Value::String(s) => Err(Rejection::bad_request(
+        Value::String(s) => Err(Rejection::from(Finding::violation(
             Rule::Envelope,
             "id",
             value.clone(),
@@ -162,9 +162,9 @@ fn parse_id(value: &Value) -> Result<ReqId, Rejection> {
                 "id must be 1 to {MAX_ID_CHARS} characters, got {} characters",
                 s.chars().count()
             ),
-        )),
+        ))),
         Value::Number(n) if n.is_u64() || n.is_i64() => Ok(ReqId(n.to_string())),
-        other => Err(Rejection::bad_request(
+        other => Err(Rejection::from(Finding::violation(
             Rule::Envelope,
             "id",
             other.clone(),
@@ -173,7 +173,7 @@ fn parse_id(value: &Value) -> Result<ReqId, Rejection> {
                 json_kind(other),
                 short(other)
             ),
-        )),
+        ))),
     }
 }
 

@@ -75,29 +75,26 @@ pub(crate) struct Rejection {
     pub finding: Box<Finding>,
 }
 
-impl Rejection {
-    /// A 400 for a violation of `rule`.
-    pub(crate) fn bad_request(
-        rule: Rule,
-        field: impl Into<String>,
-        value: Value,
-        message: impl Into<String>,
-    ) -> Self {
+/// A violation answered with a 400, the usual refusal.
+impl From<Finding> for Rejection {
+    fn from(finding: Finding) -> Self {
         Self {
             code: 400,
-            finding: Box::new(Finding::violation(rule, field, value, message)),
+            finding: Box::new(finding),
         }
     }
+}
 
+impl Rejection {
     /// A 400 for a request on a closed conversation or dialog: answered with the live
     /// service's exact string (rule `conversation-open`).
     pub(crate) fn closed(field: &str, id: &str, message: impl Into<String>) -> Self {
-        Self::bad_request(
+        Self::from(Finding::violation(
             Rule::ConversationOpen,
             field,
             Value::String(id.to_owned()),
             message,
-        )
+        ))
     }
 
     /// A 401 (authentication).

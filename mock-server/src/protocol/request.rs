@@ -151,19 +151,24 @@ impl ConsumerRequest {
                 ConsumerRequest::GenerateDownloadUrl(object(body, "body")?.clone())
             }
             other => {
-                return Err(Rejection::bad_request(
+                return Err(Rejection::from(Finding::violation(
                     Rule::UnknownType,
                     "type",
                     Value::String(other.to_owned()),
                     format!("unknown request type {other:?} for the consumer endpoint"),
-                ))
+                )))
             }
         })
     }
 }
 
 pub(super) fn bad(field: &str, value: &Value, message: String) -> Rejection {
-    Rejection::bad_request(Rule::Body, field, value.clone(), message)
+    Rejection::from(Finding::violation(
+        Rule::Body,
+        field,
+        value.clone(),
+        message,
+    ))
 }
 
 pub(super) fn object<'a>(
@@ -293,12 +298,12 @@ fn check_event(
         PublishKind::Content => {
             let content_type = match event.get("contentType") {
                 None => {
-                    tolerated.push(Finding::warning(
+                    tolerated.push(Finding::violation(
                         Rule::Schema,
                         "body.event.contentType",
                         Value::Null,
                         "contentType is missing; ms/TextValue.json requires it (text/plain for text)",
-                    ));
+                    ).into_warning());
                     event.insert("contentType".into(), Value::from("text/plain"));
                     "text/plain"
                 }
@@ -337,12 +342,15 @@ fn check_event(
         PublishKind::ChatState => match event.get("chatState") {
             Some(Value::String(s)) if CHAT_STATES.contains(&s.as_str()) => Ok(tolerated),
             Some(Value::String(s)) if s == SERVER_CHAT_STATE => {
-                tolerated.push(Finding::warning(
-                    Rule::Schema,
-                    "body.event.chatState",
-                    Value::from(s.as_str()),
-                    format!("chatState {s} is not in ms/ChatStateEvent.json"),
-                ));
+                tolerated.push(
+                    Finding::violation(
+                        Rule::Schema,
+                        "body.event.chatState",
+                        Value::from(s.as_str()),
+                        format!("chatState {s} is not in ms/ChatStateEvent.json"),
+                    )
+                    .into_warning(),
+                );
                 Ok(tolerated)
             }
             other => {

@@ -173,12 +173,15 @@ pub(super) fn check_sequences(
         }
         let at = format!("{field}[{i}]");
         if !seen.insert(seq) {
-            findings.push(Finding::warning(
-                Rule::DuplicateSequence,
-                at,
-                Value::from(seq),
-                format!("sequence {seq} is listed more than once"),
-            ));
+            findings.push(
+                Finding::violation(
+                    Rule::DuplicateSequence,
+                    at,
+                    Value::from(seq),
+                    format!("sequence {seq} is listed more than once"),
+                )
+                .into_warning(),
+            );
             continue;
         }
         let Some(event) = dialog.event(seq) else {
@@ -228,30 +231,39 @@ pub(super) fn transition_warnings(
 ) {
     let earlier = dialog.receipt_statuses(seq, consumer_id);
     if earlier.contains(&status) {
-        findings.push(Finding::warning(
-            Rule::Repeat,
-            at,
-            Value::from(seq),
-            format!("{status} of sequence {seq} was already published; stored again"),
-        ));
+        findings.push(
+            Finding::violation(
+                Rule::Repeat,
+                at,
+                Value::from(seq),
+                format!("{status} of sequence {seq} was already published; stored again"),
+            )
+            .into_warning(),
+        );
         return;
     }
     match status {
         ReceiptStatus::Read if !earlier.contains(&ReceiptStatus::Accept) => {
-            findings.push(Finding::warning(
-                Rule::Transition,
-                at,
-                Value::from(seq),
-                format!("READ of sequence {seq} without an earlier ACCEPT"),
-            ));
+            findings.push(
+                Finding::violation(
+                    Rule::Transition,
+                    at,
+                    Value::from(seq),
+                    format!("READ of sequence {seq} without an earlier ACCEPT"),
+                )
+                .into_warning(),
+            );
         }
         ReceiptStatus::Accept if earlier.contains(&ReceiptStatus::Read) => {
-            findings.push(Finding::warning(
-                Rule::Transition,
-                at,
-                Value::from(seq),
-                format!("ACCEPT of sequence {seq} after its READ"),
-            ));
+            findings.push(
+                Finding::violation(
+                    Rule::Transition,
+                    at,
+                    Value::from(seq),
+                    format!("ACCEPT of sequence {seq} after its READ"),
+                )
+                .into_warning(),
+            );
         }
         _ => {}
     }

@@ -74,16 +74,11 @@ impl Finding {
         }
     }
 
-    /// A warning about `rule`.
-    pub fn warning(
-        rule: Rule,
-        field: impl Into<String>,
-        value: Value,
-        message: impl Into<String>,
-    ) -> Self {
+    /// The same finding as a warning: accepted, but worth a look.
+    pub fn into_warning(self) -> Self {
         Self {
             severity: Severity::Warning,
-            ..Self::violation(rule, field, value, message)
+            ..self
         }
     }
 
