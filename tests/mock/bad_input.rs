@@ -14,7 +14,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::Message;
 use wiretape_mock_server::client::{self, Consumer};
-use wiretape_mock_server::{MockServer, ReceiptStatus, Rule, Verdict, CONVERSATION_IS_CLOSE};
+use wiretape_mock_server::{
+    MockServer, ReceiptStatus, Rule, Strictness, Verdict, CONVERSATION_IS_CLOSE,
+};
 
 use super::receipt_as_sent;
 
@@ -168,22 +170,7 @@ fn receipt_cases(d: &str, theirs: &str) -> Vec<Case> {
 /// A server with a manual agent; a consumer whose conversation has agent messages 0 and 1,
 /// its own message 2 and the agent's receipt 3; and another consumer's conversation.
 async fn setup() -> (MockServer, Consumer, String, String) {
-    let server = MockServer::builder().manual_agent().start().await;
-    let mut c = Consumer::connect(&server).await;
-    let conv = c.create_conversation().await;
-    let agent = server.agent();
-    agent.join(&conv).unwrap();
-    agent.say(&conv, "first").unwrap();
-    agent.say(&conv, "second").unwrap();
-    let own = c
-        .request(client::publish(
-            100,
-            &conv,
-            json!({"type":"ContentEvent","contentType":"text/plain","message":"mine"}),
-        ))
-        .await;
-    assert_eq!(own["body"]["sequence"], 2, "{own}");
-    agent.receipt(&conv, ReceiptStatus::Accept, &[2]).unwrap();
+    let (server, c, conv) = super::validation::setup(Strictness::Standard).await;
     let mut other = Consumer::connect_with_token(&server, Some("someone-else")).await;
     let theirs = other.create_conversation().await;
     (server, c, conv, theirs)

@@ -13,7 +13,7 @@ use super::receipt_as_sent;
 
 /// A server with a manual agent, a consumer with an open conversation in which the agent said
 /// two messages (0, 1), the consumer one (2) and the agent acknowledged it (3).
-async fn setup(strictness: Strictness) -> (MockServer, Consumer, String) {
+pub(crate) async fn setup(strictness: Strictness) -> (MockServer, Consumer, String) {
     let server = MockServer::builder()
         .manual_agent()
         .strictness(strictness)
