@@ -108,7 +108,8 @@ pub(crate) struct MockArgs {
     /// The real endpoint for --record-missing, `wss://HOST[:PORT]`.
     #[arg(long, value_name = "URL", requires = "record_missing")]
     upstream: Option<String>,
-    /// Extra CA certificate (PEM) to trust for --upstream. Repeatable.
+    /// Extra CA certificate (PEM) to trust for --upstream; a self-signed certificate given
+    /// here is pinned (accepted when the upstream presents exactly it). Repeatable.
     #[arg(long, value_name = "FILE.pem", requires = "upstream")]
     upstream_ca: Vec<PathBuf>,
 }

@@ -29,7 +29,9 @@ pub(crate) struct RecordArgs {
     #[arg(long, default_value = "recordings", value_name = "DIR")]
     out: PathBuf,
     /// Extra CA certificate (PEM) to trust for the upstream, on top of the platform's and
-    /// Mozilla's roots. Repeatable.
+    /// Mozilla's roots; a self-signed certificate given here (e.g. made by `openssl req -x509`)
+    /// is pinned: accepted when the upstream presents exactly it, its host name still checked.
+    /// Repeatable.
     #[arg(long, value_name = "FILE.pem")]
     upstream_ca: Vec<PathBuf>,
     /// Do not verify the upstream's certificate (logged as a warning).
