@@ -5,6 +5,7 @@
 
 pub(crate) mod client;
 pub(crate) mod json;
+pub(crate) mod npm;
 pub(crate) mod process;
 pub(crate) mod proxy;
 pub(crate) mod upstream;

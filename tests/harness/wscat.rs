@@ -1,66 +1,23 @@
-//! Locating the real `wscat` client, installing it into `.ci/node_modules` on first use.
+//! Locating the real `wscat` client (installed into `.ci/node_modules` on first use) and
+//! running it.
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::OnceLock;
-
-/// The wscat version the README's recipes are written for.
-pub(crate) const VERSION: &str = "6.1.0";
 
 fn local() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".ci/node_modules/.bin/wscat")
+    super::npm::node_modules().join(".bin/wscat")
 }
 
 /// The `wscat` executable: `$WIRETAPE_WSCAT`, else `.ci/node_modules/.bin/wscat`, installed
-/// there with npm (not globally) the first time a test needs it. Panics with what to do when
-/// npm is missing: a test that needs wscat fails, it is never skipped.
+/// there with npm (not globally, see [`super::npm`]) the first time a test needs it.
 pub(crate) fn require() -> PathBuf {
-    static WSCAT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    WSCAT
-        .get_or_init(|| {
-            if let Some(p) = std::env::var_os("WIRETAPE_WSCAT") {
-                return Ok(PathBuf::from(p));
-            }
-            if local().exists() {
-                return Ok(local());
-            }
-            let prefix = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".ci");
-            let status = Command::new("npm")
-                .args([
-                    "install",
-                    "--no-save",
-                    "--no-package-lock",
-                    "--no-audit",
-                    "--no-fund",
-                ])
-                .arg("--prefix")
-                .arg(&prefix)
-                .arg(format!("wscat@{VERSION}"))
-                .status()
-                .map_err(|e| {
-                    format!("cannot run npm to install wscat ({e}); install Node.js and npm")
-                })?;
-            if !status.success() || !local().exists() {
-                return Err(format!(
-                    "npm install --prefix .ci wscat@{VERSION} failed ({status}); \
-                     or set WIRETAPE_WSCAT to a wscat 6 executable"
-                ));
-            }
-            Ok(local())
-        })
-        .clone()
-        .unwrap_or_else(|e| panic!("wscat unavailable: {e}"))
-}
-
-/// The `node_modules` folder wscat was installed into (it holds `ws`, the WebSocket library
-/// of node-based clients), for `NODE_PATH`; installs wscat first if needed.
-pub(crate) fn node_modules() -> PathBuf {
-    let wscat = require();
-    wscat
-        .parent()
-        .and_then(|bin| bin.parent())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| panic!("{} is not in a node_modules/.bin folder", wscat.display()))
+    match std::env::var_os("WIRETAPE_WSCAT") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            super::npm::require();
+            local()
+        }
+    }
 }
 
 /// Runs `wscat --ca CA [-H HEADER].. -c URL -x MESSAGE -w 1`: sends one message, waits a
