@@ -50,3 +50,14 @@ pub(crate) fn require() -> PathBuf {
         .clone()
         .unwrap_or_else(|e| panic!("npm packages unavailable: {e}"))
 }
+
+/// A `NODE_PATH` under which `require('ws')` is the current `ws` (wscat's, 8.x), not the 1.x
+/// that node-agent-sdk brings to the top of `.ci/node_modules`.
+pub(crate) fn node_path_for_ws() -> String {
+    let modules = require();
+    format!(
+        "{}:{}",
+        modules.join("wscat/node_modules").display(),
+        modules.display()
+    )
+}

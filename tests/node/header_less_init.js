@@ -7,6 +7,7 @@
 'use strict';
 const fs = require('fs');
 const WebSocket = require('ws');
+if (!WebSocket.WebSocketServer) { console.error('ws 8 expected, got an older ws'); process.exit(1); }
 
 const [url, caFile, jwt] = process.argv.slice(2);
 const ws = new WebSocket(url, { ca: fs.readFileSync(caFile) });
