@@ -4,6 +4,8 @@
 //! the real wscat; client properties and the post-conversation survey (`survey.rs`).
 
 mod bad_input;
+// CSDS, the IdP and the agent login service (issue 11, item 1); curl against the binary.
+mod discovery;
 mod files;
 mod protocol;
 // LivePerson's published samples and tutorials, as printed (issue 10).

@@ -9,6 +9,7 @@ use std::time::Duration;
 use rustls::{ClientConfig, ServerConfig};
 use wiretape_fixtures::pki::LocalCa;
 
+use crate::discovery::Discovery;
 use crate::files::FileSharing;
 use crate::replay::Replay;
 use crate::scenario::Scenario;
@@ -47,6 +48,8 @@ pub struct Config {
     pub replay: Option<Replay>,
     /// File sharing: upload/download URL validity and the in-memory store's bounds.
     pub files: FileSharing,
+    /// CSDS, the IdP and the agent login service: pinned agent credentials, validities.
+    pub discovery: Discovery,
 }
 
 impl Default for Config {
@@ -66,6 +69,7 @@ impl Default for Config {
             control_api: ControlAccess::LoopbackOnly,
             replay: None,
             files: FileSharing::default(),
+            discovery: Discovery::default(),
         }
     }
 }

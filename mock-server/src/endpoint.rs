@@ -36,7 +36,8 @@ use crate::session::{self, Live, Service};
 pub(crate) fn router(hub: Arc<Hub>, library: Option<Arc<Library>>) -> Router {
     let router = Router::new()
         .nest("/mock/api", crate::control::router())
-        .merge(crate::storage::router());
+        .merge(crate::storage::router())
+        .merge(crate::discovery::router(hub.discovery.clone()));
     let router = match library {
         Some(library) => router.fallback(move |State(hub), req| replay_socket(hub, library, req)),
         None => router

@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Auth, ControlAccess, Strictness, Timeouts};
+use crate::discovery::{Directory, Discovery};
 use crate::files::{FileSharing, FileStore};
 use crate::journal::Journal;
 use crate::model::{now_ms, ClosedBy, Conversation, Dialog, DialogAt};
@@ -42,6 +43,8 @@ pub(crate) struct Settings {
     pub files: FileSharing,
     /// The post-conversation survey `MULTI_DIALOG` clients get (the scenario's), if any.
     pub survey: Option<Survey>,
+    /// CSDS, IdP and agent login settings.
+    pub discovery: Discovery,
 }
 
 impl Settings {
@@ -130,6 +133,9 @@ pub(crate) struct Hub {
     /// Uploaded files and the key their URLs are signed with (its own lock: the storage
     /// routes never touch `state`).
     pub files: FileStore,
+    /// The discovery routes' state, logged-in agents included (`discovery.sessions.lookup`
+    /// tells the agent socket who a bearer is); its own lock, like `files`.
+    pub discovery: Arc<Directory>,
     next_connection: AtomicU64,
 }
 
@@ -142,6 +148,10 @@ impl Hub {
         let (agent_events, rx) = mpsc::channel(QUEUE_CAPACITY);
         let hub = Self {
             files: FileStore::new(settings.files.clone()),
+            discovery: Arc::new(Directory::new(
+                settings.discovery.clone(),
+                settings.account.clone(),
+            )),
             state: Mutex::new(State::default()),
             settings,
             revision: watch::channel(0).0,

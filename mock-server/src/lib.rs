@@ -70,6 +70,9 @@
 //! - `agent`: the [`Agent`] handle.
 //! - `scenario`: [`Scenario`] files (rules and the [`Survey`]) and the runner playing them.
 //! - `control`: the HTTP control API under `/mock/api/`.
+//! - `discovery`: CSDS (`baseURI.json`, JSONP), the consumer IdP (`signup`, `authenticate`)
+//!   and the agent login service (`login`, `refresh`, `logout`) on the same port
+//!   ([`Discovery`]); its `sessions` tell the agent socket who a bearer is.
 //! - `replay`: cassettes drive the mock ([`Replay`]): handshake matching, frame matching,
 //!   scheduling, receipt validation against what was replayed; a replayed connection is a
 //!   `session::Service` like a live one.
@@ -89,6 +92,7 @@ mod client_properties;
 mod config;
 mod conn;
 mod control;
+mod discovery;
 mod endpoint;
 mod error;
 mod expect;
@@ -124,6 +128,7 @@ pub use config::{
     AgentMode, Auth, Config, ControlAccess, Listen, Strictness, Timeouts, TlsIdentity, Transport,
     DEFAULT_ACCOUNT,
 };
+pub use discovery::{AgentLogin, Discovery};
 pub use error::{AgentError, Error};
 pub use expect::{ExpectedReceipt, Unmet, UnmetViolation};
 pub use files::{FileSharing, LENIENT_MAX_FILE_BYTES, MAX_FILE_BYTES, MAX_PREVIEW_BYTES};

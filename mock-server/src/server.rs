@@ -15,6 +15,7 @@ use crate::config::{
     AgentMode, Auth, Config, ControlAccess, Listen, Strictness, Timeouts, TlsIdentity, Transport,
     DEFAULT_ACCOUNT,
 };
+use crate::discovery::{AgentLogin, Discovery};
 use crate::hub::{Hub, Settings};
 use crate::journal::{ReceiptRecord, Report, ViolationRecord};
 use crate::replay::Replay;
@@ -92,6 +93,7 @@ impl MockServer {
             control_api: config.control_api,
             files: config.files,
             survey: scenario.survey.clone(),
+            discovery: config.discovery,
         };
         let replay = config
             .replay
@@ -354,6 +356,22 @@ impl MockServerBuilder {
     /// how many bytes and files the in-memory store keeps.
     pub fn file_sharing(mut self, files: crate::FileSharing) -> Self {
         self.config.files = files;
+        self
+    }
+
+    /// CSDS, IdP and agent login settings (default: any agent credentials, 1 h tokens,
+    /// 30 min sessions).
+    pub fn discovery(mut self, discovery: Discovery) -> Self {
+        self.config.discovery = discovery;
+        self
+    }
+
+    /// Agents must log in with exactly this username and password (`--agent-login`).
+    pub fn agent_login(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
+        self.config.discovery.agent_login = Some(AgentLogin {
+            username: username.into(),
+            password: password.into(),
+        });
         self
     }
 

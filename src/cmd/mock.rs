@@ -14,8 +14,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use wiretape_fixtures::cassette::Cassette;
 use wiretape_mock_server::{
-    AgentMode, Auth, Config, ControlAccess, FileSharing, Listen, MatchMode, MockServer, Replay,
-    ReplayFallback, Scenario, Speed, Strictness, Timeouts, TlsIdentity, Transport,
+    AgentLogin, AgentMode, Auth, Config, ControlAccess, Discovery, FileSharing, Listen, MatchMode,
+    MockServer, Replay, ReplayFallback, Scenario, Speed, Strictness, Timeouts, TlsIdentity,
+    Transport,
 };
 use wiretape_proxy::{tls, Forwarder, UpstreamTrust, UpstreamUrl};
 
@@ -36,6 +37,9 @@ const EXIT_INVALID_RECEIPTS: u8 = 3;
     (or, replaying, if a client frame did not match or a recorded one was never sent),\n\
     2 on a tool error.\n\n\
     Any account id works in the URL (12345678 above is only an example); --account ID pins one.\n\n\
+    The tutorial's prerequisites, offline (CSDS, then the IdP's signup):\n  \
+    curl --cacert \"$(wiretape ca)\" \"https://127.0.0.1:8443/api/account/12345678/service/baseURI.json?version=1.0\"\n  \
+    curl --cacert \"$(wiretape ca)\" -X POST https://127.0.0.1:8443/api/account/12345678/signup\n\n\
     Replay: wiretape mock --replay recordings/20261124T101500Z-0001-consumer.jsonl --speed 0")]
 pub(crate) struct MockArgs {
     /// Address to listen on. Port 0 picks a free port (printed on the first line).
@@ -61,6 +65,11 @@ pub(crate) struct MockArgs {
     /// Accept only this token (any well-formed token is accepted otherwise).
     #[arg(long, value_name = "TOKEN")]
     jwt: Option<String>,
+    /// Agents (node-agent-sdk's login, POST /api/account/{ID}/login) must log in with this
+    /// username and password (or app key's secret); others get the login service's 401 error
+    /// body. Without it, any non-empty pair logs in, one stable agent per login name.
+    #[arg(long, value_name = "USER:PASS")]
+    agent_login: Option<AgentLogin>,
     /// Answer invalid receipts as the live service most plausibly would (accept unknown or
     /// own sequences), still recording every violation; also take PDF/TXT uploads and files
     /// up to 10 MB (the tutorial's limit is JPG/JPEG/PNG/GIF, 3 MB), recorded as warnings.
@@ -199,6 +208,10 @@ impl MockArgs {
                 url_validity: Duration::from_secs(self.file_url_validity),
                 ..FileSharing::default()
             },
+            discovery: Discovery {
+                agent_login: self.agent_login,
+                ..Discovery::default()
+            },
             ..Config::default()
         };
         Ok((Config { replay, ..config }, self.report, forwarder))
@@ -315,6 +328,10 @@ fn announce(server: &MockServer, replayed: Option<&[String]>) -> anyhow::Result<
     rest.push(format!(
         "control API: {}/conversations",
         server.control_url()
+    ));
+    rest.push(format!(
+        "CSDS domain: LP_CSDS={} (CSDS, IdP signup and agent login are served on this port)",
+        server.address()
     ));
     super::print_banner(&format!("listening on {}", server.url()), &rest)
 }

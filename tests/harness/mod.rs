@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod client;
+pub(crate) mod https;
 pub(crate) mod json;
 pub(crate) mod npm;
 pub(crate) mod process;

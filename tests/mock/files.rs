@@ -7,10 +7,8 @@
 
 use std::time::Duration;
 
-mod http;
-
+use crate::harness::https::{read_response, storage, target, tls};
 use base64::Engine as _;
-use http::{read_response, storage, target, tls};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use wiretape_mock_server::client::Consumer;

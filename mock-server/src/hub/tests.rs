@@ -61,6 +61,7 @@ fn any_account_is_served_unless_one_is_pinned() {
         control_api: ControlAccess::LoopbackOnly,
         files: crate::FileSharing::default(),
         survey: None,
+        discovery: crate::Discovery::default(),
     };
     assert!(settings(None).serves("87654321"));
     assert!(settings(Some("12345678")).serves("12345678"));

@@ -1,5 +1,5 @@
-//! A bare HTTP/1.1-over-TLS client for the storage side: every byte under the test's control
-//! (a declared length with no body, a chunked body that never ends).
+//! A bare HTTP/1.1-over-TLS client for the mock's HTTP routes (storage, discovery): every byte
+//! under the test's control (a declared length with no body, a chunked body that never ends).
 
 use std::time::Duration;
 
@@ -11,18 +11,18 @@ use wiretape_mock_server::MockServer;
 
 /// One HTTP response as read off the wire.
 #[derive(Debug)]
-pub(super) struct HttpResponse {
-    pub(super) status: u16,
+pub(crate) struct HttpResponse {
+    pub(crate) status: u16,
     head: String,
-    pub(super) body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl HttpResponse {
-    pub(super) fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    pub(super) fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.head.lines().find_map(|line| {
             let (k, v) = line.split_once(':')?;
             k.eq_ignore_ascii_case(name).then(|| v.trim())
@@ -31,7 +31,7 @@ impl HttpResponse {
 }
 
 /// A TLS connection to the mock, trusting its CA.
-pub(super) async fn tls(server: &MockServer) -> tokio_rustls::client::TlsStream<TcpStream> {
+pub(crate) async fn tls(server: &MockServer) -> tokio_rustls::client::TlsStream<TcpStream> {
     let tcp = TcpStream::connect(server.address()).await.unwrap();
     let config = server.client_tls().expect("a wss:// server");
     let name = ServerName::from(server.address().ip());
@@ -42,7 +42,7 @@ pub(super) async fn tls(server: &MockServer) -> tokio_rustls::client::TlsStream<
 }
 
 /// Reads a whole `Connection: close` response.
-pub(super) async fn read_response(mut io: impl tokio::io::AsyncRead + Unpin) -> HttpResponse {
+pub(crate) async fn read_response(mut io: impl tokio::io::AsyncRead + Unpin) -> HttpResponse {
     let mut raw = Vec::new();
     // A peer closing without close_notify ends the stream with an error after the data.
     let _ = tokio::time::timeout(Duration::from_secs(10), io.read_to_end(&mut raw))
@@ -65,7 +65,7 @@ pub(super) async fn read_response(mut io: impl tokio::io::AsyncRead + Unpin) -> 
 
 /// `METHOD https://HOST:PORT{relativePath}?temp_url_sig=…&temp_url_expires=…` with `body`, as
 /// the tutorial's step 4 table and the Publish Images page's `curl --upload-file` show it.
-pub(super) async fn storage(
+pub(crate) async fn storage(
     server: &MockServer,
     method: &str,
     url: &Value,
@@ -85,11 +85,45 @@ pub(super) async fn storage(
 }
 
 /// The request target of a `GenerateURL` response body.
-pub(super) fn target(url: &Value) -> String {
+pub(crate) fn target(url: &Value) -> String {
     format!(
         "{}?temp_url_sig={}&temp_url_expires={}",
         url["relativePath"].as_str().unwrap(),
         url["queryParams"]["temp_url_sig"].as_str().unwrap(),
         url["queryParams"]["temp_url_expires"].as_str().unwrap()
     )
+}
+
+/// `METHOD target` with extra header lines (`Name: value`) and `body`, on a fresh TLS
+/// connection (`Connection: close`).
+pub(crate) async fn request(
+    server: &MockServer,
+    method: &str,
+    target: &str,
+    headers: &[&str],
+    body: &[u8],
+) -> HttpResponse {
+    let mut io = tls(server).await;
+    let mut head = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        server.address(),
+        body.len()
+    );
+    for line in headers {
+        head.push_str(line);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    io.write_all(head.as_bytes()).await.unwrap();
+    io.write_all(body).await.unwrap();
+    io.flush().await.unwrap();
+    read_response(io).await
+}
+
+impl HttpResponse {
+    /// The body as JSON.
+    pub(crate) fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {} {}", self.status, self.text()))
+    }
 }
