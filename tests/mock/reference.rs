@@ -71,7 +71,10 @@ async fn a_node_ws_client_authenticates_with_the_verbatim_init_connection() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/node/header_less_init.js"
     );
-    let (url, node_path) = (server.consumer_url(), crate::harness::npm::node_path_for_ws());
+    let (url, node_path) = (
+        server.consumer_url(),
+        crate::harness::npm::node_path_for_ws(),
+    );
     // The client runs on a blocking thread; the server keeps serving on this runtime.
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new("node")
