@@ -83,6 +83,7 @@
 //! - `auth`: tokens and consumer ids. `error`: [`Error`] and [`AgentError`].
 
 mod agent;
+mod agent_api;
 mod auth;
 pub mod client;
 mod client_properties;
@@ -127,6 +128,7 @@ pub use config::{
 pub use error::{AgentError, Error};
 pub use expect::{ExpectedReceipt, Unmet, UnmetViolation};
 pub use files::{FileSharing, LENIENT_MAX_FILE_BYTES, MAX_FILE_BYTES, MAX_PREVIEW_BYTES};
+pub use conn::Side;
 pub use journal::{ReceiptRecord, Report, Summary, ViolationRecord};
 pub use model::{ClosedBy, DialogType, ReceiptStatus, Role};
 pub use replay::{MatchMode, Replay, ReplayFallback, Speed};

@@ -123,17 +123,7 @@ fn receipt(hub: &Hub, ctx: &ConnCtx, consumer: &str, id: &ReqId, publish: Publis
             view,
         );
         let first_violation = checked.findings.iter().find(|f| f.is_violation()).cloned();
-        let accepted = match (&first_violation, conv) {
-            (_, None) => false,
-            (None, Some(_)) => true,
-            (Some(_), Some(_)) => {
-                strictness == Strictness::Lenient
-                    && checked
-                        .findings
-                        .iter()
-                        .all(|f| !f.is_violation() || f.rule.live_service_accepts())
-            }
-        };
+        let accepted = conv.is_some() && checked.accepted(strictness == Strictness::Lenient);
         let (stored_sequence, code, body) = match (accepted, conv, &first_violation) {
             (true, Some(at), _) => {
                 let event = Value::Object(publish.event.clone());
@@ -157,6 +147,7 @@ fn receipt(hub: &Hub, ctx: &ConnCtx, consumer: &str, id: &ReqId, publish: Publis
         s.journal.receipt(
             ctx,
             NewReceipt {
+                request_type: "ms.PublishEvent",
                 request_id: &id.0,
                 dialog_id,
                 event: Value::Object(publish.event),

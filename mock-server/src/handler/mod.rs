@@ -16,6 +16,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::client_properties::ClientProperties;
 pub(crate) use crate::conn::ConnCtx;
+pub(crate) use misc::{get_clock, own_profile};
 use crate::hub::Hub;
 use crate::protocol::{
     init_jwt, response, string_response, types, ConsumerRequest, Envelope, Rejection, ReqId,
