@@ -169,38 +169,53 @@ async fn not_found(req: Request) -> Response {
         .into_response()
 }
 
+/// What every live socket's upgrade needs: a WebSocket upgrade (400), an account served
+/// (404), one of the API `versions` in the query (400 saying what the endpoint needs).
+/// Returns the `Sec-WebSocket-Key`, or the refusal.
+fn upgrade_checks(
+    hub: &Hub,
+    account: &str,
+    req: &Request,
+    (versions, needs): (&[&str], &str),
+) -> Result<String, Box<Response>> {
+    let Some(key) = websocket_key(req.headers()) else {
+        return Err(Box::new(refuse(
+            StatusCode::BAD_REQUEST,
+            "this is a WebSocket endpoint: send a WebSocket upgrade (version 13)",
+        )));
+    };
+    if !hub.settings.serves(account) {
+        return Err(Box::new(refuse(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "unknown account {account:?}; this mock serves account {:?} only",
+                hub.settings.account.as_deref().unwrap_or_default()
+            ),
+        )));
+    }
+    let version_ok = req
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| versions.contains(&kv)));
+    if !version_ok {
+        let message = format!("unsupported API version: {needs}");
+        return Err(Box::new(refuse(StatusCode::BAD_REQUEST, &message)));
+    }
+    Ok(key)
+}
+
 /// Checks the upgrade request, authenticates it, and hands the upgraded socket to a session.
 async fn consumer_socket(
     State(hub): State<Arc<Hub>>,
     Path(account): Path<String>,
     mut req: Request,
 ) -> Response {
-    let headers = req.headers();
-    let Some(key) = websocket_key(headers) else {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "this is a WebSocket endpoint: send a WebSocket upgrade (version 13)",
-        );
+    let versions = (&["v=3"][..], "the consumer endpoint needs the query v=3");
+    let key = match upgrade_checks(&hub, &account, &req, versions) {
+        Ok(key) => key,
+        Err(refused) => return *refused,
     };
-    if !hub.settings.serves(&account) {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            &format!(
-                "unknown account {account:?}; this mock serves account {:?} only",
-                hub.settings.account.as_deref().unwrap_or_default()
-            ),
-        );
-    }
-    let version_ok = req
-        .uri()
-        .query()
-        .is_some_and(|q| q.split('&').any(|kv| kv == "v=3"));
-    if !version_ok {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "unsupported API version: the consumer endpoint needs the query v=3",
-        );
-    }
+    let headers = req.headers();
     let identity = match authenticate(&hub, headers) {
         Ok(consumer) => consumer,
         Err(reason) => return refuse(StatusCode::UNAUTHORIZED, &reason),
@@ -229,28 +244,14 @@ async fn agent_socket(
     Path((account, bearer)): Path<(String, String)>,
     mut req: Request,
 ) -> Response {
-    let Some(key) = websocket_key(req.headers()) else {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "this is a WebSocket endpoint: send a WebSocket upgrade (version 13)",
-        );
+    let versions = (
+        &["v=2.1", "v=2"][..],
+        "the agent endpoint needs the query v=2.1 (or v=2)",
+    );
+    let key = match upgrade_checks(&hub, &account, &req, versions) {
+        Ok(key) => key,
+        Err(refused) => return *refused,
     };
-    if !hub.settings.serves(&account) {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            &format!("unknown account {account:?}; this mock serves one account only"),
-        );
-    }
-    let version_ok = req
-        .uri()
-        .query()
-        .is_some_and(|q| q.split('&').any(|kv| kv == "v=2.1" || kv == "v=2"));
-    if !version_ok {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "unsupported API version: the agent endpoint needs the query v=2.1 (or v=2)",
-        );
-    }
     let identity = hub.agents.identity_for(&account, &bearer);
     let peer = Peer {
         account,

@@ -280,7 +280,11 @@ impl Journal {
         let (response_code, response_body) = receipt.response;
         let accepted = receipt.stored_sequence.is_some();
         let (side, agent_id) = ctx.side();
-        let consumer_id = if ctx.agent.is_some() { "" } else { ctx.consumer() };
+        let consumer_id = if ctx.agent.is_some() {
+            ""
+        } else {
+            ctx.consumer()
+        };
         let record = ReceiptRecord {
             index,
             connection: ctx.id,

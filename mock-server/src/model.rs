@@ -237,13 +237,16 @@ impl Conversation {
     /// Removes participant `id` in `role`; whether it was there.
     pub(crate) fn remove_participant(&mut self, id: &str, role: Role) -> bool {
         let before = self.participants.len();
-        self.participants.retain(|p| !(p.id == id && p.role == role));
+        self.participants
+            .retain(|p| !(p.id == id && p.role == role));
         self.participants.len() != before
     }
 
     /// Whether an agent holds the conversation (an ASSIGNED_AGENT participant).
     pub(crate) fn is_assigned(&self) -> bool {
-        self.participants.iter().any(|p| p.role == Role::AssignedAgent)
+        self.participants
+            .iter()
+            .any(|p| p.role == Role::AssignedAgent)
     }
 
     /// Adds a participant unless it is already there with that role.

@@ -51,26 +51,51 @@ async fn agent_bot_takes_the_ring_greets_echoes_and_sees_the_consumers_receipts(
     })
     .await;
     let details = &upsert["result"]["conversationDetails"];
-    let bot_pid = details["participantsPId"]["ASSIGNED_AGENT"][0].as_str().unwrap().to_owned();
-    let bot_old = details["participants"]["ASSIGNED_AGENT"][0].as_str().unwrap().to_owned();
-    let consumer_id = details["participantsPId"]["CONSUMER"][0].as_str().unwrap().to_owned();
-    assert!(bot_old.starts_with(&format!("{}.", server.account())), "{bot_old}");
+    let bot_pid = details["participantsPId"]["ASSIGNED_AGENT"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bot_old = details["participants"]["ASSIGNED_AGENT"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let consumer_id = details["participantsPId"]["CONSUMER"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        bot_old.starts_with(&format!("{}.", server.account())),
+        "{bot_old}"
+    );
     assert_eq!(details["participants"]["CONSUMER"][0], consumer_id.as_str());
-    let shown = details["dialogs"][0]["participantsDetails"].as_array().unwrap();
-    assert!(shown.iter().any(|p| p["role"] == "ASSIGNED_AGENT" && p["state"] == "ACTIVE"));
+    let shown = details["dialogs"][0]["participantsDetails"]
+        .as_array()
+        .unwrap();
+    assert!(shown
+        .iter()
+        .any(|p| p["role"] == "ASSIGNED_AGENT" && p["state"] == "ACTIVE"));
 
     // "Just joined to conversation with {profile}".
-    let profile = bot.ok(".ams.userprofile.GetUserProfile", json!(consumer_id)).await;
+    let profile = bot
+        .ok(".ams.userprofile.GetUserProfile", json!(consumer_id))
+        .await;
     assert_eq!(profile["type"], ".ams.userprofile.GetUserProfile$Response");
     assert_eq!(profile["body"]["firstName"], "Con");
-    let greeting = bot.say(&conversation, "Just joined to conversation with Con").await;
+    let greeting = bot
+        .say(&conversation, "Just joined to conversation with Con")
+        .await;
     let seen = consumer_event(&mut consumer, "ContentEvent").await;
     assert_eq!(seen["sequence"], greeting);
-    assert_eq!(seen["originatorMetadata"], json!({"id": bot_pid, "role": "ASSIGNED_AGENT"}));
+    assert_eq!(
+        seen["originatorMetadata"],
+        json!({"id": bot_pid, "role": "ASSIGNED_AGENT"})
+    );
 
     // The consumer's message reaches the bot, with both ids.
     let hello = client::publish(5, &conversation, client::text_message("hi"));
-    let hello_seq = consumer.request(hello).await["body"]["sequence"].as_u64().unwrap();
+    let hello_seq = consumer.request(hello).await["body"]["sequence"]
+        .as_u64()
+        .unwrap();
     // Its own greeting came first: the bot sees every event, as node-agent-sdk's bots do.
     assert_eq!(bot.event("ContentEvent").await["sequence"], greeting);
     let message = bot.event("ContentEvent").await;
@@ -92,7 +117,10 @@ async fn agent_bot_takes_the_ring_greets_echoes_and_sees_the_consumers_receipts(
 
     // History, from sequence 0 inclusive, as agent-bot asks for it.
     let history = bot
-        .ok(".ams.ms.QueryMessages", json!({"dialogId": conversation, "newerThanSequence": 0}))
+        .ok(
+            ".ams.ms.QueryMessages",
+            json!({"dialogId": conversation, "newerThanSequence": 0}),
+        )
         .await;
     assert_eq!(history["type"], ".ams.ms.QueryMessages$Response");
     let events = history["body"].as_array().unwrap();
@@ -101,7 +129,9 @@ async fn agent_bot_takes_the_ring_greets_echoes_and_sees_the_consumers_receipts(
     assert_eq!(events[0]["originatorId"], bot_old.as_str());
 
     // The bot READs and echoes; its READ reaches the consumer and is recorded as the agent's.
-    let read = bot.receipt(&conversation, ReceiptStatus::Read, &[hello_seq]).await;
+    let read = bot
+        .receipt(&conversation, ReceiptStatus::Read, &[hello_seq])
+        .await;
     assert_eq!(read["code"], 200, "{read}");
     let seen = consumer_event(&mut consumer, "AcceptStatusEvent").await;
     assert_eq!(seen["originatorId"], bot_pid.as_str());
@@ -127,10 +157,23 @@ async fn agent_bot_takes_the_ring_greets_echoes_and_sees_the_consumers_receipts(
 #[tokio::test]
 async fn greeting_bot_stays_away_joins_as_manager_and_greets() {
     // The built-in agent holds the conversation; the greeter only watches and helps.
-    let server = MockServer::builder().auto_agent(Duration::ZERO).start().await;
+    let server = MockServer::builder()
+        .auto_agent(Duration::ZERO)
+        .start()
+        .await;
     let mut greeter = AgentClient::connect(&server, "greeting-bot-bearer").await;
-    greeter.ok(".ams.routing.SetAgentState", json!({"availability": "AWAY"})).await;
-    greeter.ok(".ams.aam.SubscribeExConversations", json!({"convState": ["OPEN"]})).await;
+    greeter
+        .ok(
+            ".ams.routing.SetAgentState",
+            json!({"availability": "AWAY"}),
+        )
+        .await;
+    greeter
+        .ok(
+            ".ams.aam.SubscribeExConversations",
+            json!({"convState": ["OPEN"]}),
+        )
+        .await;
     let mut consumer = Consumer::connect(&server).await;
     let conversation = consumer.create_conversation().await;
 
@@ -153,39 +196,69 @@ async fn greeting_bot_stays_away_joins_as_manager_and_greets() {
         })
         .await;
     let change = &welcome["body"]["changes"][0];
-    assert_eq!(change["originatorMetadata"], json!({"id": manager, "role": "MANAGER"}));
+    assert_eq!(
+        change["originatorMetadata"],
+        json!({"id": manager, "role": "MANAGER"})
+    );
     // An AWAY agent is never rung: the built-in agent (auto) took the conversation.
     let snapshot = server.latest_conversation().unwrap();
     let agent = Agent::id_on(server.account());
-    assert!(snapshot.participants.iter().any(|p| p.id == agent && p.role == Role::AssignedAgent));
+    assert!(snapshot
+        .participants
+        .iter()
+        .any(|p| p.id == agent && p.role == Role::AssignedAgent));
 }
 
 #[tokio::test]
 async fn an_unanswered_ring_expires_and_the_conversation_rings_again() {
-    let timeouts = Timeouts { ring: Duration::from_millis(300), ..Timeouts::default() };
-    let server = MockServer::builder().manual_agent().timeouts(timeouts).start().await;
+    let timeouts = Timeouts {
+        ring: Duration::from_millis(300),
+        ..Timeouts::default()
+    };
+    let server = MockServer::builder()
+        .manual_agent()
+        .timeouts(timeouts)
+        .start()
+        .await;
     let mut agent = AgentClient::connect(&server, "slow-agent").await;
     agent.go_online().await;
     let mut consumer = Consumer::connect(&server).await;
     let conversation = consumer.create_conversation().await;
 
     let ring_of = |frame: &Value| frame["body"]["changes"][0]["result"].clone();
-    let first = ring_of(&agent.notification(".ams.routing.RoutingTaskNotification").await);
+    let first = ring_of(
+        &agent
+            .notification(".ams.routing.RoutingTaskNotification")
+            .await,
+    );
     let details = &first["ringsDetails"][0];
     assert_eq!(first["conversationId"], conversation.as_str());
     assert_eq!(details["ringState"], "WAITING");
     assert!(details["ringExpiration"].as_u64().unwrap() > 0);
     // Not answered: the ring expires (300 ms) and a new one arrives.
-    let second = ring_of(&agent.notification(".ams.routing.RoutingTaskNotification").await);
+    let second = ring_of(
+        &agent
+            .notification(".ams.routing.RoutingTaskNotification")
+            .await,
+    );
     let ring_id = second["ringsDetails"][0]["ringId"].clone();
     assert_ne!(ring_id, details["ringId"]);
 
     let late = json!({"ringId": details["ringId"], "ringState": "ACCEPTED"});
     let refused = agent.call(".ams.routing.UpdateRingState", late).await;
     assert_eq!(refused["code"], 400, "{refused}");
-    assert!(refused["body"].as_str().unwrap().contains("is not a waiting ring"), "{refused}");
+    assert!(
+        refused["body"]
+            .as_str()
+            .unwrap()
+            .contains("is not a waiting ring"),
+        "{refused}"
+    );
     let accepted = agent
-        .ok(".ams.routing.UpdateRingState", json!({"ringId": ring_id, "ringState": "ACCEPTED"}))
+        .ok(
+            ".ams.routing.UpdateRingState",
+            json!({"ringId": ring_id, "ringState": "ACCEPTED"}),
+        )
         .await;
     assert_eq!(accepted["code"], 202);
     assert_eq!(accepted["type"], ".ReqBody$StringResp");
@@ -200,13 +273,27 @@ async fn bad_input_on_the_agent_socket_gets_one_precise_error_and_the_socket_ser
     agent.send_text("not json").await;
     let error = agent.response_to(Value::Null).await;
     assert_eq!(error["code"], 400);
-    let state = agent.call(".ams.routing.SetAgentState", json!({"availability": "online"})).await;
+    let state = agent
+        .call(
+            ".ams.routing.SetAgentState",
+            json!({"availability": "online"}),
+        )
+        .await;
     assert_eq!(state["code"], 400);
     assert_eq!(state["type"], ".ReqBody$StringResp");
     let body = state["body"].as_str().unwrap();
-    assert!(body.contains("availability must be") && body.contains("\"online\""), "{body}");
+    assert!(
+        body.contains("availability must be") && body.contains("\"online\""),
+        "{body}"
+    );
     let unknown = agent.call(".ams.nothing.Like.This", json!({})).await;
-    assert!(unknown["body"].as_str().unwrap().contains(".ams.nothing.Like.This"), "{unknown}");
+    assert!(
+        unknown["body"]
+            .as_str()
+            .unwrap()
+            .contains(".ams.nothing.Like.This"),
+        "{unknown}"
+    );
 
     // Its own message is not the agent's to acknowledge: the consumer's rule, the agent's record.
     agent.go_online().await;
@@ -214,28 +301,43 @@ async fn bad_input_on_the_agent_socket_gets_one_precise_error_and_the_socket_ser
     let conversation = consumer.create_conversation().await;
     agent.accept_ring().await;
     let own = agent.say(&conversation, "hello").await;
-    let read = agent.receipt(&conversation, ReceiptStatus::Read, &[own]).await;
+    let read = agent
+        .receipt(&conversation, ReceiptStatus::Read, &[own])
+        .await;
     assert_eq!(read["code"], 400, "{read}");
     agent.assert_alive().await;
 
     let violations = server.violations();
-    assert!(violations.iter().all(|v| v.side == Side::Agent), "{violations:?}");
+    assert!(
+        violations.iter().all(|v| v.side == Side::Agent),
+        "{violations:?}"
+    );
     let last = violations.last().unwrap();
     assert_eq!(last.finding.rule, Rule::OtherSide);
     assert_eq!(last.request_type.as_deref(), Some(".ams.ms.PublishEvent"));
-    assert!(violations.iter().any(|v| v.finding.field == "body.availability"));
-    assert!(server.receipts().iter().any(|r| r.side == Side::Agent && r.is_invalid()));
+    assert!(violations
+        .iter()
+        .any(|v| v.finding.field == "body.availability"));
+    assert!(server
+        .receipts()
+        .iter()
+        .any(|r| r.side == Side::Agent && r.is_invalid()));
 }
 
 #[tokio::test]
 async fn auto_stands_back_while_an_external_agent_is_online_with_a_routing_subscription() {
-    let server = MockServer::builder().auto_agent(Duration::ZERO).start().await;
+    let server = MockServer::builder()
+        .auto_agent(Duration::ZERO)
+        .start()
+        .await;
     let mut agent = AgentClient::connect(&server, "external-agent").await;
     agent.go_online().await;
     let mut consumer = Consumer::connect(&server).await;
     let conversation = consumer.create_conversation().await;
     assert_eq!(agent.accept_ring().await, conversation);
-    let own = agent.say(&conversation, "the external agent speaks first").await;
+    let own = agent
+        .say(&conversation, "the external agent speaks first")
+        .await;
     assert_eq!(agent.event("ContentEvent").await["sequence"], own);
 
     // Auto greets at once when it acts; the first message the consumer gets is the agent's.
@@ -247,5 +349,8 @@ async fn auto_stands_back_while_an_external_agent_is_online_with_a_routing_subsc
     // The built-in agent never joined.
     let built_in = Agent::id_on(server.account());
     let snapshot = server.latest_conversation().unwrap();
-    assert!(snapshot.participants.iter().all(|p| p.id != built_in), "{snapshot:?}");
+    assert!(
+        snapshot.participants.iter().all(|p| p.id != built_in),
+        "{snapshot:?}"
+    );
 }

@@ -19,11 +19,13 @@ pub(super) fn subscribe(hub: &Hub, ctx: &ConnCtx, id: &ReqId, filter: AgentExFil
     let subscription = Uuid::new_v4().to_string();
     let changes = hub.with_state(|s| {
         let agent = agent_mut(s, ctx)?;
-        agent.ex_subscriptions.push(crate::hub::AgentExSubscription {
-            id: subscription.clone(),
-            filter,
-            shown: std::collections::HashSet::new(),
-        });
+        agent
+            .ex_subscriptions
+            .push(crate::hub::AgentExSubscription {
+                id: subscription.clone(),
+                filter,
+                shown: std::collections::HashSet::new(),
+            });
         let index = agent.ex_subscriptions.len() - 1;
         Some(s.agent_ex_snapshot(ctx.id, index))
     });
@@ -51,7 +53,9 @@ pub(super) fn unsubscribe(
     let removed = hub.with_state(|s| {
         let agent = agent_mut(s, ctx)?;
         let before = agent.ex_subscriptions.len();
-        agent.ex_subscriptions.retain(|sub| sub.id != subscription_id);
+        agent
+            .ex_subscriptions
+            .retain(|sub| sub.id != subscription_id);
         Some(agent.ex_subscriptions.len() != before)
     });
     if removed == Some(true) {
@@ -82,7 +86,13 @@ pub(super) fn update_field(
         let conv = s
             .conversation_index(conversation_id)
             .filter(|&c| s.conversations[c].brand_id == ctx.account)
-            .ok_or_else(|| refuse(Rule::Dialog, conversation_id, "is not a conversation of this account"))?;
+            .ok_or_else(|| {
+                refuse(
+                    Rule::Dialog,
+                    conversation_id,
+                    "is not a conversation of this account",
+                )
+            })?;
         if !s.conversations[conv].main_open() {
             return Err(Rejection::closed(
                 "body.conversationId",
@@ -95,7 +105,11 @@ pub(super) fn update_field(
         for change in changes {
             match change {
                 FieldChange::Join(Role::AssignedAgent) if c.is_assigned() => {
-                    return Err(refuse(Rule::State, conversation_id, "already has an ASSIGNED_AGENT"))
+                    return Err(refuse(
+                        Rule::State,
+                        conversation_id,
+                        "already has an ASSIGNED_AGENT",
+                    ))
                 }
                 FieldChange::Leave(role) if !c.has_participant(&me, *role) => {
                     let message = format!("does not have you as {}", role.as_str());

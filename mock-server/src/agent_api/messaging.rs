@@ -4,13 +4,11 @@
 use serde_json::{json, Map, Value};
 
 use super::{types, ConnCtx, Reply};
-use crate::config::Strictness;
-use crate::handler::{close_reason, reject, CLOSE_POLICY};
+use crate::handler::{reject, settle_receipt, Receipt};
 use crate::hub::{Hub, State};
-use crate::journal::NewReceipt;
 use crate::model::{DialogAt, Role};
 use crate::protocol::{response, Rejection, ReqId};
-use crate::validation::{self, DialogView, Finding, Rule};
+use crate::validation::{Finding, Rule};
 
 const PUBLISH: &str = ".ams.ms.PublishEvent";
 
@@ -55,8 +53,8 @@ pub(super) fn publish(
 }
 
 /// Validates, then stores or refuses, one agent `AcceptStatusEvent` with the consumer's rules
-/// (the agent's own messages are the "other side" it may not acknowledge); records it with
-/// side `agent` either way.
+/// (the agent's own messages are the "other side" it may not acknowledge); recorded with side
+/// `agent` either way.
 fn receipt(
     hub: &Hub,
     ctx: &ConnCtx,
@@ -67,47 +65,15 @@ fn receipt(
     hub.with_state(|s| {
         let name = dialog_id.as_ref().and_then(Value::as_str);
         let found = name.and_then(|d| participant_in(s, ctx, d, me));
-        let view = match (name, found) {
-            (None, _) => DialogView::Unnamed,
-            (Some(_), None) => DialogView::NotYours,
-            (Some(_), Some((at, _))) => {
-                let dialog = &s.conversations[at.conv].dialogs[at.dialog];
-                DialogView::Found {
-                    dialog,
-                    dialog_open: dialog.is_open(),
-                }
-            }
+        let receipt = Receipt {
+            request: (id, PUBLISH, types::PUBLISH_EVENT_RESPONSE),
+            by: (me, found.map_or(Role::AssignedAgent, |(_, role)| role)),
+            found: found.map(|(at, _)| at),
+            dialog_id: dialog_id.as_ref(),
+            event,
+            metadata,
         };
-        let checked =
-            validation::check_receipt(dialog_id.as_ref(), &event, metadata.as_ref(), me, view);
-        let first_violation = checked.findings.iter().find(|f| f.is_violation()).cloned();
-        let accepted = found.is_some() && checked.accepted(strictness == Strictness::Lenient);
-        let (stored, code, body) = match (found, accepted, &first_violation) {
-            (Some((at, role)), true, _) => {
-                let stored = Value::Object(event.clone());
-                let sequence = s.publish(at, (me, role), stored, metadata);
-                (Some(sequence), 200, json!({"sequence": sequence}))
-            }
-            (_, _, Some(finding)) => (None, 400, Value::String(finding.error_body())),
-            (_, _, None) => (None, 400, Value::String("Bad Request".into())),
-        };
-        s.journal.receipt(
-            ctx,
-            NewReceipt {
-                request_type: PUBLISH,
-                request_id: &id.0,
-                dialog_id: name,
-                event: Value::Object(event),
-                checked,
-                stored_sequence: stored,
-                response: (code, body.clone()),
-            },
-        );
-        let close = match (strictness, first_violation) {
-            (Strictness::Strict, Some(finding)) => Some((CLOSE_POLICY, close_reason(&finding))),
-            _ => None,
-        };
-        sequence_response(id, code, body).closing(close)
+        settle_receipt(s, ctx, strictness, receipt, |_, _, _| {})
     })
 }
 
@@ -158,7 +124,10 @@ pub(super) fn profile(
             Rule::Body,
             "body",
             Value::String(user_id.to_owned()),
-            format!("no consumer {user_id} has a conversation on account {}", ctx.account),
+            format!(
+                "no consumer {user_id} has a conversation on account {}",
+                ctx.account
+            ),
         )));
     }
     let mut body = crate::handler::own_profile(hub, &ctx.account, user_id);
@@ -190,7 +159,12 @@ fn participant_in(s: &State, ctx: &ConnCtx, dialog_id: &str, me: &str) -> Option
 }
 
 /// An open dialog the agent may write in, and its role there.
-fn writable(s: &State, ctx: &ConnCtx, dialog_id: &str, me: &str) -> Result<(DialogAt, Role), Rejection> {
+fn writable(
+    s: &State,
+    ctx: &ConnCtx,
+    dialog_id: &str,
+    me: &str,
+) -> Result<(DialogAt, Role), Rejection> {
     let (at, role) = participant_in(s, ctx, dialog_id, me).ok_or_else(|| not_found(dialog_id))?;
     if role == Role::Reader {
         return Err(Rejection::from(Finding::violation(
@@ -220,5 +194,10 @@ fn not_found(dialog_id: &str) -> Rejection {
 }
 
 fn sequence_response(id: &ReqId, code: u16, body: Value) -> Reply {
-    Reply::one(response(Some(id), code, types::PUBLISH_EVENT_RESPONSE, body))
+    Reply::one(response(
+        Some(id),
+        code,
+        types::PUBLISH_EVENT_RESPONSE,
+        body,
+    ))
 }

@@ -68,7 +68,11 @@ impl AgentRequest {
                 let value = field(body, "availability")?;
                 let parsed = value.as_str().and_then(Availability::parse);
                 Self::SetAgentState(parsed.ok_or_else(|| {
-                    bad("body.availability", value, "availability must be ONLINE, AWAY, BACK_SOON, OFFLINE or OCCUPIED")
+                    bad(
+                        "body.availability",
+                        value,
+                        "availability must be ONLINE, AWAY, BACK_SOON, OFFLINE or OCCUPIED",
+                    )
                 })?)
             }
             ".ams.routing.SubscribeRoutingTasks" => Self::SubscribeRoutingTasks,
@@ -80,7 +84,13 @@ impl AgentRequest {
                 let accepted = match state.as_str() {
                     Some("ACCEPTED") => true,
                     Some("REJECTED") => false,
-                    _ => return Err(bad("body.ringState", state, "ringState must be ACCEPTED or REJECTED")),
+                    _ => {
+                        return Err(bad(
+                            "body.ringState",
+                            state,
+                            "ringState must be ACCEPTED or REJECTED",
+                        ))
+                    }
                 };
                 Self::UpdateRingState { ring_id, accepted }
             }
@@ -94,19 +104,36 @@ impl AgentRequest {
                 let list = match fields {
                     Value::Array(list) => list.clone(),
                     one @ Value::Object(_) => vec![one.clone()],
-                    other => return Err(bad("body.conversationField", other, "conversationField must be an array of changes")),
+                    other => {
+                        return Err(bad(
+                            "body.conversationField",
+                            other,
+                            "conversationField must be an array of changes",
+                        ))
+                    }
                 };
                 let changes = list
                     .iter()
                     .enumerate()
                     .map(|(i, c)| field_change(i, c, old_id))
                     .collect::<Result<_, _>>()?;
-                Self::UpdateConversationField { conversation_id, changes }
+                Self::UpdateConversationField {
+                    conversation_id,
+                    changes,
+                }
             }
             ".ams.ms.PublishEvent" => {
                 let event = match field(body, "event")? {
-                    Value::Object(event) if event.get("type").is_some_and(Value::is_string) => event.clone(),
-                    other => return Err(bad("body.event", other, "event must be an object with a string type")),
+                    Value::Object(event) if event.get("type").is_some_and(Value::is_string) => {
+                        event.clone()
+                    }
+                    other => {
+                        return Err(bad(
+                            "body.event",
+                            other,
+                            "event must be an object with a string type",
+                        ))
+                    }
                 };
                 Self::PublishEvent {
                     dialog_id: body.and_then(|b| b.get("dialogId")).cloned(),
@@ -116,18 +143,35 @@ impl AgentRequest {
             }
             ".ams.ms.QueryMessages" => {
                 let dialog_id = string(body, "dialogId")?;
-                let newer = body.and_then(|b| b.get("newerThanSequence")).unwrap_or(&Value::Null);
+                let newer = body
+                    .and_then(|b| b.get("newerThanSequence"))
+                    .unwrap_or(&Value::Null);
                 let newer_than = match newer {
                     Value::Null => 0,
-                    n => n.as_u64().ok_or_else(|| bad("body.newerThanSequence", n, "newerThanSequence must be a non-negative integer"))?,
+                    n => n.as_u64().ok_or_else(|| {
+                        bad(
+                            "body.newerThanSequence",
+                            n,
+                            "newerThanSequence must be a non-negative integer",
+                        )
+                    })?,
                 };
-                Self::QueryMessages { dialog_id, newer_than }
+                Self::QueryMessages {
+                    dialog_id,
+                    newer_than,
+                }
             }
             ".ams.userprofile.GetUserProfile" => match body {
-                Some(Value::String(user_id)) => Self::GetUserProfile { user_id: user_id.clone() },
+                Some(Value::String(user_id)) => Self::GetUserProfile {
+                    user_id: user_id.clone(),
+                },
                 other => {
                     let value = other.cloned().unwrap_or(Value::Null);
-                    return Err(bad("body", &value, "body must be the consumer id as a string"));
+                    return Err(bad(
+                        "body",
+                        &value,
+                        "body must be the consumer id as a string",
+                    ));
                 }
             },
             unsupported @ (".ams.cm.AgentRequestConversation"
@@ -158,14 +202,24 @@ fn field_change(i: usize, change: &Value, old_id: &str) -> Result<FieldChange, R
     match get("field").as_str() {
         Some("ConversationStateField") => match get("conversationState").as_str() {
             Some("CLOSE") => Ok(FieldChange::Close),
-            _ => Err(bad(&at("conversationState"), get("conversationState"), "conversationState must be CLOSE")),
+            _ => Err(bad(
+                &at("conversationState"),
+                get("conversationState"),
+                "conversationState must be CLOSE",
+            )),
         },
         Some("ParticipantsChange") => {
             let role = match get("role").as_str() {
                 Some("MANAGER") => Role::Manager,
                 Some("READER") => Role::Reader,
                 Some("ASSIGNED_AGENT") => Role::AssignedAgent,
-                _ => return Err(bad(&at("role"), get("role"), "role must be MANAGER, READER or ASSIGNED_AGENT")),
+                _ => {
+                    return Err(bad(
+                        &at("role"),
+                        get("role"),
+                        "role must be MANAGER, READER or ASSIGNED_AGENT",
+                    ))
+                }
             };
             if let Some(user) = change.get("userId").filter(|u| u.as_str() != Some(old_id)) {
                 let message = format!("an agent changes only its own participation ({old_id})");
@@ -177,7 +231,11 @@ fn field_change(i: usize, change: &Value, old_id: &str) -> Result<FieldChange, R
                 _ => Err(bad(&at("type"), get("type"), "type must be ADD or REMOVE")),
             }
         }
-        _ => Err(bad(&at("field"), get("field"), "field must be ParticipantsChange or ConversationStateField")),
+        _ => Err(bad(
+            &at("field"),
+            get("field"),
+            "field must be ParticipantsChange or ConversationStateField",
+        )),
     }
 }
 
@@ -185,8 +243,14 @@ fn ex_filter(body: Option<&Value>) -> Result<AgentExFilter, Rejection> {
     let mut filter = AgentExFilter::default();
     if let Some(ids) = body.and_then(|b| b.get("agentIds")) {
         let list = ids.as_array().filter(|l| l.iter().all(Value::is_string));
-        let list = list.ok_or_else(|| bad("body.agentIds", ids, "agentIds must be an array of strings"))?;
-        filter.agent_ids = Some(list.iter().filter_map(Value::as_str).map(str::to_owned).collect());
+        let list =
+            list.ok_or_else(|| bad("body.agentIds", ids, "agentIds must be an array of strings"))?;
+        filter.agent_ids = Some(
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+        );
     }
     if let Some(states) = body.and_then(|b| b.get("convState")) {
         let open: Option<Vec<bool>> = states.as_array().and_then(|l| {
@@ -198,27 +262,51 @@ fn ex_filter(body: Option<&Value>) -> Result<AgentExFilter, Rejection> {
                 })
                 .collect()
         });
-        filter.open = Some(open.ok_or_else(|| bad("body.convState", states, "convState must be an array of OPEN and CLOSE"))?);
+        filter.open = Some(open.ok_or_else(|| {
+            bad(
+                "body.convState",
+                states,
+                "convState must be an array of OPEN and CLOSE",
+            )
+        })?);
     }
     Ok(filter)
 }
 
 fn field<'a>(body: Option<&'a Value>, name: &str) -> Result<&'a Value, Rejection> {
-    body.and_then(|b| b.get(name))
-        .ok_or_else(|| bad(&format!("body.{name}"), &Value::Null, &format!("{name} is missing")))
+    body.and_then(|b| b.get(name)).ok_or_else(|| {
+        bad(
+            &format!("body.{name}"),
+            &Value::Null,
+            &format!("{name} is missing"),
+        )
+    })
 }
 
 fn string(body: Option<&Value>, name: &str) -> Result<String, Rejection> {
     let value = field(body, name)?;
     match value {
         Value::String(s) if !s.is_empty() => Ok(s.clone()),
-        other => Err(bad(&format!("body.{name}"), other, &format!("{name} must be a non-empty string"))),
+        other => Err(bad(
+            &format!("body.{name}"),
+            other,
+            &format!("{name} must be a non-empty string"),
+        )),
     }
 }
 
 fn bad(field: &str, value: &Value, message: &str) -> Rejection {
-    let message = if value.is_null() { message.to_owned() } else { format!("{message}, got {}", short(value)) };
-    Rejection::from(Finding::violation(Rule::Body, field, value.clone(), message))
+    let message = if value.is_null() {
+        message.to_owned()
+    } else {
+        format!("{message}, got {}", short(value))
+    };
+    Rejection::from(Finding::violation(
+        Rule::Body,
+        field,
+        value.clone(),
+        message,
+    ))
 }
 
 #[cfg(test)]
@@ -233,23 +321,50 @@ mod tests {
 
     #[test]
     fn the_sdk_samples_parse() {
-        let r = parse(json!({"kind":"req","id":"1","type":".ams.routing.SetAgentState","body":{"availability":"ONLINE","channels":["MESSAGING"],"agentUserId":"123.1111111111"}}));
-        assert_eq!(r.unwrap(), AgentRequest::SetAgentState(Availability::Online));
-        let r = parse(json!({"id":"2","type":".ams.aam.SubscribeExConversations","body":{"agentIds":["123.1111111111"],"convState":["OPEN"]}}));
-        let AgentRequest::SubscribeExConversations(f) = r.unwrap() else { panic!() };
+        let r = parse(
+            json!({"kind":"req","id":"1","type":".ams.routing.SetAgentState","body":{"availability":"ONLINE","channels":["MESSAGING"],"agentUserId":"123.1111111111"}}),
+        );
+        assert_eq!(
+            r.unwrap(),
+            AgentRequest::SetAgentState(Availability::Online)
+        );
+        let r = parse(
+            json!({"id":"2","type":".ams.aam.SubscribeExConversations","body":{"agentIds":["123.1111111111"],"convState":["OPEN"]}}),
+        );
+        let AgentRequest::SubscribeExConversations(f) = r.unwrap() else {
+            panic!()
+        };
         assert_eq!(f.open, Some(vec![true]));
-        let r = parse(json!({"id":"3","type":".ams.cm.UpdateConversationField","body":{"conversationId":"c","conversationField":[{"field":"ParticipantsChange","type":"ADD","role":"MANAGER","userId":"123.1111111111"}]}}));
-        assert!(matches!(r.unwrap(), AgentRequest::UpdateConversationField { changes, .. } if changes == vec![FieldChange::Join(Role::Manager)]));
+        let r = parse(
+            json!({"id":"3","type":".ams.cm.UpdateConversationField","body":{"conversationId":"c","conversationField":[{"field":"ParticipantsChange","type":"ADD","role":"MANAGER","userId":"123.1111111111"}]}}),
+        );
+        assert!(
+            matches!(r.unwrap(), AgentRequest::UpdateConversationField { changes, .. } if changes == vec![FieldChange::Join(Role::Manager)])
+        );
         let r = parse(json!({"id":"4","type":".ams.userprofile.GetUserProfile","body":"cons"}));
-        assert_eq!(r.unwrap(), AgentRequest::GetUserProfile { user_id: "cons".into() });
+        assert_eq!(
+            r.unwrap(),
+            AgentRequest::GetUserProfile {
+                user_id: "cons".into()
+            }
+        );
     }
 
     #[test]
     fn every_refusal_names_the_field_and_the_value() {
-        let r = parse(json!({"id":"1","type":".ams.routing.SetAgentState","body":{"availability":"online"}})).unwrap_err();
+        let r = parse(
+            json!({"id":"1","type":".ams.routing.SetAgentState","body":{"availability":"online"}}),
+        )
+        .unwrap_err();
         assert_eq!(r.finding.field, "body.availability");
-        assert!(r.finding.message.contains("\"online\""), "{}", r.finding.message);
-        let r = parse(json!({"id":"1","type":".ams.routing.UpdateRingState","body":{"ringId":"r"}})).unwrap_err();
+        assert!(
+            r.finding.message.contains("\"online\""),
+            "{}",
+            r.finding.message
+        );
+        let r =
+            parse(json!({"id":"1","type":".ams.routing.UpdateRingState","body":{"ringId":"r"}}))
+                .unwrap_err();
         assert_eq!(r.finding.field, "body.ringState");
         let r = parse(json!({"id":"1","type":".ams.nope"})).unwrap_err();
         assert_eq!(r.finding.rule, Rule::UnknownType);

@@ -24,8 +24,7 @@ impl AgentSession {
     pub(crate) fn new(hub: &Hub, ctx: ConnCtx, timeouts: Timeouts) -> Self {
         if let Some(identity) = ctx.agent.clone() {
             hub.with_state(|s| {
-                s.agents
-                    .insert(identity.user_pid.clone(), identity.clone());
+                s.agents.insert(identity.user_pid.clone(), identity.clone());
                 if let Some(conn) = s.connections.get_mut(&ctx.id) {
                     conn.agent = Some(AgentConn::new(identity));
                 }

@@ -121,7 +121,8 @@ impl AgentClient {
         let awaited = format!("an OnlineEventDistribution of a {event_type}");
         let frame = self
             .frame_matching(&awaited, |f| {
-                f["type"] == ".ams.ms.OnlineEventDistribution" && f["body"]["event"]["type"] == event_type
+                f["type"] == ".ams.ms.OnlineEventDistribution"
+                    && f["body"]["event"]["type"] == event_type
             })
             .await;
         frame["body"].clone()
@@ -130,11 +131,18 @@ impl AgentClient {
     /// What agent-bot does on connect: ONLINE, then its metadata subscription (`convState`
     /// OPEN) and the routing subscription. Returns nothing; rings arrive as notifications.
     pub async fn go_online(&mut self) {
-        self.ok(".ams.routing.SetAgentState", json!({"availability": "ONLINE"}))
+        self.ok(
+            ".ams.routing.SetAgentState",
+            json!({"availability": "ONLINE"}),
+        )
+        .await;
+        self.ok(
+            ".ams.aam.SubscribeExConversations",
+            json!({"convState": ["OPEN"]}),
+        )
+        .await;
+        self.ok(".ams.routing.SubscribeRoutingTasks", json!({}))
             .await;
-        self.ok(".ams.aam.SubscribeExConversations", json!({"convState": ["OPEN"]}))
-            .await;
-        self.ok(".ams.routing.SubscribeRoutingTasks", json!({})).await;
     }
 
     /// Awaits the next WAITING ring, accepts it, and returns its conversation id.
@@ -142,25 +150,45 @@ impl AgentClient {
     /// # Panics
     /// When no ring arrives, or accepting it is refused.
     pub async fn accept_ring(&mut self) -> String {
-        let ring = self.notification(".ams.routing.RoutingTaskNotification").await;
+        let ring = self
+            .notification(".ams.routing.RoutingTaskNotification")
+            .await;
         let result = &ring["body"]["changes"][0]["result"];
         let ring_id = result["ringsDetails"][0]["ringId"].clone();
         let body = json!({"ringId": ring_id, "ringState": "ACCEPTED"});
         self.ok(".ams.routing.UpdateRingState", body).await;
-        result["conversationId"].as_str().unwrap_or_default().to_owned()
+        result["conversationId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     /// Publishes a text message in `dialog_id` and returns its sequence.
     pub async fn say(&mut self, dialog_id: &str, text: &str) -> u64 {
         let event = json!({"type": "ContentEvent", "contentType": "text/plain", "message": text});
-        let r = self.ok(".ams.ms.PublishEvent", json!({"dialogId": dialog_id, "event": event})).await;
+        let r = self
+            .ok(
+                ".ams.ms.PublishEvent",
+                json!({"dialogId": dialog_id, "event": event}),
+            )
+            .await;
         r["body"]["sequence"].as_u64().unwrap_or_default()
     }
 
     /// Publishes a receipt and returns the whole response (refusals included).
-    pub async fn receipt(&mut self, dialog_id: &str, status: ReceiptStatus, sequences: &[u64]) -> Value {
-        let event = json!({"type": "AcceptStatusEvent", "status": status, "sequenceList": sequences});
-        self.call(".ams.ms.PublishEvent", json!({"dialogId": dialog_id, "event": event})).await
+    pub async fn receipt(
+        &mut self,
+        dialog_id: &str,
+        status: ReceiptStatus,
+        sequences: &[u64],
+    ) -> Value {
+        let event =
+            json!({"type": "AcceptStatusEvent", "status": status, "sequenceList": sequences});
+        self.call(
+            ".ams.ms.PublishEvent",
+            json!({"dialogId": dialog_id, "event": event}),
+        )
+        .await
     }
 
     /// Asserts that the connection still answers: a `.GetClock` round trip with code 200.

@@ -9,6 +9,7 @@ mod conversation;
 mod files;
 mod messaging;
 mod misc;
+mod receipt;
 mod subscription;
 
 use serde_json::Value;
@@ -16,13 +17,14 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::client_properties::ClientProperties;
 pub(crate) use crate::conn::ConnCtx;
-pub(crate) use misc::{get_clock, own_profile};
 use crate::hub::Hub;
 use crate::protocol::{
     init_jwt, response, string_response, types, ConsumerRequest, Envelope, Rejection, ReqId,
 };
 use crate::rate::Payer;
 use crate::validation::{Finding, Rule};
+pub(crate) use misc::{get_clock, own_profile};
+pub(crate) use receipt::{settle as settle_receipt, Receipt};
 
 /// Close code for a policy violation (RFC 6455), used by strict mode.
 pub(crate) const CLOSE_POLICY: u16 = 1008;

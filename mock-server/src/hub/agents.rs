@@ -134,7 +134,11 @@ impl State {
             .map(|&i| json!({"type": "UPSERT", "result": self.agent_view(i)}))
             .collect();
         let ids = matching.iter().map(|&i| self.conversations[i].id.clone());
-        if let Some(a) = self.connections.get_mut(&conn).and_then(|c| c.agent.as_mut()) {
+        if let Some(a) = self
+            .connections
+            .get_mut(&conn)
+            .and_then(|c| c.agent.as_mut())
+        {
             a.ex_subscriptions[sub].shown.extend(ids);
         }
         changes
@@ -148,7 +152,11 @@ impl State {
         let result = self.agent_view(conv);
         let mut verdicts = Vec::new();
         for (&id, conn) in &self.connections {
-            let Some(agent) = conn.agent.as_ref().filter(|a| a.identity.account == account) else {
+            let Some(agent) = conn
+                .agent
+                .as_ref()
+                .filter(|a| a.identity.account == account)
+            else {
                 continue;
             };
             for (i, sub) in agent.ex_subscriptions.iter().enumerate() {

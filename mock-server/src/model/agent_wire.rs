@@ -77,11 +77,19 @@ mod tests {
     #[test]
     fn an_online_event_names_the_originator_both_ways() {
         let mut c = Conversation::new("c".into(), "cons".into(), "123".into(), "-1".into());
-        let seq = c.store("pid-a", Role::AssignedAgent, json!({"type":"ContentEvent"}), None);
+        let seq = c.store(
+            "pid-a",
+            Role::AssignedAgent,
+            json!({"type":"ContentEvent"}),
+            None,
+        );
         let e = c.online_event(0, c.main().event(seq).unwrap(), &old);
         assert_eq!(e["originatorId"], "123.pid-a");
         assert_eq!(e["originatorPId"], "pid-a");
-        assert_eq!(e["originatorMetadata"], json!({"id":"pid-a","role":"ASSIGNED_AGENT"}));
+        assert_eq!(
+            e["originatorMetadata"],
+            json!({"id":"pid-a","role":"ASSIGNED_AGENT"})
+        );
         assert_eq!(e["dialogId"], "c");
         assert!(e["serverTimestamp"].is_u64());
     }

@@ -178,7 +178,9 @@ impl Rings {
 
     /// Whether the conversation has any ring (waiting or rejected).
     pub(crate) fn rings_conversation(&self, conversation_id: &str) -> bool {
-        self.rings.iter().any(|r| r.conversation_id == conversation_id)
+        self.rings
+            .iter()
+            .any(|r| r.conversation_id == conversation_id)
     }
 
     /// The waiting ring `ring_id` of the agent on `conn`.
@@ -228,7 +230,10 @@ mod tests {
     fn a_derived_identity_is_stable_and_hides_the_bearer() {
         let a = AgentIdentity::derived("123", "secret-bearer");
         assert_eq!(a, AgentIdentity::derived("123", "secret-bearer"));
-        assert_ne!(a.user_pid, AgentIdentity::derived("124", "secret-bearer").user_pid);
+        assert_ne!(
+            a.user_pid,
+            AgentIdentity::derived("124", "secret-bearer").user_pid
+        );
         assert_eq!(a.user_id.len(), 10);
         assert!(a.old_id().starts_with("123."));
         assert!(!format!("{a:?}").contains("secret"));
