@@ -354,3 +354,59 @@ async fn auto_stands_back_while_an_external_agent_is_online_with_a_routing_subsc
         "{snapshot:?}"
     );
 }
+
+#[tokio::test]
+async fn the_first_accept_wins_and_a_conversation_sent_back_to_the_queue_rings_again() {
+    let server = MockServer::builder().manual_agent().start().await;
+    let mut first = AgentClient::connect(&server, "first-agent").await;
+    let mut second = AgentClient::connect(&server, "second-agent").await;
+    let state = second
+        .ok(".ams.routing.SubscribeAgentsState", json!({}))
+        .await;
+    assert_eq!(state["type"], ".ams.GenericSubscribe$Response");
+    first.go_online().await;
+    second.go_online().await;
+    // The state now (OFFLINE), then every change.
+    for expected in ["OFFLINE", "ONLINE"] {
+        let state = second
+            .notification(".ams.routing.AgentStateNotification")
+            .await;
+        assert_eq!(
+            state["body"]["changes"][0]["result"]["availability"],
+            expected
+        );
+    }
+    let mut consumer = Consumer::connect(&server).await;
+    let conversation = consumer.create_conversation().await;
+
+    assert_eq!(first.accept_ring().await, conversation);
+    let ring = second
+        .notification(".ams.routing.RoutingTaskNotification")
+        .await;
+    let ring_id = ring["body"]["changes"][0]["result"]["ringsDetails"][0]["ringId"].clone();
+    let late = json!({"ringId": ring_id, "ringState": "ACCEPTED"});
+    assert_eq!(
+        second.call(".ams.routing.UpdateRingState", late).await["code"],
+        400
+    );
+
+    // Back to the queue: the assigned agent leaves, and both agents are rung again.
+    let leave = json!({"conversationId": conversation, "conversationField":
+        [{"field": "ParticipantsChange", "type": "REMOVE", "role": "ASSIGNED_AGENT"}]});
+    first.ok(".ams.cm.UpdateConversationField", leave).await;
+    assert_eq!(second.accept_ring().await, conversation);
+    let again = first
+        .notification(".ams.routing.RoutingTaskNotification")
+        .await;
+    assert_eq!(
+        again["body"]["changes"][0]["result"]["conversationId"],
+        conversation.as_str()
+    );
+    let holder = server.latest_conversation().unwrap();
+    let assigned: Vec<_> = holder
+        .participants
+        .iter()
+        .filter(|p| p.role == Role::AssignedAgent)
+        .collect();
+    assert_eq!(assigned.len(), 1, "{holder:?}");
+}
