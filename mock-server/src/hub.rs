@@ -146,6 +146,8 @@ pub(crate) struct Hub {
     next_connection: AtomicU64,
     /// Who an agent socket's bearer names (see [`AgentDirectory::identity_for`]).
     pub agents: AgentDirectory,
+    /// Wakes the ring timer (`routing::expire_rings`) when rings start or end.
+    rings_changed: tokio::sync::Notify,
 }
 
 impl Hub {
@@ -169,6 +171,7 @@ impl Hub {
             cancel: CancellationToken::new(),
             next_connection: AtomicU64::new(1),
             agents: AgentDirectory::default(),
+            rings_changed: tokio::sync::Notify::new(),
         };
         (hub, rx)
     }
@@ -178,7 +181,11 @@ impl Hub {
     pub(crate) fn with_state<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         let (out, events) = {
             let mut state = self.lock();
+            let rings = state.rings.generation();
             let out = f(&mut state);
+            if state.rings.generation() != rings {
+                self.rings_changed.notify_one();
+            }
             let events: Vec<ConsumerEvent> = std::mem::take(&mut state.events);
             // The built-in agent is one agent among others: it stands back where an external
             // agent holds (or is being offered) the conversation.

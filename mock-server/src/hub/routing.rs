@@ -142,7 +142,6 @@ impl State {
 
 /// Expires rings on time until the server shuts down (one task per server).
 pub(crate) async fn expire_rings(hub: Arc<Hub>) {
-    let mut changes = hub.subscribe_changes();
     loop {
         let next = hub.read(|s| s.rings.next_expiry());
         tokio::select! {
@@ -152,8 +151,8 @@ pub(crate) async fn expire_rings(hub: Arc<Hub>) {
             () = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
                 hub.with_state(|s| s.expire_rings(Instant::now()));
             }
-            // Something changed (a ring may have started or ended): look again.
-            changed = changes.changed() => if changed.is_err() { return },
+            // A ring started or ended (a permit is kept if none was waiting): look again.
+            () = hub.rings_changed.notified() => {}
         }
     }
 }

@@ -145,6 +145,8 @@ pub(crate) struct Rings {
     ttl: Duration,
     /// Makes ids unique when two rings start in the same millisecond.
     minted: u64,
+    /// Bumped by every change, so whoever keeps time for the rings knows when to look again.
+    generation: u64,
 }
 
 impl Rings {
@@ -164,6 +166,7 @@ impl Rings {
         (now, now_ms): (Instant, u64),
     ) -> &Ring {
         self.minted += 1;
+        self.generation += 1;
         let ttl_ms = u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX);
         self.rings.push(Ring {
             id: format!("{conversation_id}_{account}_{}", now_ms + self.minted),
@@ -190,6 +193,11 @@ impl Rings {
             .find(|r| r.id == ring_id && r.conn == conn && r.state == RingState::Waiting)
     }
 
+    /// Changes with every ring started, ended or expired.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// Marks a ring rejected.
     pub(crate) fn reject(&mut self, ring_id: &str) {
         for ring in self.rings.iter_mut().filter(|r| r.id == ring_id) {
@@ -199,11 +207,13 @@ impl Rings {
 
     /// Ends every ring of a conversation (accepted, closed, assigned otherwise).
     pub(crate) fn end_conversation(&mut self, conversation_id: &str) {
+        self.generation += 1;
         self.rings.retain(|r| r.conversation_id != conversation_id);
     }
 
     /// Ends every ring of a connection (its socket closed).
     pub(crate) fn end_connection(&mut self, conn: u64) {
+        self.generation += 1;
         self.rings.retain(|r| r.conn != conn);
     }
 
@@ -214,6 +224,7 @@ impl Rings {
 
     /// Removes the rings expired at `now`; returns them.
     pub(crate) fn expire(&mut self, now: Instant) -> Vec<Ring> {
+        self.generation += 1;
         let (expired, kept) = std::mem::take(&mut self.rings)
             .into_iter()
             .partition(|r| r.expires_at <= now);
