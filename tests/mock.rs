@@ -3,6 +3,8 @@
 //! the test API itself (`test_api.rs`: the client, waits, expectations verified on drop) and
 //! the real wscat; client properties and the post-conversation survey (`survey.rs`).
 
+// The agent side: node-agent-sdk's examples in Rust, rings, bad input, auto standing back.
+mod agent_side;
 mod bad_input;
 // CSDS, the IdP and the agent login service (issue 11, item 1); curl against the binary.
 mod discovery;

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use crate::config::DEFAULT_ACCOUNT;
 use crate::hub::{Hub, State};
@@ -24,14 +23,7 @@ pub struct Published {
     pub sequence: u64,
 }
 
-/// Namespace of the simulated agent's id (a UUIDv5 of the account in it).
-const AGENT_NAMESPACE: Uuid = Uuid::from_u128(0x29c3_019d_fe0b_5200_afe8_737a_bfea_e4b4);
-
-/// The simulated agent's participant id on `account`: stable, and different per account, as
-/// a real agent's user id is.
-pub(crate) fn agent_id(account: &str) -> String {
-    Uuid::new_v5(&AGENT_NAMESPACE, account.as_bytes()).to_string()
-}
+pub(crate) use crate::model::built_in_agent_id as agent_id;
 
 /// Acts as the agent in the mock's conversations (on every account). Cheap to clone.
 ///
@@ -74,6 +66,10 @@ impl Agent {
             if c.has_participant(&agent, Role::AssignedAgent) {
                 return Ok(());
             }
+            let id = c.id.clone();
+            // One model for every agent: joining ends the rings offering it to external ones.
+            s.rings.end_conversation(&id);
+            let c = &mut s.conversations[conv];
             c.participants.push(crate::model::Participant {
                 id: agent,
                 role: Role::AssignedAgent,

@@ -193,6 +193,9 @@ pub struct Timeouts {
     pub idle: Duration,
     /// How long shutdown waits for connections to finish their close handshake.
     pub shutdown_grace: Duration,
+    /// How long a ring (`.ams.routing.RoutingTaskNotification`, WAITING) waits for the agent
+    /// to accept it; then the conversation rings again (`ringExpiration`).
+    pub ring: Duration,
 }
 
 impl Default for Timeouts {
@@ -202,6 +205,7 @@ impl Default for Timeouts {
             init_connection: Duration::from_secs(5),
             idle: Duration::from_secs(90),
             shutdown_grace: Duration::from_secs(3),
+            ring: Duration::from_secs(30),
         }
     }
 }

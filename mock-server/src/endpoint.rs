@@ -1,6 +1,7 @@
 //! The HTTP side of the port: the consumer WebSocket upgrade at
-//! `/ws_api/account/{account}/messaging/consumer?v=3` (any account, unless one is pinned) and
-//! the control API under `/mock/api/`, one axum router for both. Every socket, live or
+//! `/ws_api/account/{account}/messaging/consumer?v=3` (any account, unless one is pinned), the
+//! agent's at `/ws_api/account/{account}/messaging/brand/{bearer}?v=2.1`, and the control API
+//! under `/mock/api/`, one axum router for all. Every socket, live or
 //! replayed, is served by the one socket loop in `session`.
 //!
 //! The upgrade is done by hand (not with axum's `WebSocketUpgrade`) so that authentication can
@@ -22,6 +23,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use wiretape_fixtures::redact::redact_url;
 
+use crate::agent_api::AgentSession;
 use crate::auth;
 use crate::client_properties::{ClientProperties, Invalid};
 use crate::config::Auth;
@@ -44,6 +46,10 @@ pub(crate) fn router(hub: Arc<Hub>, library: Option<Arc<Library>>) -> Router {
             .route(
                 "/ws_api/account/{account}/messaging/consumer",
                 get(consumer_socket),
+            )
+            .route(
+                "/ws_api/account/{account}/messaging/brand/{bearer}",
+                get(agent_socket),
             )
             .fallback(not_found),
     };
@@ -107,6 +113,7 @@ async fn replay_socket(hub: Arc<Hub>, library: Arc<Library>, mut req: Request) -
         account,
         identity,
         client_properties: None,
+        agent: None,
     };
     let mut resp = upgrade(&hub, &mut req, &key, peer, move |ctx| {
         Replayer::new(library, script, ctx)
@@ -155,11 +162,47 @@ async fn not_found(req: Request) -> Response {
     (
         StatusCode::NOT_FOUND,
         format!(
-            "no such endpoint: {}; consumers connect to /ws_api/account/{{account}}/messaging/consumer?v=3",
+            "no such endpoint: {}; consumers connect to /ws_api/account/{{account}}/messaging/consumer?v=3, \
+             agents to /ws_api/account/{{account}}/messaging/brand/{{bearer}}?v=2.1",
             req.uri().path()
         ),
     )
         .into_response()
+}
+
+/// What every live socket's upgrade needs: a WebSocket upgrade (400), an account served
+/// (404), one of the API `versions` in the query (400 saying what the endpoint needs).
+/// Returns the `Sec-WebSocket-Key`, or the refusal.
+fn upgrade_checks(
+    hub: &Hub,
+    account: &str,
+    req: &Request,
+    (versions, needs): (&[&str], &str),
+) -> Result<String, Box<Response>> {
+    let Some(key) = websocket_key(req.headers()) else {
+        return Err(Box::new(refuse(
+            StatusCode::BAD_REQUEST,
+            "this is a WebSocket endpoint: send a WebSocket upgrade (version 13)",
+        )));
+    };
+    if !hub.settings.serves(account) {
+        return Err(Box::new(refuse(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "unknown account {account:?}; this mock serves account {:?} only",
+                hub.settings.account.as_deref().unwrap_or_default()
+            ),
+        )));
+    }
+    let version_ok = req
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| versions.contains(&kv)));
+    if !version_ok {
+        let message = format!("unsupported API version: {needs}");
+        return Err(Box::new(refuse(StatusCode::BAD_REQUEST, &message)));
+    }
+    Ok(key)
 }
 
 /// Checks the upgrade request, authenticates it, and hands the upgraded socket to a session.
@@ -168,32 +211,12 @@ async fn consumer_socket(
     Path(account): Path<String>,
     mut req: Request,
 ) -> Response {
-    let headers = req.headers();
-    let Some(key) = websocket_key(headers) else {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "this is a WebSocket endpoint: send a WebSocket upgrade (version 13)",
-        );
+    let versions = (&["v=3"][..], "the consumer endpoint needs the query v=3");
+    let key = match upgrade_checks(&hub, &account, &req, versions) {
+        Ok(key) => key,
+        Err(refused) => return *refused,
     };
-    if !hub.settings.serves(&account) {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            &format!(
-                "unknown account {account:?}; this mock serves account {:?} only",
-                hub.settings.account.as_deref().unwrap_or_default()
-            ),
-        );
-    }
-    let version_ok = req
-        .uri()
-        .query()
-        .is_some_and(|q| q.split('&').any(|kv| kv == "v=3"));
-    if !version_ok {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "unsupported API version: the consumer endpoint needs the query v=3",
-        );
-    }
+    let headers = req.headers();
     let identity = match authenticate(&hub, headers) {
         Ok(consumer) => consumer,
         Err(reason) => return refuse(StatusCode::UNAUTHORIZED, &reason),
@@ -206,10 +229,41 @@ async fn consumer_socket(
         account,
         identity,
         client_properties,
+        agent: None,
     };
     let timeouts = hub.settings.timeouts;
     upgrade(&hub, &mut req, &key, peer, move |ctx| {
         Live::new(ctx, timeouts)
+    })
+}
+
+/// The agent socket (agent-api.md §2): the bearer in the path names the agent
+/// ([`AgentDirectory::identity_for`](crate::hub::AgentDirectory::identity_for)); `v=2.1`
+/// (node-agent-sdk 1.2.0) or `v=2`. The bearer is never logged.
+async fn agent_socket(
+    State(hub): State<Arc<Hub>>,
+    Path((account, bearer)): Path<(String, String)>,
+    mut req: Request,
+) -> Response {
+    let versions = (
+        &["v=2.1", "v=2"][..],
+        "the agent endpoint needs the query v=2.1 (or v=2)",
+    );
+    let key = match upgrade_checks(&hub, &account, &req, versions) {
+        Ok(key) => key,
+        Err(refused) => return *refused,
+    };
+    let identity = hub
+        .agents
+        .identity_for(&hub.discovery.sessions, &account, &bearer);
+    let peer = Peer {
+        account,
+        agent: Some(identity),
+        ..Peer::default()
+    };
+    let (timeouts, session_hub) = (hub.settings.timeouts, hub.clone());
+    upgrade(&hub, &mut req, &key, peer, move |ctx| {
+        AgentSession::new(&session_hub, ctx, timeouts)
     })
 }
 

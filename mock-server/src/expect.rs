@@ -70,7 +70,8 @@ impl ExpectedReceipt {
         self
     }
 
-    /// Whether a record satisfies the expectation.
+    /// Whether a record satisfies the expectation (a consumer's receipt: the agent side's
+    /// are recorded, never expected).
     pub fn matches(&self, record: &ReceiptRecord) -> bool {
         let verdict_ok = match self.verdict {
             VerdictFilter::Any => true,
@@ -78,6 +79,7 @@ impl ExpectedReceipt {
             VerdictFilter::Exactly(v) => record.verdict == v,
         };
         verdict_ok
+            && record.side == crate::conn::Side::Consumer
             && self.status.is_none_or(|s| record.status == Some(s))
             && self
                 .sequence

@@ -1,5 +1,7 @@
 //! The shared state of one mock server: conversations, connected sockets and their
-//! subscriptions, and the journal; plus the fan-out of notifications (`fanout`).
+//! subscriptions, and the journal; plus the fan-out of notifications (`fanout`), the agent
+//! sockets' state and renderings (`agents`) and the rings that offer conversations to them
+//! (`routing`).
 //!
 //! State sits behind a `std::sync::Mutex`, held for short critical sections that never span an
 //! `.await` (the lint `await_holding_lock` enforces it). Notifications are handed to each
@@ -20,10 +22,15 @@ use crate::config::{Auth, ControlAccess, Strictness, Timeouts};
 use crate::discovery::{Directory, Discovery};
 use crate::files::{FileSharing, FileStore};
 use crate::journal::Journal;
-use crate::model::{now_ms, ClosedBy, Conversation, Dialog, DialogAt};
+use crate::model::{now_ms, AgentIdentity, ClosedBy, Conversation, Dialog, DialogAt, Rings};
 use crate::protocol::ExFilter;
 use crate::scenario::runner::ConsumerEvent;
 use crate::scenario::{Survey, Trigger};
+
+pub(crate) use agents::{
+    AgentConn, AgentDirectory, AgentExFilter, AgentExSubscription, AGENT_EX_CONVERSATION_CHANGE,
+};
+pub(crate) use routing::expire_rings;
 
 /// Frames a socket's queue holds before the socket counts as too slow.
 pub(crate) const QUEUE_CAPACITY: usize = 1024;
@@ -90,6 +97,8 @@ pub(crate) struct Conn {
     pub dialogs: HashSet<String>,
     /// Its metadata subscriptions.
     pub ex_subscriptions: Vec<ExSubscription>,
+    /// The agent on an agent socket: its state and subscriptions (`agents`).
+    pub agent: Option<AgentConn>,
 }
 
 /// The mutable state.
@@ -111,6 +120,10 @@ pub(crate) struct State {
     /// What each consumer set with `userprofile.SetUserProfile`, by account and consumer id.
     pub profiles: HashMap<(String, String), serde_json::Map<String, Value>>,
     pub journal: Journal,
+    /// The rings offering unassigned conversations to ONLINE agents (`routing`).
+    pub rings: Rings,
+    /// Every agent that connected, by participant id: how the agent side names it.
+    pub agents: HashMap<String, AgentIdentity>,
     /// Consumer events for the scenario runner, drained after each critical section.
     pub events: Vec<ConsumerEvent>,
 }
@@ -137,6 +150,10 @@ pub(crate) struct Hub {
     /// tells the agent socket who a bearer is); its own lock, like `files`.
     pub discovery: Arc<Directory>,
     next_connection: AtomicU64,
+    /// Who an agent socket's bearer names (see [`AgentDirectory::identity_for`]).
+    pub agents: AgentDirectory,
+    /// Wakes the ring timer (`routing::expire_rings`) when rings start or end.
+    rings_changed: tokio::sync::Notify,
 }
 
 impl Hub {
@@ -152,7 +169,10 @@ impl Hub {
                 settings.discovery.clone(),
                 settings.account.clone(),
             )),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                rings: Rings::new(settings.timeouts.ring),
+                ..State::default()
+            }),
             settings,
             revision: watch::channel(0).0,
             agent_events,
@@ -160,6 +180,8 @@ impl Hub {
             tracker: TaskTracker::new(),
             cancel: CancellationToken::new(),
             next_connection: AtomicU64::new(1),
+            agents: AgentDirectory::default(),
+            rings_changed: tokio::sync::Notify::new(),
         };
         (hub, rx)
     }
@@ -169,8 +191,16 @@ impl Hub {
     pub(crate) fn with_state<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         let (out, events) = {
             let mut state = self.lock();
+            let rings = state.rings.generation();
             let out = f(&mut state);
-            (out, std::mem::take(&mut state.events))
+            if state.rings.generation() != rings {
+                self.rings_changed.notify_one();
+            }
+            let events: Vec<ConsumerEvent> = std::mem::take(&mut state.events);
+            // The built-in agent is one agent among others: it stands back where an external
+            // agent holds (or is being offered) the conversation.
+            let events = events.into_iter().filter(|e| state.built_in_agent_takes(e));
+            (out, events.collect::<Vec<_>>())
         };
         for event in events {
             if !self.triggers.contains(&event.trigger) {
@@ -215,6 +245,7 @@ impl Hub {
             overflow: overflow.clone(),
             dialogs: HashSet::new(),
             ex_subscriptions: Vec::new(),
+            agent: None,
         };
         self.with_state(|s| s.connections.insert(id, conn));
         (id, rx, overflow)
@@ -248,6 +279,15 @@ impl State {
         }
         self.conversations.push(conversation);
         index
+    }
+
+    /// Where dialog `dialog_id` is, whoever's it is (the agent side looks dialogs up so).
+    pub(crate) fn dialog_at(&self, dialog_id: &str) -> Option<DialogAt> {
+        let conv = self
+            .conversation_index(dialog_id)
+            .or_else(|| self.by_dialog.get(dialog_id).copied())?;
+        let dialog = self.conversations[conv].dialog_index(dialog_id)?;
+        Some(DialogAt { conv, dialog })
     }
 
     /// Index of the conversation with this id.
@@ -316,6 +356,7 @@ impl State {
     /// Closes a conversation, every dialog of it, and tells its metadata subscribers.
     pub(crate) fn close_conversation(&mut self, conv: usize, by: ClosedBy, cause: &str) {
         self.conversations[conv].close_all(by, cause);
+        self.rings.end_conversation(&self.conversations[conv].id);
         self.forget_if_closed(conv);
         self.notify_metadata(conv);
     }
@@ -341,6 +382,8 @@ fn owner(conversation: &Conversation) -> (String, String) {
     )
 }
 
+mod agents;
 mod fanout;
+mod routing;
 #[cfg(test)]
 mod tests;

@@ -2,9 +2,9 @@
 //! included), in arrival order. [`Report`] is its serializable summary, used by
 //! `GET /mock/api/report`, `--report FILE` and the library API.
 //!
-//! This is the one place records are built: live sessions, replayed ones (and the agent side
-//! to come) hand [`Journal::receipt`] and [`Journal::violation`] the raw parts, and every
-//! string and JSON value a client chose goes through `wiretape_fixtures::redact` here, so
+//! This is the one place records are built: live sessions, replayed ones and agent sockets
+//! (records say their [`Side`]) hand [`Journal::receipt`] and [`Journal::violation`] the raw
+//! parts, and every string and JSON value a client chose goes through `wiretape_fixtures::redact` here, so
 //! nothing unscrubbed can reach a record, the report or the control API.
 
 use std::fmt;
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use wiretape_fixtures::redact::{redact_text, redacted_json};
 
-use crate::conn::ConnCtx;
+use crate::conn::{ConnCtx, Side};
 use crate::model::{now_ms, ReceiptStatus};
 use crate::validation::{Checked, Finding, Verdict};
 
@@ -27,8 +27,14 @@ pub struct ReceiptRecord {
     pub connection: u64,
     /// The account the connection was for (`/ws_api/account/{account}/...`).
     pub account: String,
-    /// The publishing consumer.
+    /// The publishing consumer (empty when an agent published it).
     pub consumer_id: String,
+    /// Which socket it came from; absent in JSON for the consumer's.
+    #[serde(default, skip_serializing_if = "Side::is_consumer")]
+    pub side: Side,
+    /// The publishing agent's participant id (`userPid`), on the agent side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
     /// When it arrived (epoch ms).
     pub received_at: u64,
     /// The request id, as answered in `reqId`.
@@ -96,6 +102,12 @@ pub struct ViolationRecord {
     pub account: String,
     /// The consumer, once authenticated.
     pub consumer_id: Option<String>,
+    /// Which socket it came from; absent in JSON for the consumer's.
+    #[serde(default, skip_serializing_if = "Side::is_consumer")]
+    pub side: Side,
+    /// The agent's participant id (`userPid`), on the agent side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
     /// When (epoch ms).
     pub at: u64,
     /// The request id, when the frame had a usable one.
@@ -236,6 +248,8 @@ impl fmt::Display for Report {
 pub(crate) struct NewReceipt<'a> {
     /// The request id as the client sent it.
     pub request_id: &'a str,
+    /// `ms.PublishEvent`, or `.ams.ms.PublishEvent` on the agent side.
+    pub request_type: &'a str,
     /// `body.dialogId`, when it was a string.
     pub dialog_id: Option<&'a str>,
     /// The `event` object exactly as sent.
@@ -265,11 +279,19 @@ impl Journal {
         let findings: Vec<Finding> = receipt.checked.findings.into_iter().map(scrub).collect();
         let (response_code, response_body) = receipt.response;
         let accepted = receipt.stored_sequence.is_some();
+        let (side, agent_id) = ctx.side();
+        let consumer_id = if ctx.agent.is_some() {
+            ""
+        } else {
+            ctx.consumer()
+        };
         let record = ReceiptRecord {
             index,
             connection: ctx.id,
             account: ctx.account.clone(),
-            consumer_id: ctx.consumer().to_owned(),
+            consumer_id: consumer_id.to_owned(),
+            side,
+            agent_id,
             received_at,
             request_id: text(receipt.request_id),
             dialog_id: receipt.dialog_id.map(text),
@@ -287,10 +309,12 @@ impl Journal {
                 index: self.violations.len(),
                 connection: record.connection,
                 account: record.account.clone(),
-                consumer_id: Some(record.consumer_id.clone()),
+                consumer_id: Some(record.consumer_id.clone()).filter(|c| !c.is_empty()),
+                side: record.side,
+                agent_id: record.agent_id.clone(),
                 at: received_at,
                 request_id: Some(record.request_id.clone()),
-                request_type: Some("ms.PublishEvent".to_owned()),
+                request_type: Some(receipt.request_type.to_owned()),
                 finding: finding.clone(),
                 receipt: Some(index),
                 response_code: (!accepted).then_some(response_code),
@@ -311,11 +335,14 @@ impl Journal {
         response_code: Option<u16>,
     ) {
         let (request_id, request_type) = request;
+        let (side, agent_id) = ctx.side();
         self.violations.push(ViolationRecord {
             index: self.violations.len(),
             connection: ctx.id,
             account: ctx.account.clone(),
             consumer_id: ctx.consumer_id.clone(),
+            side,
+            agent_id,
             at: now_ms(),
             request_id: request_id.map(text),
             request_type: request_type.map(text),

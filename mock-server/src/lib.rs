@@ -1,6 +1,7 @@
 //! A mock of LivePerson's Messaging Window API, consumer side (UMS, `v=3`): a client connects
 //! exactly as it would to LivePerson, a simulated agent answers, and every `AcceptStatusEvent`
-//! the client publishes is validated and recorded.
+//! the client publishes is validated and recorded. Agents connect too (the agent API as
+//! node-agent-sdk speaks it) and take part in the same conversations.
 //!
 //! The protocol reference is `docs/liveperson-protocol.md` (shared); decisions where it is
 //! silent are in `docs/protocol-decisions.md`.
@@ -49,9 +50,14 @@
 //! - `config`: [`Config`] and its parts (transport, auth, strictness, agent mode, timeouts).
 //! - `listener`: the accept loop; TLS, then hyper serving the router with upgrades.
 //! - `endpoint`: the router: the consumer WebSocket upgrade (any account unless one is pinned;
-//!   auth), replay's upgrade, and the control API mount.
+//!   auth), the agent's (`/messaging/brand/{bearer}`), replay's upgrade, and the control API
+//!   mount.
 //! - `session`: the one socket loop every WebSocket runs (live or replayed): queued
-//!   notifications, timers, closes, protocol errors; `session::Live` serves the live protocol.
+//!   notifications, timers, closes, protocol errors; `session::Live` serves the live protocol,
+//!   `agent_api::AgentSession` an agent socket.
+//! - `agent_api`: the agent side: requests (availability, routing and rings, metadata
+//!   subscriptions, UpdateConversationField, PublishEvent, QueryMessages, GetUserProfile) on
+//!   the one conversation model; its receipts go through the same rules and journal.
 //! - `conn`: who is on a socket (connection, account, consumer, client properties), as
 //!   handlers and records see it.
 //! - `client_properties`: [`ClientProperties`] from the `Client-Properties` header, the query
@@ -59,15 +65,17 @@
 //! - `handler`: one request in, response frames out; one file per request family.
 //! - `protocol`: the wire model: envelope and request parsing, response and notification
 //!   building.
-//! - `model`: conversations, dialogs (MAIN, POST_SURVEY), stored events, and their JSON
-//!   renderings.
+//! - `model`: conversations, dialogs (MAIN, POST_SURVEY), stored events, agent identities and
+//!   rings, and their JSON renderings for both sides.
 //! - `survey`: the post-conversation survey bot of `MULTI_DIALOG` clients.
-//! - `hub`: the shared state behind a mutex and the fan-out to subscribed sockets.
+//! - `hub`: the shared state behind a mutex and the fan-out to subscribed sockets of both
+//!   sides; `hub::AgentDirectory::identity_for` turns an agent's bearer into its identity;
+//!   routing rings ONLINE agents and expires rings.
 //! - `validation`: the receipt rules ([`Rule`], [`Finding`], [`Verdict`]).
 //! - `journal`: the one place receipt and violation records are built and redacted; the
 //!   [`Report`].
 //! - `expect`: [`ExpectedReceipt`], and [`Unmet`] / [`UnmetViolation`] for waits that time out.
-//! - `agent`: the [`Agent`] handle.
+//! - `agent`: the [`Agent`] handle of the built-in agent.
 //! - `scenario`: [`Scenario`] files (rules and the [`Survey`]) and the runner playing them.
 //! - `control`: the HTTP control API under `/mock/api/`.
 //! - `discovery`: CSDS (`baseURI.json`, JSONP), the consumer IdP (`signup`, `authenticate`)
@@ -80,12 +88,14 @@
 //!   in-memory store; `handler::files` serves the two `GenerateURLFor*File` requests and
 //!   checks `hosted/file` events; `storage` is the PUT/GET side on the same port.
 //! - `snapshot`: [`ConversationSnapshot`], the read-only view of a conversation.
-//! - [`client`]: the test consumer ([`client::Consumer`]), request builders
+//! - [`client`]: the test consumer ([`client::Consumer`]), the test agent
+//!   ([`client::AgentClient`]), request builders
 //!   ([`client::receipt`], ...) and the bare ws/wss connector.
 //! - `rate`: the per-consumer request budget of `--rate-limit`.
 //! - `auth`: tokens and consumer ids. `error`: [`Error`] and [`AgentError`].
 
 mod agent;
+mod agent_api;
 mod auth;
 pub mod client;
 mod client_properties;
@@ -128,6 +138,7 @@ pub use config::{
     AgentMode, Auth, Config, ControlAccess, Listen, Strictness, Timeouts, TlsIdentity, Transport,
     DEFAULT_ACCOUNT,
 };
+pub use conn::Side;
 pub use discovery::{AgentLogin, Discovery};
 pub use error::{AgentError, Error};
 pub use expect::{ExpectedReceipt, Unmet, UnmetViolation};

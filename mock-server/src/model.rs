@@ -2,9 +2,13 @@
 //! and stored events. Pure: no sockets, no locks.
 //!
 //! - `dialog`: [`Dialog`] and [`StoredEvent`]: one dialog's sequences, events and receipts.
+//! - `agents`: the agent side's view: [`AgentIdentity`], availability and rings (routing).
+//! - `agent_wire`: the agent socket's renderings (participants by role, `originatorPId`).
 //! - `wire`: the JSON renderings (`ms.MessagingEventNotification` changes and
 //!   `cqm.ExConversationChangeNotification` results, reference §4, PCS tutorial captures).
 
+mod agent_wire;
+mod agents;
 mod dialog;
 mod wire;
 
@@ -15,6 +19,7 @@ use serde_json::{json, Value};
 
 use crate::client_properties::ClientProperties;
 
+pub(crate) use agents::{built_in_agent_id, AgentIdentity, Availability, Ring, Rings};
 pub use dialog::DialogType;
 pub(crate) use dialog::{Dialog, StoredEvent};
 
@@ -82,17 +87,21 @@ pub enum Role {
     AssignedAgent,
     /// A bot agent of a later dialog: the post-conversation survey bot (PCS captures).
     Agent,
-    /// The previous assigned agent, watching the survey dialog (PCS captures).
+    /// The previous assigned agent, watching the survey dialog (PCS captures); or an agent
+    /// that joined to watch (`ParticipantsChange` ADD READER on the agent side).
     Reader,
+    /// An agent that joined to help (`ParticipantsChange` ADD MANAGER on the agent side).
+    Manager,
 }
 
 impl Role {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Role::Consumer => "CONSUMER",
             Role::AssignedAgent => "ASSIGNED_AGENT",
             Role::Agent => "AGENT",
             Role::Reader => "READER",
+            Role::Manager => "MANAGER",
         }
     }
 }
@@ -223,6 +232,21 @@ impl Conversation {
         self.participants
             .iter()
             .any(|p| p.id == id && p.role == role)
+    }
+
+    /// Removes participant `id` in `role`; whether it was there.
+    pub(crate) fn remove_participant(&mut self, id: &str, role: Role) -> bool {
+        let before = self.participants.len();
+        self.participants
+            .retain(|p| !(p.id == id && p.role == role));
+        self.participants.len() != before
+    }
+
+    /// Whether an agent holds the conversation (an ASSIGNED_AGENT participant).
+    pub(crate) fn is_assigned(&self) -> bool {
+        self.participants
+            .iter()
+            .any(|p| p.role == Role::AssignedAgent)
     }
 
     /// Adds a participant unless it is already there with that role.

@@ -108,6 +108,7 @@ impl MockServer {
             hub.tracker.clone(),
             hub.cancel.clone(),
         ));
+        hub.tracker.spawn(crate::hub::expire_rings(hub.clone()));
         let acceptor = tls.as_ref().map(|t| TlsAcceptor::from(t.server.clone()));
         let router = crate::endpoint::router(hub.clone(), replay);
         hub.tracker.spawn(crate::listener::run(
@@ -143,6 +144,13 @@ impl MockServer {
             "{}/ws_api/account/{account}/messaging/consumer?v=3",
             self.url()
         )
+    }
+
+    /// The agent endpoint on [`MockServer::account`] for `bearer` (node-agent-sdk's URL):
+    /// `wss://127.0.0.1:PORT/ws_api/account/{account}/messaging/brand/{bearer}?v=2.1`.
+    pub fn agent_url(&self, bearer: &str) -> String {
+        let (url, account) = (self.url(), self.account());
+        format!("{url}/ws_api/account/{account}/messaging/brand/{bearer}?v=2.1")
     }
 
     /// The control API's base URL, e.g. `https://127.0.0.1:PORT/mock/api`.

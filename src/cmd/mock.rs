@@ -52,6 +52,9 @@ pub(crate) struct MockArgs {
     /// `manual` (acts only through the control API), or a scenario file (JSON, see
     /// fixtures/scenarios/README.md), which may also define the post-conversation survey that
     /// MULTI_DIALOG clients get when they close the MAIN dialog (default: the PCS tutorial's).
+    /// It is one agent among others: it stands back from a conversation while an external
+    /// agent (/ws_api/account/{ID}/messaging/brand/{BEARER}?v=2.1) is ONLINE with a routing
+    /// subscription on that account, or holds the conversation.
     #[arg(long, default_value = "auto", value_name = "auto|manual|SCENARIO_FILE")]
     agent: String,
     /// Pause before each action of `--agent auto`, in milliseconds.

@@ -11,7 +11,7 @@ use rustls::ClientConfig;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{connect_with_headers, request_conversation, ConsumerSocket};
+use super::{causes, connect_with_headers, request_conversation, ConsumerSocket};
 use crate::MockServer;
 
 /// How long [`Consumer`] waits for any single frame unless told otherwise
@@ -64,6 +64,8 @@ pub struct Consumer {
     /// Numbers the requests the client makes on its own ([`Consumer::create_conversation`],
     /// [`Consumer::assert_alive`]), so their ids never repeat.
     own_requests: u64,
+    /// Who the client is in failure messages and its own request ids ("consumer", "agent").
+    who: &'static str,
 }
 
 impl Consumer {
@@ -125,7 +127,13 @@ impl Consumer {
             pending: VecDeque::new(),
             frame_timeout: DEFAULT_FRAME_TIMEOUT,
             own_requests: 0,
+            who: "consumer",
         }
+    }
+
+    /// Names the client in failure messages and own request ids (the agent client's "agent").
+    pub(crate) fn named(self, who: &'static str) -> Self {
+        Self { who, ..self }
     }
 
     /// Waits up to `timeout` for each frame instead of [`DEFAULT_FRAME_TIMEOUT`].
@@ -302,9 +310,9 @@ impl Consumer {
     }
 
     /// A fresh id for a request this client makes on its own.
-    fn own_request_id(&mut self) -> String {
+    pub(crate) fn own_request_id(&mut self) -> String {
         self.own_requests += 1;
-        format!("consumer-{}", self.own_requests)
+        format!("{}-{}", self.who, self.own_requests)
     }
 
     /// The next JSON frame from the wire.
@@ -358,7 +366,7 @@ impl Consumer {
 
     /// Panics with what was awaited, what happened, and every frame nobody claimed.
     fn fail(&self, awaited: &str, happened: impl fmt::Display) -> ! {
-        let mut message = format!("the consumer awaited {awaited}, but {happened}");
+        let mut message = format!("the {} awaited {awaited}, but {happened}", self.who);
         if self.pending.is_empty() {
             message.push_str("; no other frame arrived unclaimed");
         } else {
@@ -372,17 +380,6 @@ impl Consumer {
         }
         panic!("{message}")
     }
-}
-
-/// An error and all its sources, `: `-separated.
-fn causes(err: &dyn std::error::Error) -> String {
-    let mut cause = err.to_string();
-    let mut source = err.source();
-    while let Some(inner) = source {
-        cause.push_str(&format!(": {inner}"));
-        source = inner.source();
-    }
-    cause
 }
 
 /// `text`, cut to [`SHOWN_FRAME_CHARS`] characters with `…` when longer.

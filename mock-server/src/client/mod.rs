@@ -1,5 +1,7 @@
-//! Test clients of the consumer endpoint.
+//! Test clients of the consumer and agent endpoints.
 //!
+//! - [`AgentClient`]: an agent (the agent socket, as node-agent-sdk speaks it) on the same
+//!   frame-sorting core as [`Consumer`].
 //! - [`Consumer`]: the client a test drives: connects (`ws://` or `wss://`), sends requests
 //!   and awaits their responses or notifications by type, with a per-frame timeout, and
 //!   panics with what it awaited and what arrived instead.
@@ -14,9 +16,11 @@
 //! features (rustls is pinned once and wired by hand): TLS is done here with tokio-rustls, then
 //! the WebSocket handshake runs over the TLS stream.
 
+mod agent;
 mod consumer;
 mod requests;
 
+pub use agent::AgentClient;
 pub use consumer::{Consumer, DEFAULT_FRAME_TIMEOUT, DEFAULT_TOKEN};
 pub use requests::{accept_status_event, publish, receipt, request_conversation, text_message};
 
@@ -140,6 +144,17 @@ pub async fn connect_with_headers(
         .await
         .map_err(ClientError::Handshake)?;
     Ok(socket)
+}
+
+/// An error and all its sources, `: `-separated.
+pub(super) fn causes(err: &dyn std::error::Error) -> String {
+    let mut cause = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        cause.push_str(&format!(": {inner}"));
+        source = inner.source();
+    }
+    cause
 }
 
 impl AsyncRead for ClientIo {

@@ -2,8 +2,8 @@
 //! and log out its session. Pure state behind one short-held lock; the agent socket asks
 //! [`Sessions::lookup`] when it connects with `/messaging/brand/{bearer}`.
 //!
-//! An agent's identity is derived from its account and login name alone
-//! ([`AgentIdentity::of`]), so the same login name is the same agent across logins, restarts
+//! An agent's identity (the model's [`AgentIdentity`]) is derived from its account and login
+//! name alone ([`AgentIdentity::of`]), so the same login name is the same agent across logins, restarts
 //! and machines. Secrets (bearer, csrf, cookie) are random and never logged: this type has no
 //! `Debug` that shows them.
 
@@ -12,62 +12,12 @@ use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use uuid::Uuid;
-
 use crate::model::now_ms;
-
-/// Namespace of agent `userPid`s (a UUIDv5 of "wiretape.agent").
-const AGENT_NAMESPACE: Uuid = Uuid::from_u128(0x7a9e_1c44_0b2d_5f3e_8a61_c4d2_e0f9_3b17);
+pub(crate) use crate::model::AgentIdentity;
 
 /// Most sessions kept at once; a login beyond it (after expired ones are dropped) is refused
 /// with 429, as LivePerson's login service answers too many logins.
 pub(crate) const MAX_SESSIONS: usize = 10_000;
-
-/// Who an agent is, as LivePerson's login service describes it (`config` of the login
-/// response) and as the agent socket needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct AgentIdentity {
-    /// The account logged into.
-    pub(crate) account: String,
-    /// The login name (`username`).
-    pub(crate) login_name: String,
-    /// `config.userId`: a 10-digit number, stable per account and login name. The SDK's
-    /// "old" agent id is `"{account}.{userId}"` ([`AgentIdentity::old_id`]).
-    pub(crate) user_id: String,
-    /// `config.userPid`: a UUID, stable per account and login name; node-agent-sdk's
-    /// `agentId`, the agent side's `originatorPId`.
-    pub(crate) user_pid: String,
-}
-
-impl AgentIdentity {
-    /// The identity of `login_name` on `account`: the same inputs always give the same ids.
-    pub(crate) fn of(account: &str, login_name: &str) -> Self {
-        let pid = Uuid::new_v5(
-            &AGENT_NAMESPACE,
-            format!("{account}\n{login_name}").as_bytes(),
-        );
-        let bytes = pid.as_bytes();
-        let n = u64::from_be_bytes([
-            bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[8], bytes[9],
-        ]);
-        Self {
-            account: account.to_owned(),
-            login_name: login_name.to_owned(),
-            user_id: (1_000_000_000 + n % 9_000_000_000).to_string(),
-            user_pid: pid.to_string(),
-        }
-    }
-
-    /// `"{account}.{userId}"`: how node-agent-sdk names the agent in requests
-    /// (`agentUserId`, `agentIds`, ...).
-    #[allow(
-        dead_code,
-        reason = "for the agent socket (issue 11, item 2), which is being built"
-    )]
-    pub(crate) fn old_id(&self) -> String {
-        format!("{}.{}", self.account, self.user_id)
-    }
-}
 
 /// One login.
 struct Session {
@@ -146,10 +96,6 @@ impl Sessions {
 
     /// Who `bearer` belongs to, while its session lives: what the agent socket calls with
     /// the token in its path. `None` for an unknown, logged-out or expired bearer.
-    #[allow(
-        dead_code,
-        reason = "for the agent socket (issue 11, item 2), which is being built"
-    )]
     pub(crate) fn lookup(&self, bearer: &str) -> Option<AgentIdentity> {
         let now = now_ms();
         self.lock()
@@ -256,7 +202,7 @@ mod tests {
         assert_ne!(a.user_pid, AgentIdentity::of("87654321", "bot").user_pid);
         assert_eq!(a.user_id.len(), 10);
         assert!(a.user_id.bytes().all(|b| b.is_ascii_digit()));
-        assert!(Uuid::parse_str(&a.user_pid).is_ok());
+        assert!(uuid::Uuid::parse_str(&a.user_pid).is_ok());
         assert_eq!(a.old_id(), format!("12345678.{}", a.user_id));
     }
 

@@ -47,6 +47,7 @@ pub(super) fn request(
             conn.dialogs.insert(conversation_id.clone());
         }
         s.notify_metadata(conv);
+        s.route_conversation(conv);
         s.events.push(ConsumerEvent {
             trigger: Trigger::ConversationCreated,
             conversation_id: conversation_id.clone(),

@@ -3,15 +3,15 @@
 
 use serde_json::{json, Value};
 
-use super::{close_reason, record_violation, reject, ConnCtx, Reply, CLOSE_POLICY};
+use super::receipt::{settle, Receipt};
+use super::{record_violation, reject, ConnCtx, Reply};
 use crate::config::Strictness;
 use crate::hub::{Hub, State};
-use crate::journal::NewReceipt;
 use crate::model::{DialogAt, Role};
 use crate::protocol::{notification, response, types, Publish, PublishKind, Rejection, ReqId};
 use crate::scenario::runner::ConsumerEvent;
 use crate::scenario::Trigger;
-use crate::validation::{self, DialogView, Finding, Rule};
+use crate::validation::{Finding, Rule};
 
 /// Serves `ms.PublishEvent`.
 pub(super) fn publish(
@@ -103,74 +103,26 @@ fn receipt(hub: &Hub, ctx: &ConnCtx, consumer: &str, id: &ReqId, publish: Publis
     let strictness = hub.settings.strictness;
     hub.with_state(|s| {
         let dialog_id = publish.dialog_id.as_ref().and_then(Value::as_str);
-        let conv = dialog_id.and_then(|d| s.consumer_dialog(&ctx.account, consumer, d));
-        let view = match (dialog_id, conv) {
-            (None, _) => DialogView::Unnamed,
-            (Some(_), None) => DialogView::NotYours,
-            (Some(_), Some(at)) => {
-                let dialog = &s.conversations[at.conv].dialogs[at.dialog];
-                DialogView::Found {
-                    dialog,
-                    dialog_open: dialog.is_open(),
-                }
+        let found = dialog_id.and_then(|d| s.consumer_dialog(&ctx.account, consumer, d));
+        let receipt = Receipt {
+            request: (id, "ms.PublishEvent", types::PUBLISH_EVENT_RESPONSE),
+            by: (consumer, Role::Consumer),
+            found,
+            dialog_id: publish.dialog_id.as_ref(),
+            event: publish.event,
+            metadata: publish.metadata,
+        };
+        settle(s, ctx, strictness, receipt, |s, at, checked| {
+            // Receipts in a later (survey) dialog are not the agent's business.
+            if at.dialog == 0 {
+                s.events.push(ConsumerEvent {
+                    trigger: Trigger::ConsumerReceipt,
+                    conversation_id: s.conversations[at.conv].id.clone(),
+                    message: None,
+                    status: checked.status,
+                });
             }
-        };
-        let checked = validation::check_receipt(
-            publish.dialog_id.as_ref(),
-            &publish.event,
-            publish.metadata.as_ref(),
-            consumer,
-            view,
-        );
-        let first_violation = checked.findings.iter().find(|f| f.is_violation()).cloned();
-        let accepted = match (&first_violation, conv) {
-            (_, None) => false,
-            (None, Some(_)) => true,
-            (Some(_), Some(_)) => {
-                strictness == Strictness::Lenient
-                    && checked
-                        .findings
-                        .iter()
-                        .all(|f| !f.is_violation() || f.rule.live_service_accepts())
-            }
-        };
-        let (stored_sequence, code, body) = match (accepted, conv, &first_violation) {
-            (true, Some(at), _) => {
-                let event = Value::Object(publish.event.clone());
-                let by = (consumer, Role::Consumer);
-                let sequence = s.publish(at, by, event, publish.metadata.clone());
-                // Receipts in a later (survey) dialog are not the agent's business.
-                if at.dialog == 0 {
-                    s.events.push(ConsumerEvent {
-                        trigger: Trigger::ConsumerReceipt,
-                        conversation_id: s.conversations[at.conv].id.clone(),
-                        message: None,
-                        status: checked.status,
-                    });
-                }
-                (Some(sequence), 200, json!({"sequence": sequence}))
-            }
-            (_, _, Some(finding)) => (None, 400, Value::String(finding.error_body())),
-            // Not accepted without a violation cannot happen: no dialog means a finding.
-            (_, _, None) => (None, 400, Value::String("Bad Request".into())),
-        };
-        s.journal.receipt(
-            ctx,
-            NewReceipt {
-                request_id: &id.0,
-                dialog_id,
-                event: Value::Object(publish.event),
-                checked,
-                stored_sequence,
-                response: (code, body.clone()),
-            },
-        );
-        let frame = response(Some(id), code, types::PUBLISH_EVENT_RESPONSE, body);
-        let close = match (strictness, first_violation) {
-            (Strictness::Strict, Some(finding)) => Some((CLOSE_POLICY, close_reason(&finding))),
-            _ => None,
-        };
-        Reply::texts([frame]).closing(close)
+        })
     })
 }
 

@@ -107,7 +107,7 @@ pub(super) fn refuse_init(hub: &Hub, ctx: &ConnCtx, id: &ReqId, rejection: &Reje
 }
 
 /// `GetClock`: the server time in epoch milliseconds.
-pub(super) fn get_clock(id: &ReqId) -> Reply {
+pub(crate) fn get_clock(id: &ReqId) -> Reply {
     Reply::texts([response(
         Some(id),
         200,
@@ -128,8 +128,8 @@ pub(super) fn user_profile(
 ) -> Result<Reply, Rejection> {
     let agent = &agent_id(&ctx.account);
     let body = match user_id {
-        None => own_profile(hub, ctx, consumer),
-        Some(user) if user == consumer => own_profile(hub, ctx, consumer),
+        None => own_profile(hub, &ctx.account, consumer),
+        Some(user) if user == consumer => own_profile(hub, &ctx.account, consumer),
         Some(user) if user == agent => profile(agent, "ASSIGNED_AGENT", "wiretape", "agent"),
         Some(user) => {
             return Err(Rejection::from(Finding::violation(
@@ -162,10 +162,11 @@ pub(super) fn set_user_profile(
     Reply::one(string_response(Some(id), 200, "OK"))
 }
 
-/// The consumer's profile: the defaults, then what it set (its `userId` and `role` stay its own).
-fn own_profile(hub: &Hub, ctx: &ConnCtx, consumer: &str) -> Value {
+/// The consumer's profile: the defaults, then what it set (its `userId` and `role` stay its
+/// own). The agent side's `GetUserProfile` answers with it too.
+pub(crate) fn own_profile(hub: &Hub, account: &str, consumer: &str) -> Value {
     let mut body = profile(consumer, "CONSUMER", "", "");
-    let key = (ctx.account.clone(), consumer.to_owned());
+    let key = (account.to_owned(), consumer.to_owned());
     if let (Some(stored), Value::Object(out)) =
         (hub.read(|s| s.profiles.get(&key).cloned()), &mut body)
     {

@@ -9,6 +9,7 @@ mod conversation;
 mod files;
 mod messaging;
 mod misc;
+mod receipt;
 mod subscription;
 
 use serde_json::Value;
@@ -22,6 +23,8 @@ use crate::protocol::{
 };
 use crate::rate::Payer;
 use crate::validation::{Finding, Rule};
+pub(crate) use misc::{get_clock, own_profile};
+pub(crate) use receipt::{settle as settle_receipt, Receipt};
 
 /// Close code for a policy violation (RFC 6455), used by strict mode.
 pub(crate) const CLOSE_POLICY: u16 = 1008;

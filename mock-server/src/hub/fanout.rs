@@ -11,8 +11,8 @@ use crate::protocol::{notification, types};
 
 impl State {
     /// Stores an event in a dialog and notifies every socket subscribed to it; returns its
-    /// sequence. Consumers, the agent, the survey bot and (to come) agent sockets all publish
-    /// through here.
+    /// sequence. Consumers, the built-in agent, the survey bot and agent sockets all publish
+    /// through here; agents taking part get it as `.ams.ms.OnlineEventDistribution`.
     pub(crate) fn publish(
         &mut self,
         at: DialogAt,
@@ -26,6 +26,7 @@ impl State {
         if let Some(change) = stored.map(|e| c.change(at.dialog, e)) {
             self.notify_dialog(at, change);
         }
+        self.distribute(at, sequence);
         sequence
     }
 
@@ -48,8 +49,9 @@ impl State {
         }
     }
 
-    /// Sends the conversation's new metadata to every metadata subscription of its consumer:
-    /// UPSERT while it matches the filter, DELETE once it stops matching.
+    /// Sends the conversation's new metadata to every metadata subscription of its consumer
+    /// and of the agents on its account: UPSERT while it matches the filter, DELETE once it
+    /// stops matching.
     pub(crate) fn notify_metadata(&mut self, conv: usize) {
         let conversation = &self.conversations[conv];
         let (consumer, conv_id) = (conversation.consumer_id.clone(), conversation.id.clone());
@@ -90,5 +92,6 @@ impl State {
         for (id, frame) in frames {
             self.send(id, frame);
         }
+        self.notify_agent_metadata(conv);
     }
 }

@@ -28,11 +28,13 @@ impl DialogType {
     }
 
     /// The roles listed in the dialog's `participantsDetails` (PCS captures: MAIN has the
-    /// consumer and the assigned agent; POST_SURVEY the consumer, the survey bot and the
+    /// consumer and the assigned agent, and managers who joined; POST_SURVEY the consumer, the survey bot and the
     /// previous agent as READER).
     pub(crate) fn shows(self, role: Role) -> bool {
         match self {
-            DialogType::Main => matches!(role, Role::Consumer | Role::AssignedAgent),
+            DialogType::Main => {
+                matches!(role, Role::Consumer | Role::AssignedAgent | Role::Manager)
+            }
             DialogType::PostSurvey => matches!(role, Role::Consumer | Role::Agent | Role::Reader),
         }
     }

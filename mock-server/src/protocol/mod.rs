@@ -40,6 +40,9 @@ pub(crate) mod types {
     pub(crate) const GENERATE_URL_RESPONSE: &str = "ms.BaseGenerateURLResponse";
     /// Response to `userprofile.GetUserProfile`.
     pub(crate) const GET_USER_PROFILE_RESPONSE: &str = "userprofile.GetUserProfileResponse";
+    /// The agent API's string response (agent-api.md §2: UpdateRingState's 202, and every
+    /// other agent request without a more specific type, errors included).
+    pub(crate) const AGENT_STRING_RESPONSE: &str = ".ReqBody$StringResp";
     /// Messaging events of a dialog.
     pub(crate) const MESSAGING_EVENT_NOTIFICATION: &str = "ms.MessagingEventNotification";
     /// Conversation metadata changes.
@@ -60,6 +63,7 @@ pub(crate) mod types {
                 GENERATE_URL_RESPONSE
             }
             "userprofile.GetUserProfile" => GET_USER_PROFILE_RESPONSE,
+            agent if agent.starts_with(".ams.") => AGENT_STRING_RESPONSE,
             _ => STRING_RESPONSE,
         }
     }

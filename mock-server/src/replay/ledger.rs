@@ -54,7 +54,7 @@ impl Ledger {
             };
             let originator_id = match role {
                 Role::Consumer => CONSUMER.to_owned(),
-                Role::AssignedAgent | Role::Agent | Role::Reader => change
+                Role::AssignedAgent | Role::Agent | Role::Reader | Role::Manager => change
                     .get("originatorId")
                     .and_then(Value::as_str)
                     .unwrap_or("agent")

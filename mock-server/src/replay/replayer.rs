@@ -287,6 +287,7 @@ impl Replayer {
             None => (200, Value::Null),
         };
         let receipt = NewReceipt {
+            request_type: "ms.PublishEvent",
             request_id: &env.id.0,
             dialog_id,
             event: Value::Object(publish.event.clone()),

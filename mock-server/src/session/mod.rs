@@ -111,6 +111,7 @@ pub(crate) async fn run<S, V>(
         consumer_id,
         expires_at,
         client_properties: peer.client_properties,
+        agent: peer.agent,
     });
     let ending = serve(ws, hub, &mut service, queue, overflow).await;
     service.on_end(hub);

@@ -180,7 +180,17 @@ pub(crate) struct Checked {
     pub sequences: Vec<u64>,
 }
 
-/// Checks one consumer receipt.
+impl Checked {
+    /// Whether a receipt of a dialog that was found is stored: without violations, or with
+    /// only those the live service accepts when `lenient` (`--lenient`).
+    pub(crate) fn accepted(&self, lenient: bool) -> bool {
+        self.findings
+            .iter()
+            .all(|f| !f.is_violation() || (lenient && f.rule.live_service_accepts()))
+    }
+}
+
+/// Checks one receipt (a consumer's, or an agent's: the rules are the same).
 ///
 /// `event` is the request's `body.event` object (already known to have
 /// `"type":"AcceptStatusEvent"`), `dialog_id` the raw `body.dialogId`, `metadata` the request's
