@@ -5,6 +5,8 @@
 
 // The agent side: node-agent-sdk's examples in Rust, rings, bad input, auto standing back.
 mod agent_side;
+// LivePerson's node-agent-sdk 1.2.0 bots against the mock (issue 11).
+mod agent_sdk;
 mod bad_input;
 // CSDS, the IdP and the agent login service (issue 11, item 1); curl against the binary.
 mod discovery;

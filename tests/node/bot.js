@@ -12,7 +12,7 @@
 // Usage: node bot.js MODE ACCOUNT USER PASSWORD CSDS_DOMAIN
 // (NODE_PATH must find node-agent-sdk; NODE_EXTRA_CA_CERTS must name the mock's CA file.)
 'use strict';
-const Agent = require('node-agent-sdk');
+const { Agent } = require('node-agent-sdk');
 
 const [mode, accountId, username, password, csdsDomain] = process.argv.slice(2);
 const say = (event, fields) => console.log(JSON.stringify(Object.assign({ event }, fields || {})));
