@@ -83,9 +83,8 @@ impl Bot {
     async fn event(&mut self, name: &str, check: impl Fn(&Value) -> bool) -> Value {
         loop {
             let next = tokio::time::timeout(EVENT_TIMEOUT, self.events.recv()).await;
-            let event = match next {
-                Ok(Some(event)) => event,
-                _ => panic!("the bot sent no {name} event; it sent: {:#?}", self.seen),
+            let Ok(Some(event)) = next else {
+                panic!("the bot sent no {name} event; it sent: {:#?}", self.seen);
             };
             self.seen.push(event.clone());
             if event["event"] == "error" && name != "error" {
