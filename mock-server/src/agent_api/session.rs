@@ -8,15 +8,14 @@ use crate::config::Timeouts;
 use crate::conn::ConnCtx;
 use crate::handler::{self, Reply};
 use crate::hub::{AgentConn, Hub};
-use crate::session::Service;
+use crate::session::{Idle, Service};
 
 /// One live agent socket.
 #[derive(Debug)]
 pub(crate) struct AgentSession {
     ctx: ConnCtx,
-    timeouts: Timeouts,
     /// When a socket without traffic is closed; moved by every frame.
-    idle_deadline: Instant,
+    idle: Idle,
 }
 
 impl AgentSession {
@@ -32,8 +31,7 @@ impl AgentSession {
         }
         Self {
             ctx,
-            timeouts,
-            idle_deadline: Instant::now() + timeouts.idle,
+            idle: Idle::new(timeouts.idle),
         }
     }
 }
@@ -52,19 +50,15 @@ impl Service for AgentSession {
     }
 
     fn deadline(&self) -> Option<Instant> {
-        Some(self.idle_deadline)
+        Some(self.idle.deadline())
     }
 
     fn on_deadline(&mut self, _hub: &Hub, now: Instant) -> Reply {
-        if now >= self.idle_deadline {
-            let reason = format!("idle timeout: no traffic for {:?}", self.timeouts.idle);
-            return Reply::close(1000, reason);
-        }
-        Reply::default()
+        self.idle.expired(now).unwrap_or_default()
     }
 
     fn on_traffic(&mut self, now: Instant) {
-        self.idle_deadline = now + self.timeouts.idle;
+        self.idle.touch(now);
     }
 
     fn on_end(&mut self, hub: &Hub) {

@@ -4,7 +4,7 @@
 
 use tokio::time::Instant;
 
-use super::Service;
+use super::{Idle, Service};
 use crate::auth;
 use crate::config::Timeouts;
 use crate::conn::ConnCtx;
@@ -20,7 +20,7 @@ pub(crate) struct Live {
     /// When a client still unauthenticated is closed with 4401 (reference §1.2, option B).
     init_deadline: Instant,
     /// When a socket without traffic is closed (reference §1.4); moved by every frame.
-    idle_deadline: Instant,
+    idle: Idle,
 }
 
 impl Live {
@@ -31,7 +31,7 @@ impl Live {
             ctx,
             timeouts,
             init_deadline: now + timeouts.init_connection,
-            idle_deadline: now + timeouts.idle,
+            idle: Idle::new(timeouts.idle),
         }
     }
 
@@ -70,9 +70,9 @@ impl Service for Live {
 
     fn deadline(&self) -> Option<Instant> {
         let deadline = if self.authenticated() {
-            self.idle_deadline
+            self.idle.deadline()
         } else {
-            self.init_deadline.min(self.idle_deadline)
+            self.init_deadline.min(self.idle.deadline())
         };
         Some(self.token_expiry().map_or(deadline, |at| at.min(deadline)))
     }
@@ -96,14 +96,10 @@ impl Service for Live {
             record_violation(hub, &self.ctx, (None, None), &finding, None);
             return Reply::close(CLOSE_UNAUTHORIZED, reason);
         }
-        if now >= self.idle_deadline {
-            let reason = format!("idle timeout: no traffic for {:?}", self.timeouts.idle);
-            return Reply::close(1000, reason);
-        }
-        Reply::default()
+        self.idle.expired(now).unwrap_or_default()
     }
 
     fn on_traffic(&mut self, now: Instant) {
-        self.idle_deadline = now + self.timeouts.idle;
+        self.idle.touch(now);
     }
 }

@@ -239,3 +239,41 @@ where
         let _ = tokio::time::timeout(CLOSE_HANDSHAKE, drain).await;
     }
 }
+
+/// The idle deadline every service keeps (reference §1.4: the server closes a socket without
+/// traffic): moved by every frame, a close 1000 when it passes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Idle {
+    limit: Duration,
+    deadline: Instant,
+}
+
+impl Idle {
+    /// A deadline `limit` from now.
+    pub(crate) fn new(limit: Duration) -> Self {
+        Self {
+            limit,
+            deadline: Instant::now() + limit,
+        }
+    }
+
+    /// When the socket closes if nothing arrives.
+    pub(crate) fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Something arrived at `now`.
+    pub(crate) fn touch(&mut self, now: Instant) {
+        self.deadline = now + self.limit;
+    }
+
+    /// The close, once the deadline has passed at `now`.
+    pub(crate) fn expired(&self, now: Instant) -> Option<Reply> {
+        (now >= self.deadline).then(|| {
+            Reply::close(
+                1000,
+                format!("idle timeout: no traffic for {:?}", self.limit),
+            )
+        })
+    }
+}

@@ -5,24 +5,22 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use rustls::ClientConfig;
 use tokio_rustls::TlsAcceptor;
 use wiretape_fixtures::pki::LocalCa;
 
-use crate::config::{
-    AgentMode, Auth, Config, ControlAccess, Listen, Strictness, Timeouts, TlsIdentity, Transport,
-    DEFAULT_ACCOUNT,
-};
-use crate::discovery::{AgentLogin, Discovery};
+use crate::config::{Config, Listen, TlsIdentity, Transport, DEFAULT_ACCOUNT};
 use crate::hub::{Hub, Settings};
 use crate::journal::{ReceiptRecord, Report, ViolationRecord};
-use crate::replay::Replay;
-use crate::scenario::{runner, Scenario};
+use crate::scenario::runner;
 use crate::snapshot::ConversationSnapshot;
 use crate::verify::Expectation;
+
+mod builder;
+
 use crate::{Agent, Error};
+pub use builder::MockServerBuilder;
 
 /// A running mock of the Messaging Window API consumer side.
 ///
@@ -55,9 +53,7 @@ impl MockServer {
 
     /// A builder for anything but the defaults.
     pub fn builder() -> MockServerBuilder {
-        MockServerBuilder {
-            config: Config::default(),
-        }
+        MockServerBuilder::new()
     }
 
     /// Starts a server from a complete configuration (what `wiretape mock` does).
@@ -260,157 +256,5 @@ impl Drop for MockServer {
                 panic!("{failed}");
             }
         }
-    }
-}
-
-/// Configures a [`MockServer`]; every setting has a default suitable for tests.
-#[derive(Debug)]
-#[must_use = "a builder does nothing until .start().await"]
-pub struct MockServerBuilder {
-    config: Config,
-}
-
-impl MockServerBuilder {
-    /// Listen on this address (default `127.0.0.1:0`).
-    pub fn listen(mut self, addr: SocketAddr) -> Self {
-        self.config.listen = Listen::Addr(addr);
-        self
-    }
-
-    /// Serve on an already bound std listener.
-    pub fn listener(mut self, listener: std::net::TcpListener) -> Self {
-        self.config.listen = Listen::Std(listener);
-        self
-    }
-
-    /// Serve on an already bound tokio listener.
-    pub fn tokio_listener(mut self, listener: tokio::net::TcpListener) -> Self {
-        self.config.listen = Listen::Tokio(listener);
-        self
-    }
-
-    /// Plain `ws://` instead of TLS.
-    pub fn plain(mut self) -> Self {
-        self.config.transport = Transport::Plain;
-        self
-    }
-
-    /// TLS with this identity instead of a generated CA.
-    pub fn tls(mut self, identity: TlsIdentity) -> Self {
-        self.config.transport = Transport::Tls(identity);
-        self
-    }
-
-    /// The agent's behaviour (default: automatic, 250 ms between actions).
-    pub fn agent(mut self, mode: AgentMode) -> Self {
-        self.config.agent = mode;
-        self
-    }
-
-    /// The automatic agent with this pause before each action.
-    pub fn auto_agent(self, delay: Duration) -> Self {
-        self.agent(AgentMode::Auto { delay })
-    }
-
-    /// An agent that only acts when driven.
-    pub fn manual_agent(self) -> Self {
-        self.agent(AgentMode::Manual)
-    }
-
-    /// An agent following a scenario.
-    pub fn scenario(self, scenario: Scenario) -> Self {
-        self.agent(AgentMode::Scenario(scenario))
-    }
-
-    /// Serve only this account; any other gets 404 (default: every account is served, each
-    /// with its own conversations).
-    pub fn account(mut self, account: impl Into<String>) -> Self {
-        self.config.account = Some(account.into());
-        self
-    }
-
-    /// Accept only this token.
-    pub fn jwt(mut self, token: impl Into<String>) -> Self {
-        self.config.auth = Auth::Pinned(token.into());
-        self
-    }
-
-    /// What happens to invalid receipts (default [`Strictness::Standard`]).
-    pub fn strictness(mut self, strictness: Strictness) -> Self {
-        self.config.strictness = strictness;
-        self
-    }
-
-    /// Connection timeouts.
-    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
-        self.config.timeouts = timeouts;
-        self
-    }
-
-    /// Largest message accepted (default 1 MiB); larger ones close with 1009.
-    pub fn max_message_bytes(mut self, limit: usize) -> Self {
-        self.config.max_message_bytes = limit;
-        self
-    }
-
-    /// At most `per_second` requests per second from one consumer; the excess is answered
-    /// with code 429 (default: no limit).
-    pub fn rate_limit(mut self, per_second: u32) -> Self {
-        self.config.rate_limit = Some(per_second);
-        self
-    }
-
-    /// File sharing settings: how long upload/download URLs stay valid (default 1 minute) and
-    /// how many bytes and files the in-memory store keeps.
-    pub fn file_sharing(mut self, files: crate::FileSharing) -> Self {
-        self.config.files = files;
-        self
-    }
-
-    /// CSDS, IdP and agent login settings (default: any agent credentials, 1 h tokens,
-    /// 30 min sessions).
-    pub fn discovery(mut self, discovery: Discovery) -> Self {
-        self.config.discovery = discovery;
-        self
-    }
-
-    /// Agents must log in with exactly this username and password (`--agent-login`).
-    pub fn agent_login(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
-        self.config.discovery.agent_login = Some(AgentLogin {
-            username: username.into(),
-            password: password.into(),
-        });
-        self
-    }
-
-    /// Replays cassettes instead of simulating the conversation.
-    pub fn replay(mut self, replay: Replay) -> Self {
-        self.config.replay = Some(replay);
-        self
-    }
-
-    /// Who may use the control API (default loopback only).
-    pub fn control_api(mut self, access: ControlAccess) -> Self {
-        self.config.control_api = access;
-        self
-    }
-
-    /// Starts the server.
-    ///
-    /// # Panics
-    /// When it cannot start; use [`MockServerBuilder::try_start`] to get the error.
-    pub async fn start(self) -> MockServer {
-        match self.try_start().await {
-            Ok(server) => server,
-            Err(err) => panic!("the mock server did not start: {err}"),
-        }
-    }
-
-    /// Starts the server.
-    ///
-    /// # Errors
-    /// As [`MockServer::start_with`].
-    pub async fn try_start(self) -> Result<MockServer, Error> {
-        MockServer::start_with(self.config).await
     }
 }
