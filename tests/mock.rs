@@ -7,6 +7,8 @@
 mod agent_side;
 // LivePerson's node-agent-sdk 1.2.0 bots against the mock (issue 11).
 mod agent_sdk;
+// Agent sockets through the recording proxy: secrets, replay, stable snapshots.
+mod agent_record;
 mod bad_input;
 // CSDS, the IdP and the agent login service (issue 11, item 1); curl against the binary.
 mod discovery;
