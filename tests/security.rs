@@ -340,6 +340,43 @@ async fn no_token_appears_in_any_cassette_snapshot_report_or_log_even_at_trace_l
     c.close(None).await.unwrap();
     while let Ok(Some(Ok(_))) = tokio::time::timeout(Duration::from_secs(5), c.next()).await {}
 
+    // 4. An agent (issue 11): login with a password on the mock (a csrf, a session cookie and
+    //    a bearer come back), then its socket through the proxy with the bearer in the path.
+    let password = "agent-password-s3cr3t-77";
+    let host = mock.url.trim_start_matches("wss://").to_owned();
+    let login = Command::new("curl")
+        .args(["-s", "-i", "--cacert", ca.to_str().unwrap(), "-X", "POST"])
+        .args(["-H", "Content-Type: application/json", "-d"])
+        .arg(json!({"username": "bot", "password": password}).to_string())
+        .arg(format!("https://{host}/api/account/12345678/login?v=1.3"))
+        .output()
+        .expect("curl runs");
+    let answer = String::from_utf8(login.stdout).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").expect("headers and a body");
+    let login: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"));
+    let cookie = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie:")
+                .then(|| l[11..].trim())
+        })
+        .and_then(|c| c.split(';').next())
+        .and_then(|c| c.split_once('='))
+        .map(|(_, value)| value.to_owned())
+        .expect("a session cookie");
+    let bearer = login["bearer"].as_str().expect("a bearer").to_owned();
+    let csrf = login["csrf"].as_str().expect("a csrf").to_owned();
+    let agent_url = format!(
+        "{}/ws_api/account/12345678/messaging/brand/{bearer}?v=2.1",
+        proxy.url
+    );
+    let (mut a, _) = connect(&agent_url, tls.clone(), &[]).await.unwrap();
+    let online = r#"{"kind":"req","id":"a1","type":".ams.routing.SetAgentState","body":{"availability":"ONLINE"}}"#;
+    assert_eq!(request(&mut a, online, json!("a1")).await["code"], 200);
+    a.close(None).await.unwrap();
+    while let Ok(Some(Ok(_))) = tokio::time::timeout(Duration::from_secs(5), a.next()).await {}
+
     let mut places = vec![
         ("record output", proxy.stop()),
         ("mock output", mock.stop()),
@@ -356,10 +393,10 @@ async fn no_token_appears_in_any_cassette_snapshot_report_or_log_even_at_trace_l
     }
     assert_eq!(
         places.len(),
-        2 + 1 + 2 * 4,
-        "four cassettes, each snapshotted"
+        2 + 1 + 2 * 5,
+        "five cassettes, each snapshotted"
     );
-    let mut secrets: Vec<&str> = vec![opaque];
+    let mut secrets: Vec<&str> = vec![opaque, password, &bearer, &csrf, &cookie];
     for jwt in [&header_jwt, &init_jwt, &refused_jwt] {
         // The whole token, and its payload and signature on their own.
         secrets.extend(jwt.split('.').skip(1));
