@@ -410,3 +410,79 @@ async fn the_first_accept_wins_and_a_conversation_sent_back_to_the_queue_rings_a
         .collect();
     assert_eq!(assigned.len(), 1, "{holder:?}");
 }
+
+/// node-agent-sdk's `generateURLForUploadFile` / `generateURLForDownloadFile` (the SDK's
+/// filesharing-bot example): the same signed URLs and storage as the consumer's.
+#[tokio::test]
+async fn an_agent_shares_a_file_through_the_same_storage() {
+    let server = MockServer::builder().manual_agent().start().await;
+    let mut agent = AgentClient::connect(&server, "file-bearer").await;
+    let upload = agent
+        .ok(
+            ".ams.ms.GenerateURLForUploadFile",
+            json!({"fileSize": 5, "fileType": "PNG"}),
+        )
+        .await;
+    let upload = &upload["body"];
+    let put = crate::harness::https::storage(&server, "PUT", upload, b"\x89PNG!").await;
+    assert_eq!(put.status, 201, "{}", put.text());
+    let path = upload["relativePath"].clone();
+    let download = agent
+        .ok(
+            ".ams.ms.GenerateURLForDownloadFile",
+            json!({"relativePath": path}),
+        )
+        .await;
+    let get = crate::harness::https::storage(&server, "GET", &download["body"], b"").await;
+    assert_eq!(get.body, b"\x89PNG!");
+    let refused = agent
+        .call(
+            ".ams.ms.GenerateURLForUploadFile",
+            json!({"fileSize": 5, "fileType": "EXE"}),
+        )
+        .await;
+    assert_eq!(refused["code"], 400, "{refused}");
+    agent.assert_alive().await;
+}
+
+/// An agent changes the conversation's TTR (`UpdateConversationField` `TTRField`, as consumers
+/// do): the consumer's metadata subscription sees it; a bad `ttrType` is refused precisely.
+#[tokio::test]
+async fn an_agent_sets_the_ttr_and_the_consumer_sees_it() {
+    let server = MockServer::builder().manual_agent().start().await;
+    let mut agent = AgentClient::connect(&server, "ttr-bearer").await;
+    agent.go_online().await;
+    let mut consumer = Consumer::connect(&server).await;
+    consumer
+        .request(
+            json!({"id":"m","type":"cqm.SubscribeExConversations","body":{"convState":["OPEN"]}}),
+        )
+        .await;
+    let conversation = consumer.create_conversation().await;
+    agent.accept_ring().await;
+    let ttr = json!({"conversationId": conversation,
+        "conversationField": [{"field": "TTRField", "ttrType": "URGENT", "value": 600}]});
+    agent.ok(".ams.cm.UpdateConversationField", ttr).await;
+    let change = consumer
+        .frame_matching("the TTR change", |f| {
+            f["type"] == "cqm.ExConversationChangeNotification"
+                && f["body"]["changes"][0]["result"]["conversationDetails"]["ttr"]["ttrType"]
+                    == "URGENT"
+        })
+        .await;
+    assert_eq!(
+        change["body"]["changes"][0]["result"]["conversationDetails"]["ttr"]["value"],
+        600
+    );
+    let bad = json!({"conversationId": conversation,
+        "conversationField": [{"field": "TTRField", "ttrType": "SOON"}]});
+    let refused = agent.call(".ams.cm.UpdateConversationField", bad).await;
+    assert_eq!(refused["code"], 400, "{refused}");
+    assert!(
+        refused["body"]
+            .as_str()
+            .unwrap()
+            .contains("ttrType \"SOON\""),
+        "{refused}"
+    );
+}

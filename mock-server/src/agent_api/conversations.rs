@@ -127,6 +127,7 @@ pub(super) fn update_field(
                     c.remove_participant(&me, *role);
                 }
                 FieldChange::Close => closed = true,
+                FieldChange::Ttr(ttr) => c.ttr = ttr.clone(),
             }
             c.last_update_ts = now_ms();
         }

@@ -90,6 +90,10 @@ pub(crate) fn handle_text(hub: &Hub, ctx: &ConnCtx, text: &str) -> Reply {
             newer_than,
         } => messaging::query(hub, ctx, id, &dialog_id, newer_than),
         AgentRequest::GetUserProfile { user_id } => messaging::profile(hub, ctx, id, &user_id),
+        AgentRequest::GenerateUploadUrl(body) => handler::files::upload_url(hub, ctx, id, &body),
+        AgentRequest::GenerateDownloadUrl(body) => {
+            handler::files::download_url(hub, ctx, id, &body)
+        }
     };
     result.unwrap_or_else(|rejection| reject(hub, ctx, Some(id), Some(&env.req_type), &rejection))
 }

@@ -43,6 +43,10 @@ pub(crate) enum AgentRequest {
         user_id: String,
     },
     SubscribeAgentsState,
+    /// `.ams.ms.GenerateURLForUploadFile`: the body, checked as the consumer's is.
+    GenerateUploadUrl(Map<String, Value>),
+    /// `.ams.ms.GenerateURLForDownloadFile`: the body, checked as the consumer's is.
+    GenerateDownloadUrl(Map<String, Value>),
 }
 
 /// One `conversationField` entry an agent may send.
@@ -55,6 +59,8 @@ pub(crate) enum FieldChange {
     Leave(Role),
     /// `ConversationStateField` CLOSE.
     Close,
+    /// `TTRField`: the conversation's time to respond, as consumers set it.
+    Ttr(Value),
 }
 
 impl AgentRequest {
@@ -174,9 +180,10 @@ impl AgentRequest {
                     ));
                 }
             },
-            unsupported @ (".ams.cm.AgentRequestConversation"
-            | ".ams.ms.GenerateURLForDownloadFile"
-            | ".ams.ms.GenerateURLForUploadFile") => {
+            // The same file sharing as the consumer's (the agent's files live in the account).
+            ".ams.ms.GenerateURLForUploadFile" => Self::GenerateUploadUrl(object(body)?),
+            ".ams.ms.GenerateURLForDownloadFile" => Self::GenerateDownloadUrl(object(body)?),
+            unsupported @ ".ams.cm.AgentRequestConversation" => {
                 return Err(Rejection::from(Finding::violation(
                     Rule::UnknownType,
                     "type",
@@ -231,10 +238,12 @@ fn field_change(i: usize, change: &Value, old_id: &str) -> Result<FieldChange, R
                 _ => Err(bad(&at("type"), get("type"), "type must be ADD or REMOVE")),
             }
         }
+        Some("TTRField") => crate::protocol::ttr(change, &format!("body.conversationField[{i}]"))
+            .map(FieldChange::Ttr),
         _ => Err(bad(
             &at("field"),
             get("field"),
-            "field must be ParticipantsChange or ConversationStateField",
+            "field must be ParticipantsChange, ConversationStateField or TTRField",
         )),
     }
 }
@@ -370,5 +379,17 @@ mod tests {
         assert_eq!(r.finding.rule, Rule::UnknownType);
         let r = parse(json!({"id":"1","type":".ams.cm.UpdateConversationField","body":{"conversationId":"c","conversationField":[{"field":"ParticipantsChange","type":"ADD","role":"MANAGER","userId":"123.9"}]}})).unwrap_err();
         assert_eq!(r.finding.field, "body.conversationField[0].userId");
+    }
+}
+
+/// The request's `body` as an object.
+fn object(body: Option<&Value>) -> Result<Map<String, Value>, Rejection> {
+    match body {
+        Some(Value::Object(map)) => Ok(map.clone()),
+        other => Err(bad(
+            "body",
+            other.unwrap_or(&Value::Null),
+            "body must be an object",
+        )),
     }
 }

@@ -6,7 +6,7 @@
 //! closed with 1008.
 
 mod conversation;
-mod files;
+pub(crate) mod files;
 mod messaging;
 mod misc;
 mod receipt;

@@ -219,25 +219,7 @@ fn field_change(item: &Value) -> Result<FieldChange, Rejection> {
             }
             Ok(FieldChange::Csat(item.clone()))
         }
-        "TTRField" => {
-            let ttr_type = item.get("ttrType").and_then(Value::as_str);
-            if !ttr_type.is_some_and(|t| TTR_TYPES.contains(&t)) {
-                let value = item.get("ttrType").cloned().unwrap_or(Value::Null);
-                return Err(bad(
-                    &format!("{at}.ttrType"),
-                    &value,
-                    format!(
-                        "ttrType {} is not one of {}",
-                        short(&value),
-                        TTR_TYPES.join(", ")
-                    ),
-                ));
-            }
-            let value = item.get("value").and_then(Value::as_u64).unwrap_or(0);
-            Ok(FieldChange::Ttr(
-                serde_json::json!({"ttrType": ttr_type, "value": value}),
-            ))
-        }
+        "TTRField" => Ok(FieldChange::Ttr(ttr(item, at)?)),
         other => Err(bad(
             &format!("{at}.field"),
             &Value::String(other.to_owned()),
@@ -247,4 +229,24 @@ fn field_change(item: &Value) -> Result<FieldChange, Rejection> {
             ),
         )),
     }
+}
+
+/// A `TTRField` entry (`ttrType` one of CUSTOM, NORMAL, PRIORITIZED, URGENT; `value` seconds)
+/// as the conversation keeps it; `at` is the entry's path. Consumers and agents send the same.
+pub(crate) fn ttr(item: &Value, at: &str) -> Result<Value, Rejection> {
+    let ttr_type = item.get("ttrType").and_then(Value::as_str);
+    if !ttr_type.is_some_and(|t| TTR_TYPES.contains(&t)) {
+        let value = item.get("ttrType").cloned().unwrap_or(Value::Null);
+        return Err(bad(
+            &format!("{at}.ttrType"),
+            &value,
+            format!(
+                "ttrType {} is not one of {}",
+                short(&value),
+                TTR_TYPES.join(", ")
+            ),
+        ));
+    }
+    let value = item.get("value").and_then(Value::as_u64).unwrap_or(0);
+    Ok(serde_json::json!({"ttrType": ttr_type, "value": value}))
 }

@@ -9,7 +9,7 @@ mod envelope;
 mod request;
 mod response;
 
-pub(crate) use conversation::CLOSED_BY_CONSUMER;
+pub(crate) use conversation::{ttr, CLOSED_BY_CONSUMER};
 pub(crate) use envelope::{Envelope, ReqId};
 pub(crate) use request::{init_jwt, ConsumerRequest, ExFilter, FieldChange, Publish, PublishKind};
 pub(crate) use response::{notification, response, string_response};
