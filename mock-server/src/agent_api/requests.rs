@@ -318,6 +318,18 @@ fn bad(field: &str, value: &Value, message: &str) -> Rejection {
     ))
 }
 
+/// The request's `body` as an object.
+fn object(body: Option<&Value>) -> Result<Map<String, Value>, Rejection> {
+    match body {
+        Some(Value::Object(map)) => Ok(map.clone()),
+        other => Err(bad(
+            "body",
+            other.unwrap_or(&Value::Null),
+            "body must be an object",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,17 +391,5 @@ mod tests {
         assert_eq!(r.finding.rule, Rule::UnknownType);
         let r = parse(json!({"id":"1","type":".ams.cm.UpdateConversationField","body":{"conversationId":"c","conversationField":[{"field":"ParticipantsChange","type":"ADD","role":"MANAGER","userId":"123.9"}]}})).unwrap_err();
         assert_eq!(r.finding.field, "body.conversationField[0].userId");
-    }
-}
-
-/// The request's `body` as an object.
-fn object(body: Option<&Value>) -> Result<Map<String, Value>, Rejection> {
-    match body {
-        Some(Value::Object(map)) => Ok(map.clone()),
-        other => Err(bad(
-            "body",
-            other.unwrap_or(&Value::Null),
-            "body must be an object",
-        )),
     }
 }
