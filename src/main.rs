@@ -22,8 +22,9 @@ enum Command {
     /// Run a TLS-terminating proxy in front of a real wss:// endpoint and record every
     /// connection to a cassette.
     Record(cmd::record::RecordArgs),
-    /// Run a mock of the Messaging Window API consumer side that plays the agent and validates
-    /// every AcceptStatusEvent.
+    /// Run a mock of LivePerson messaging, both sides (consumer Messaging Window API, agent API
+    /// as node-agent-sdk speaks it, CSDS, IdP, login), with a built-in agent, validating every
+    /// AcceptStatusEvent.
     Mock(cmd::mock::MockArgs),
     /// Print the path of wiretape's local CA certificate (PEM), creating the CA on first use.
     Ca(cmd::ca::CaArgs),
