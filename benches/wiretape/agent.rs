@@ -9,8 +9,9 @@
 //! a response before sending the next request: a writer task sends whatever is queued and
 //! flushes once, and responses are only counted (any refusal is reported).
 //!
-//! Each consumer subscribes to its conversations' metadata once, then loops until the window
-//! ends: create a conversation, wait for the metadata naming an ASSIGNED_AGENT (the bot
+//! Each consumer subscribes to its conversations' metadata once, then, from its start time
+//! (the N starts are spread evenly over the first quarter of the window, see [`ramp`]), loops
+//! until the window ends: create a conversation, wait for the metadata naming an ASSIGNED_AGENT (the bot
 //! accepted the ring), publish a message, wait for its echo, close. Echo latency is publish →
 //! echo; a conversation counts when its echo arrives within the window. The consumer-only
 //! figure for the same N runs the same consumers against a fresh mock with no agent: create,
@@ -380,16 +381,17 @@ async fn consumer_loop(
     ws: ConsumerSocket,
     index: usize,
     with_bot: bool,
-    stop: Instant,
+    (first, stop): (Instant, Instant),
 ) -> Result<ConsumerResult, String> {
     let (mut tx, mut rx) = ws.split();
     let mut out = ConsumerResult::default();
     let mut id = 10u64;
     let mut assigned: Vec<String> = Vec::new();
-    let mut created = Instant::now();
     let mut step = Step::Creating {
         req: id.to_string(),
     };
+    tokio::time::sleep_until(first).await;
+    let mut created = Instant::now();
     send(
         &mut tx,
         json!({"kind":"req","id":id,"type":"cm.ConsumerRequestConversation"}),
@@ -579,6 +581,17 @@ async fn connect_consumers(
     all.into_iter().collect()
 }
 
+/// The consumers' first conversations are spread over this much of the window: a quarter,
+/// or `WIRETAPE_BENCH_AGENT_RAMP_MS`. All at once (0), a thousand rings and their metadata
+/// reach the one agent socket faster than the mock sends them, and the mock closes it (1013,
+/// "notification queue full": its queue holds 1024 frames).
+pub(crate) fn ramp(window: Duration) -> Duration {
+    std::env::var("WIRETAPE_BENCH_AGENT_RAMP_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map_or(window / 4, Duration::from_millis)
+}
+
 /// One case: `n` consumers for `window`, with the echo bot or without any agent.
 pub(crate) async fn case(
     home: &Path,
@@ -596,10 +609,14 @@ pub(crate) async fn case(
     let cpu0 = crate::procstat::cpu(mock.pid()).unwrap_or_default();
     let start = Instant::now();
     let stop = start + window;
+    let ramp = ramp(window);
     let tasks: Vec<_> = sockets
         .into_iter()
         .enumerate()
-        .map(|(i, ws)| tokio::spawn(consumer_loop(ws, i, with_bot, stop)))
+        .map(|(i, ws)| {
+            let first = start + ramp.mul_f64(i as f64 / n as f64);
+            tokio::spawn(consumer_loop(ws, i, with_bot, (first, stop)))
+        })
         .collect();
     let mut case = Case::default();
     let mut waiting: HashMap<&'static str, usize> = HashMap::new();

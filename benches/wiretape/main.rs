@@ -772,10 +772,11 @@ async fn agent_side(home: &Path, args: &Args, consumer_only: Option<f64>) -> Val
     println!("\n## Mock server, agent side: one echo bot, N consumers (issue 11)\n");
     println!(
         "`wiretape mock --agent manual` in its own process, a fresh one per case; {window:?} per \
-         case. Each consumer loops: create a conversation, wait for the bot to accept (its \
+         case, the consumers' first conversations spread over the first {:?}. Each consumer loops: create a conversation, wait for the bot to accept (its \
          metadata names an ASSIGNED_AGENT), publish a message, wait for the echo (the bot READs \
          it, then echoes it), close. Echo = publish -> echo; cycle = create -> echo. Without \
-         agent: the same consumers against a fresh mock with no agent, create then close.\n"
+         agent: the same consumers against a fresh mock with no agent, create then close.\n",
+        agent::ramp(window)
     );
     println!("| N | conversations/s with the bot | echo p50 ms | echo p99 ms | cycle p50 ms | cycle p99 ms | mock CPU µs per conversation | mock CPU (cores) | mock peak RSS MiB | without agent: conversations/s | mock CPU µs per conversation | ratio with bot / without |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -799,7 +800,7 @@ async fn agent_side(home: &Path, args: &Args, consumer_only: Option<f64>) -> Val
         let ms = |v: &[f64], q: f64| agent::quantile(v, q) / 1e3;
         let ratio = bot.rate() / plain.rate();
         println!(
-            "| {n} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.2} | {:.1} | {:.0} | {:.0} | {ratio:.2} |",
+            "| {n} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.2} | {:.1} | {:.0} | {:.0} | {ratio:.3} |",
             bot.rate(),
             ms(&bot.echo_us, 0.5),
             ms(&bot.echo_us, 0.99),
@@ -835,7 +836,7 @@ async fn agent_side(home: &Path, args: &Args, consumer_only: Option<f64>) -> Val
             .fold(0.0, f64::max);
         println!(
             "\nConsumer-only conversations/s of this run (in-process, 50 clients, create + close): \
-             {c:.0}; the best with the bot is {:.2} of it.",
+             {c:.0}; the best with the bot is {:.3} of it.",
             best / c
         );
     }
