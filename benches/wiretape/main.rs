@@ -9,9 +9,10 @@
 //! `--mitmdump PATH` (also measure mitmproxy: benches/compare-mitmproxy.sh),
 //! `--nginx PATH` (default: `nginx` on the PATH or in /usr/sbin; skipped with a note when
 //! there is none), `--only relay,latency,handshake,idle,flat,mitmproxy,mock` (some sections only; `mock` is
-//! `mock-startup,mock-receipts,mock-conversations,mock-replay`).
+//! `mock-startup,mock-receipts,mock-conversations,mock-replay,mock-agent`).
 //! It prints a markdown table and writes the same figures as JSON for comparing runs.
 
+mod agent;
 mod echo;
 mod load;
 mod mitm;
@@ -738,6 +739,11 @@ async fn main() {
         mock_json.insert("replay_load_s".into(), json!(load_s));
         mock_json.insert("replay_s".into(), json!(replay_s));
     }
+    if args.runs("mock-agent") {
+        let consumer_only = mock_json.get("conversations_per_s").and_then(Value::as_f64);
+        let rows = agent_side(work.path(), &args, consumer_only).await;
+        mock_json.insert("agent".into(), rows);
+    }
     if !mock_json.is_empty() {
         report.insert("mock".into(), Value::Object(mock_json));
     }
@@ -751,6 +757,90 @@ async fn main() {
     )
     .unwrap();
     println!("\nJSON: {}", args.out.display());
+}
+
+/// The mock's agent side (issue 11, item 7): one echo bot and N consumers, beside the same N
+/// consumers without any agent (see `agent.rs`). `consumer_only` is the run's in-process
+/// conversations/s (50 clients, create + close), when it ran.
+async fn agent_side(home: &Path, args: &Args, consumer_only: Option<f64>) -> Value {
+    let counts: &[usize] = if args.quick {
+        &[1, 100]
+    } else {
+        &[1, 100, 1000]
+    };
+    let window = args.window * 2;
+    println!("\n## Mock server, agent side: one echo bot, N consumers (issue 11)\n");
+    println!(
+        "`wiretape mock --agent manual` in its own process, a fresh one per case; {window:?} per \
+         case, the consumers' first conversations spread over the first {:?}. Each consumer loops: create a conversation, wait for the bot to accept (its \
+         metadata names an ASSIGNED_AGENT), publish a message, wait for the echo (the bot READs \
+         it, then echoes it), close. Echo = publish -> echo; cycle = create -> echo. Without \
+         agent: the same consumers against a fresh mock with no agent, create then close.\n",
+        agent::ramp(window)
+    );
+    println!("| N | conversations/s with the bot | echo p50 ms | echo p99 ms | cycle p50 ms | cycle p99 ms | mock CPU µs per conversation | mock CPU (cores) | mock peak RSS MiB | without agent: conversations/s | mock CPU µs per conversation | ratio with bot / without |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut rows = Vec::new();
+    for &n in counts {
+        let bot = agent::case(home, n, true, window).await;
+        let plain = agent::case(home, n, false, window).await;
+        let (bot, plain) = match (bot, plain) {
+            (Ok(b), Ok(p)) => (b, p),
+            (b, p) => {
+                let why: Vec<String> = [("with the bot", b.err()), ("without agent", p.err())]
+                    .into_iter()
+                    .filter_map(|(k, e)| e.map(|e| format!("{k}: {e}")))
+                    .collect();
+                println!("| {n} | FAILED: {} |", why.join("; "));
+                rows.push(json!({"consumers": n, "failed": why}));
+                continue;
+            }
+        };
+        let per_conv = |c: &agent::Case| c.mock_cpu.as_secs_f64() * 1e6 / c.conversations as f64;
+        let ms = |v: &[f64], q: f64| agent::quantile(v, q) / 1e3;
+        let ratio = bot.rate() / plain.rate();
+        println!(
+            "| {n} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.2} | {:.1} | {:.0} | {:.0} | {ratio:.3} |",
+            bot.rate(),
+            ms(&bot.echo_us, 0.5),
+            ms(&bot.echo_us, 0.99),
+            ms(&bot.cycle_us, 0.5),
+            ms(&bot.cycle_us, 0.99),
+            per_conv(&bot),
+            bot.mock_cpu.as_secs_f64() / bot.seconds,
+            mib(bot.mock_peak_rss_kib),
+            plain.rate(),
+            per_conv(&plain),
+        );
+        rows.push(json!({
+            "consumers": n, "window_s": bot.seconds,
+            "conversations_per_s": bot.rate(), "conversations": bot.conversations,
+            "echo_p50_ms": ms(&bot.echo_us, 0.5), "echo_p99_ms": ms(&bot.echo_us, 0.99),
+            "cycle_p50_ms": ms(&bot.cycle_us, 0.5), "cycle_p99_ms": ms(&bot.cycle_us, 0.99),
+            "mock_cpu_us_per_conversation": per_conv(&bot),
+            "mock_cpu_cores": bot.mock_cpu.as_secs_f64() / bot.seconds,
+            "mock_peak_rss_mib": mib(bot.mock_peak_rss_kib),
+            "bot_rings_accepted": bot.bot.rings_accepted, "bot_echoes": bot.bot.echoes,
+            "bot_reads_seen_by_consumers": bot.reads_seen,
+            "without_agent_conversations_per_s": plain.rate(),
+            "without_agent_mock_cpu_us_per_conversation": per_conv(&plain),
+            "without_agent_mock_peak_rss_mib": mib(plain.mock_peak_rss_kib),
+            "ratio_to_without_agent": ratio,
+            "ratio_to_consumer_only_in_process": consumer_only.map(|c| bot.rate() / c),
+        }));
+    }
+    if let Some(c) = consumer_only {
+        let best = rows
+            .iter()
+            .filter_map(|r| r["conversations_per_s"].as_f64())
+            .fold(0.0, f64::max);
+        println!(
+            "\nConsumer-only conversations/s of this run (in-process, 50 clients, create + close): \
+             {c:.0}; the best with the bot is {:.3} of it.",
+            best / c
+        );
+    }
+    Value::Array(rows)
 }
 
 async fn measure(
