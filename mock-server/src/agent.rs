@@ -166,7 +166,7 @@ impl Agent {
                 (&agent, Role::AssignedAgent),
                 json!({"type": "ChatStateEvent", "chatState": state}),
             );
-            s.notify_dialog(DialogAt::main(conv), change);
+            s.relay_chat_state(DialogAt::main(conv), change);
             Ok(())
         })
     }

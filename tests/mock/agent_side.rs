@@ -486,3 +486,38 @@ async fn an_agent_sets_the_ttr_and_the_consumer_sees_it() {
         "{refused}"
     );
 }
+
+/// Typing reaches the other side: the consumer's COMPOSING arrives at the assigned agent as
+/// `.ams.ms.OnlineEventDistribution` (with `originatorPId`, no sequence), and the agent's
+/// reaches the consumer as in the captures.
+#[tokio::test]
+async fn chat_states_reach_the_other_side() {
+    let server = MockServer::builder().manual_agent().start().await;
+    let mut agent = AgentClient::connect(&server, "typing-bearer").await;
+    agent.go_online().await;
+    let mut consumer = Consumer::connect(&server).await;
+    let conversation = consumer.create_conversation().await;
+    agent.accept_ring().await;
+    let typing = json!({"type": "ChatStateEvent", "chatState": "COMPOSING"});
+    consumer
+        .request(client::publish("t", &conversation, typing.clone()))
+        .await;
+    let seen = agent
+        .frame_matching("the consumer typing", |f| {
+            f["type"] == ".ams.ms.OnlineEventDistribution"
+                && f["body"]["event"]["type"] == "ChatStateEvent"
+        })
+        .await;
+    assert_eq!(seen["body"]["event"]["chatState"], "COMPOSING");
+    assert_eq!(seen["body"]["originatorMetadata"]["role"], "CONSUMER");
+    assert!(seen["body"]["originatorPId"].is_string(), "{seen}");
+    assert!(seen["body"].get("sequence").is_none(), "{seen}");
+    agent
+        .ok(
+            ".ams.ms.PublishEvent",
+            json!({"dialogId": conversation, "event": {"type": "ChatStateEvent", "chatState": "PAUSE"}}),
+        )
+        .await;
+    let paused = consumer_event(&mut consumer, "ChatStateEvent").await;
+    assert_eq!(paused["event"]["chatState"], "PAUSE");
+}

@@ -33,7 +33,7 @@ pub(super) fn publish(
         if event["type"] == "ChatStateEvent" {
             let c = &s.conversations[at.conv];
             let change = c.chat_state_change(at.dialog, (&me, role), event);
-            s.notify_dialog(at, change);
+            s.relay_chat_state(at, change);
             return Ok(0);
         }
         if event["type"] == "ContentEvent" && event.get("message").is_none() {

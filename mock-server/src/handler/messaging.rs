@@ -64,7 +64,7 @@ pub(super) fn publish(
         if publish.kind == PublishKind::ChatState {
             // Chat states are relayed, not stored: sequence 0, no serverTimestamp.
             let change = c.chat_state_change(at.dialog, (consumer, Role::Consumer), event);
-            s.notify_dialog(at, change);
+            s.relay_chat_state(at, change);
             return Ok(0);
         }
         // What the agent reads: the text, or a hosted file's caption.

@@ -205,7 +205,31 @@ impl State {
         let body = c.online_event(at.dialog, event, &|id, role| {
             self.old_id(&c.brand_id, id, role)
         });
-        let frame = notification(ONLINE_EVENT_DISTRIBUTION, body);
+        self.send_to_agents(at.conv, &notification(ONLINE_EVENT_DISTRIBUTION, body));
+    }
+
+    /// Sends a chat state (a consumer-side change: not stored, no sequence) to the agents
+    /// taking part, as `.ams.ms.OnlineEventDistribution` with the agent side's ids: typing
+    /// reaches the Agent Workspace and bots as any other event does.
+    pub(crate) fn distribute_chat_state(&mut self, conv: usize, change: &Value) {
+        let c = &self.conversations[conv];
+        let mut body = change.clone();
+        let pid = change["originatorId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let role = match change["originatorMetadata"]["role"].as_str() {
+            Some("CONSUMER") => Role::Consumer,
+            _ => Role::AssignedAgent,
+        };
+        body["originatorId"] = Value::String(self.old_id(&c.brand_id, &pid, role));
+        body["originatorPId"] = Value::String(pid);
+        self.send_to_agents(conv, &notification(ONLINE_EVENT_DISTRIBUTION, body));
+    }
+
+    /// Queues `frame` for every agent socket of the conversation's account taking part in it.
+    fn send_to_agents(&mut self, conv: usize, frame: &str) {
+        let c = &self.conversations[conv];
         let targets: Vec<u64> = self
             .connections
             .iter()
@@ -220,7 +244,7 @@ impl State {
             .map(|(id, _)| *id)
             .collect();
         for id in targets {
-            self.send(id, frame.clone());
+            self.send(id, frame.to_owned());
         }
     }
 }

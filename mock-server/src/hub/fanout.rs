@@ -30,6 +30,13 @@ impl State {
         sequence
     }
 
+    /// Relays a chat state (not stored): to the dialog's subscribers and to the agents taking
+    /// part, from whichever side it came.
+    pub(crate) fn relay_chat_state(&mut self, at: DialogAt, change: Value) {
+        self.distribute_chat_state(at.conv, &change);
+        self.notify_dialog(at, change);
+    }
+
     /// Sends one `ms.MessagingEventNotification` change to every socket subscribed to the
     /// dialog, the publisher included.
     pub(crate) fn notify_dialog(&mut self, at: DialogAt, change: Value) {
