@@ -19,7 +19,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -68,37 +67,6 @@ async fn connect(
         .await
         .map_err(|e| format!("WebSocket upgrade: {e}"))?;
     Ok(ws)
-}
-
-/// `wiretape mock --agent manual`, killed on drop.
-struct MockProc {
-    child: Child,
-    url: String,
-}
-
-impl MockProc {
-    fn spawn(home: &Path) -> Self {
-        let (child, url) = crate::start_listening(
-            Command::new(env!("CARGO_BIN_EXE_wiretape"))
-                .args(["mock", "--listen", "127.0.0.1:0", "--agent", "manual"])
-                .args(["--init-timeout", "3600", "--idle-timeout", "3600"])
-                .env("WIRETAPE_HOME", home)
-                .env("RUST_LOG", "error")
-                .stderr(Stdio::null()),
-        );
-        Self { child, url }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for MockProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// What one case (N consumers, with or without the bot) measured.
@@ -601,7 +569,7 @@ pub(crate) async fn case(
     window: Duration,
 ) -> Result<Case, String> {
     let ca = LocalCa::load_or_create(home).map_err(|e| format!("the CA: {e}"))?;
-    let mock = MockProc::spawn(home);
+    let mock = crate::idle_mock(home);
     let bot = match with_bot {
         true => Some(Bot::start(&mock.url, &ca).await?),
         false => None,

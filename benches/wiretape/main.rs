@@ -51,6 +51,45 @@ pub(crate) fn start_listening(cmd: &mut Command) -> (Child, String) {
     (child, url)
 }
 
+/// A server process started with [`start_listening`], killed on drop.
+pub(crate) struct Listening {
+    pub(crate) child: Child,
+    /// The URL of its first line, `listening on URL`.
+    pub(crate) url: String,
+}
+
+impl Listening {
+    /// Starts `cmd` and waits for its `listening on` line.
+    pub(crate) fn start(cmd: &mut Command) -> Self {
+        let (child, url) = start_listening(cmd);
+        Self { child, url }
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `wiretape mock --agent manual` with its connection timeouts out of a bench's way: the idle
+/// upstream of the memory section and the agent section's mock.
+pub(crate) fn idle_mock(home: &Path) -> Listening {
+    Listening::start(
+        Command::new(env!("CARGO_BIN_EXE_wiretape"))
+            .args(["mock", "--listen", "127.0.0.1:0", "--agent", "manual"])
+            .args(["--init-timeout", "3600", "--idle-timeout", "3600"])
+            .env("WIRETAPE_HOME", home)
+            .env("RUST_LOG", "error")
+            .stderr(Stdio::null()),
+    )
+}
+
 /// Waits until something accepts connections on 127.0.0.1:`port`, for a server that says
 /// nothing when it is ready (mitmdump, nginx); panics with `why()` after `within`.
 pub(crate) async fn wait_for_port(port: u16, within: Duration, why: impl Fn() -> String) {
@@ -67,8 +106,7 @@ pub(crate) async fn wait_for_port(port: u16, within: Duration, why: impl Fn() ->
 /// `wiretape mock` as a plain upstream that keeps idle connections open, in its own process
 /// so its sockets do not count against this one's open-files limit.
 struct IdleUpstream {
-    child: Child,
-    url: String,
+    mock: Listening,
     ca_file: PathBuf,
 }
 
@@ -76,37 +114,18 @@ impl IdleUpstream {
     const PATH: &'static str = "/ws_api/account/12345678/messaging/consumer?v=3";
 
     fn spawn(home: &Path) -> Self {
-        let (child, url) = start_listening(
-            Command::new(env!("CARGO_BIN_EXE_wiretape"))
-                .args(["mock", "--listen", "127.0.0.1:0", "--agent", "manual"])
-                .args(["--init-timeout", "3600", "--idle-timeout", "3600"])
-                .env("WIRETAPE_HOME", home)
-                .env("RUST_LOG", "error")
-                .stderr(Stdio::null()),
-        );
         Self {
-            child,
-            url,
+            mock: idle_mock(home),
             ca_file: home.join("ca.pem"),
         }
     }
 }
 
-impl Drop for IdleUpstream {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A `wiretape record` process.
-struct ProxyProc {
-    child: Child,
-    url: String,
-}
+struct ProxyProc;
 
 impl ProxyProc {
-    fn spawn(home: &Path, upstream: &str, upstream_ca: &Path, record: Option<&Path>) -> Self {
+    fn spawn(home: &Path, upstream: &str, upstream_ca: &Path, record: Option<&Path>) -> Listening {
         Self::spawn_bin(
             Path::new(env!("CARGO_BIN_EXE_wiretape")),
             home,
@@ -123,7 +142,7 @@ impl ProxyProc {
         upstream: &str,
         upstream_ca: &Path,
         record: Option<&Path>,
-    ) -> Self {
+    ) -> Listening {
         let mut cmd = Command::new(bin);
         cmd.args([
             "record",
@@ -144,19 +163,7 @@ impl ProxyProc {
             Some(dir) => cmd.arg("--out").arg(dir),
             None => cmd.arg("--no-record"),
         };
-        let (child, url) = start_listening(&mut cmd);
-        Self { child, url }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for ProxyProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        Listening::start(&mut cmd)
     }
 }
 
@@ -289,7 +296,7 @@ async fn main() {
     );
     let proxy_norec = ProxyProc::spawn(work.path(), &upstream_url, &upstream_ca_file, None);
     let wiretape_ca = LocalCa::load_or_create(work.path()).unwrap();
-    let via = |p: &ProxyProc| Target {
+    let via = |p: &Listening| Target {
         url: format!("{}/bench", p.url),
         tls: wiretape_ca.client_config(),
     };
@@ -574,7 +581,8 @@ async fn main() {
         };
         for &(n, recording) in counts {
             let record = recording.then_some(rec_root.path());
-            let proxy = ProxyProc::spawn(work.path(), &upstream.url, &upstream.ca_file, record);
+            let proxy =
+                ProxyProc::spawn(work.path(), &upstream.mock.url, &upstream.ca_file, record);
             let target = Target {
                 url: format!("{}{}", proxy.url, IdleUpstream::PATH),
                 tls: wiretape_ca.client_config(),
