@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::requests::FieldChange;
 use super::routing::agent_mut;
 use super::{string, types, ConnCtx, Reply};
+use crate::handler::subscription::{remove_subscription, unknown_subscription};
 use crate::hub::{AgentExFilter, Hub};
 use crate::model::{now_ms, ClosedBy, Role};
 use crate::protocol::{notification, response, Rejection, ReqId};
@@ -52,21 +53,16 @@ pub(super) fn unsubscribe(
 ) -> Result<Reply, Rejection> {
     let removed = hub.with_state(|s| {
         let agent = agent_mut(s, ctx)?;
-        let before = agent.ex_subscriptions.len();
-        agent
-            .ex_subscriptions
-            .retain(|sub| sub.id != subscription_id);
-        Some(agent.ex_subscriptions.len() != before)
+        Some(remove_subscription(
+            &mut agent.ex_subscriptions,
+            subscription_id,
+            |x| &x.id,
+        ))
     });
-    if removed == Some(true) {
-        return Ok(string(id, 200, "OK"));
+    if removed != Some(true) {
+        return Err(unknown_subscription(subscription_id));
     }
-    Err(Rejection::from(Finding::violation(
-        Rule::Body,
-        "body.subscriptionId",
-        Value::String(subscription_id.to_owned()),
-        format!("no subscription {subscription_id} on this socket"),
-    )))
+    Ok(string(id, 200, "OK"))
 }
 
 /// `UpdateConversationField`: every change applied in order, or none (the first refusal is

@@ -10,7 +10,7 @@ pub(crate) mod files;
 mod messaging;
 mod misc;
 mod receipt;
-mod subscription;
+pub(crate) mod subscription;
 
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;

@@ -63,22 +63,36 @@ pub(super) fn unsubscribe(
     id: &ReqId,
     subscription_id: &str,
 ) -> Result<Reply, Rejection> {
-    hub.with_state(|s| {
-        let removed = s.connections.get_mut(&ctx.id).is_some_and(|conn| {
-            let before = conn.ex_subscriptions.len();
-            conn.ex_subscriptions
-                .retain(|sub| sub.id != subscription_id);
-            conn.ex_subscriptions.len() != before
-        });
-        if removed {
-            Ok(Reply::texts([string_response(Some(id), 200, "OK")]))
-        } else {
-            Err(Rejection::from(Finding::violation(
-                Rule::Body,
-                "body.subscriptionId",
-                Value::String(subscription_id.to_owned()),
-                format!("{subscription_id} is not a subscription of this connection"),
-            )))
-        }
-    })
+    let removed = hub.with_state(|s| {
+        let conn = s.connections.get_mut(&ctx.id);
+        conn.is_some_and(|c| {
+            remove_subscription(&mut c.ex_subscriptions, subscription_id, |x| &x.id)
+        })
+    });
+    if !removed {
+        return Err(unknown_subscription(subscription_id));
+    }
+    Ok(Reply::texts([string_response(Some(id), 200, "OK")]))
+}
+
+/// Removes the subscription `id` from `list` (its id read by `id_of`); whether it was there.
+/// Both sides' `UnsubscribeExConversations` end subscriptions this way.
+pub(crate) fn remove_subscription<T>(
+    list: &mut Vec<T>,
+    id: &str,
+    id_of: impl Fn(&T) -> &String,
+) -> bool {
+    let before = list.len();
+    list.retain(|sub| id_of(sub) != id);
+    list.len() != before
+}
+
+/// The refusal of an unsubscribe naming no subscription of the socket.
+pub(crate) fn unknown_subscription(subscription_id: &str) -> Rejection {
+    Rejection::from(Finding::violation(
+        Rule::Body,
+        "body.subscriptionId",
+        Value::String(subscription_id.to_owned()),
+        format!("{subscription_id} is not a subscription of this connection"),
+    ))
 }
