@@ -50,6 +50,33 @@ pub struct Config {
     pub files: FileSharing,
     /// CSDS, the IdP and the agent login service: pinned agent credentials, validities.
     pub discovery: Discovery,
+    /// How much history is kept in memory (`--keep-records`, `--keep-closed`).
+    pub retention: Retention,
+    /// Stream every receipt and violation record to this file (JSON Lines, one line per
+    /// record the moment it exists, a summary line at exit): `--report FILE`.
+    pub report: Option<PathBuf>,
+}
+
+/// How much history the mock keeps in memory, so a long run stays bounded. Counters stay
+/// exact and `--report FILE` gets every record whatever is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// The newest receipt records, and as many violation records, kept in memory (for the
+    /// control API, [`MockServer::report`](crate::MockServer::report) and the waits); older
+    /// ones are dropped from memory and counted (`--keep-records`, default 10,000).
+    pub records: usize,
+    /// Closed conversations kept; beyond this the oldest closed ones are forgotten and
+    /// counted; open ones never are (`--keep-closed`, default 10,000).
+    pub closed_conversations: usize,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            records: crate::journal::DEFAULT_KEEP_RECORDS,
+            closed_conversations: 10_000,
+        }
+    }
 }
 
 impl Default for Config {
@@ -70,6 +97,8 @@ impl Default for Config {
             replay: None,
             files: FileSharing::default(),
             discovery: Discovery::default(),
+            retention: Retention::default(),
+            report: None,
         }
     }
 }

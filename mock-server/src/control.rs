@@ -10,19 +10,26 @@
 //! | `POST /mock/api/conversations/{id}/receipts` `{"status": "READ", "sequenceList": [0]}` | the agent publishes a receipt (without `sequenceList`: for every consumer message not yet marked) |
 //! | `POST /mock/api/conversations/{id}/chat-state` `{"chatState": "COMPOSING"}` | the agent's chat state |
 //! | `POST /mock/api/conversations/{id}/close` | the agent closes the conversation |
-//! | `GET /mock/api/receipts[?account=ID]` | every consumer receipt (of one account) with its verdict |
-//! | `GET /mock/api/violations[?account=ID]` | every violation (of one account) |
-//! | `GET /mock/api/report` | summary, receipts and violations (what `--report` writes) |
+//! | `GET /mock/api/receipts[?account=ID][&since=INDEX][&limit=N]` | consumer receipts (of one account) with their verdicts, paged |
+//! | `GET /mock/api/violations[?account=ID][&since=INDEX][&limit=N]` | violations (of one account), paged |
+//! | `GET /mock/api/report` | exact counts (by verdict and rule, what was dropped or forgotten), and the records in memory |
 //! | `POST /mock/api/shutdown` | stops the server (like SIGTERM for `wiretape mock`) |
 //!
 //! Every record and conversation names its `account`; `?account=ID` keeps only that account's.
+//!
+//! Receipts and violations are JSON arrays of the records kept in memory (the newest
+//! `--keep-records`), from index `since` on (default 0), at most `limit` (default all). The
+//! paging is in response headers, so the body stays the array it always was:
+//! `X-Wiretape-Total` (records ever recorded), `X-Wiretape-Dropped` (the oldest, dropped from
+//! memory: indexes below it are only in the `--report` file), `X-Wiretape-Next` (the `since`
+//! for the next poll) and, when `limit` cut the page short, `Link: <...>; rel="next"`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -31,6 +38,7 @@ use serde_json::{json, Value};
 
 use crate::config::ControlAccess;
 use crate::hub::Hub;
+use crate::journal::{Page, PageRequest};
 use crate::listener::Peer;
 use crate::model::ReceiptStatus;
 use crate::snapshot::ConversationSnapshot;
@@ -91,12 +99,50 @@ impl AccountFilter {
         self.account.as_deref().is_none_or(|a| a == account)
     }
 
-    /// The records this filter keeps, as a JSON array.
-    fn records<T: serde::Serialize>(&self, all: &[T], account: impl Fn(&T) -> &String) -> Value {
-        json!(all
-            .iter()
-            .filter(|r| self.keeps(account(r)))
-            .collect::<Vec<_>>())
+}
+
+/// `?account=ID&since=INDEX&limit=N` of the record lists.
+#[derive(Debug, Deserialize)]
+struct RecordQuery {
+    #[serde(flatten)]
+    account: AccountFilter,
+    since: Option<usize>,
+    limit: Option<usize>,
+}
+
+impl RecordQuery {
+    fn page(&self) -> PageRequest {
+        PageRequest {
+            since: self.since.unwrap_or(0),
+            limit: self.limit,
+        }
+    }
+
+    /// The page as a JSON array, its counts and next poll in headers.
+    fn respond<T: serde::Serialize>(&self, list: &str, page: Page<T>) -> Response {
+        let mut response = Json(page.records).into_response();
+        let headers = response.headers_mut();
+        let mut set = |name: &'static str, value: String| {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(HeaderName::from_static(name), value);
+            }
+        };
+        set("x-wiretape-total", page.total.to_string());
+        set("x-wiretape-dropped", page.dropped.to_string());
+        set("x-wiretape-next", page.next.to_string());
+        if page.more {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query.append_pair("since", &page.next.to_string());
+            if let Some(limit) = self.limit {
+                query.append_pair("limit", &limit.to_string());
+            }
+            if let Some(account) = &self.account.account {
+                query.append_pair("account", account);
+            }
+            let query = query.finish();
+            set("link", format!("</mock/api/{list}?{query}>; rel=\"next\""));
+        }
+        response
     }
 }
 
@@ -261,17 +307,25 @@ async fn close(
 async fn receipts(
     _: Allowed,
     State(hub): State<Arc<Hub>>,
-    Query(filter): Query<AccountFilter>,
-) -> Json<Value> {
-    Json(hub.read(|s| filter.records(s.journal.receipts(), |r| &r.account)))
+    Query(query): Query<RecordQuery>,
+) -> Response {
+    let page = hub.read(|s| {
+        s.journal
+            .receipt_page(query.page(), |r| query.account.keeps(&r.account))
+    });
+    query.respond("receipts", page)
 }
 
 async fn violations(
     _: Allowed,
     State(hub): State<Arc<Hub>>,
-    Query(filter): Query<AccountFilter>,
-) -> Json<Value> {
-    Json(hub.read(|s| filter.records(s.journal.violations(), |v| &v.account)))
+    Query(query): Query<RecordQuery>,
+) -> Response {
+    let page = hub.read(|s| {
+        s.journal
+            .violation_page(query.page(), |v| query.account.keeps(&v.account))
+    });
+    query.respond("violations", page)
 }
 
 async fn report(_: Allowed, State(hub): State<Arc<Hub>>) -> Json<crate::Report> {

@@ -22,7 +22,9 @@ use crate::config::{Auth, ControlAccess, Strictness, Timeouts};
 use crate::discovery::{Directory, Discovery};
 use crate::files::{FileSharing, FileStore};
 use crate::journal::Journal;
-use crate::model::{now_ms, AgentIdentity, ClosedBy, Conversation, Dialog, DialogAt, Rings};
+use crate::model::{
+    now_ms, AgentIdentity, ClosedBy, Conversation, Conversations, Dialog, DialogAt, Rings,
+};
 use crate::protocol::ExFilter;
 use crate::scenario::runner::ConsumerEvent;
 use crate::scenario::{Survey, Trigger};
@@ -52,6 +54,8 @@ pub(crate) struct Settings {
     pub survey: Option<Survey>,
     /// CSDS, IdP and agent login settings.
     pub discovery: Discovery,
+    /// Closed conversations kept before the oldest are forgotten (`--keep-closed`).
+    pub keep_closed: usize,
 }
 
 impl Settings {
@@ -104,8 +108,10 @@ pub(crate) struct Conn {
 /// The mutable state.
 #[derive(Debug, Default)]
 pub(crate) struct State {
-    /// Every conversation, in creation order; add through [`State::add_conversation`].
-    pub conversations: Vec<Conversation>,
+    /// Every conversation remembered, by creation index; add through
+    /// [`State::add_conversation`]. Closed ones beyond `--keep-closed` are forgotten, oldest
+    /// closed first, when the next one is added.
+    pub conversations: Conversations,
     /// Index into `conversations` by conversation id (= MAIN dialog id), so requests naming a
     /// dialog do not scan every conversation.
     by_id: HashMap<String, usize>,
@@ -161,6 +167,7 @@ impl Hub {
     pub(crate) fn new(
         settings: Settings,
         triggers: Vec<Trigger>,
+        journal: Journal,
     ) -> (Self, mpsc::Receiver<ConsumerEvent>) {
         let (agent_events, rx) = mpsc::channel(QUEUE_CAPACITY);
         let hub = Self {
@@ -171,6 +178,8 @@ impl Hub {
             )),
             state: Mutex::new(State {
                 rings: Rings::new(settings.timeouts.ring),
+                journal,
+                conversations: Conversations::keeping_closed(settings.keep_closed),
                 ..State::default()
             }),
             settings,
@@ -270,15 +279,52 @@ impl State {
         }
     }
 
-    /// Adds a conversation and returns its index.
+    /// Adds a conversation and returns its index; first forgets the oldest closed ones beyond
+    /// `--keep-closed` (no caller holds a closed conversation's index across this call).
     pub(crate) fn add_conversation(&mut self, conversation: Conversation) -> usize {
-        let index = self.conversations.len();
-        self.by_id.insert(conversation.id.clone(), index);
-        if conversation.is_open() {
-            self.open_by_consumer.insert(owner(&conversation), index);
+        self.forget_closed();
+        let open = conversation.is_open().then(|| owner(&conversation));
+        let id = conversation.id.clone();
+        let index = self.conversations.push(conversation);
+        self.by_id.insert(id, index);
+        if let Some(owner) = open {
+            self.open_by_consumer.insert(owner, index);
         }
-        self.conversations.push(conversation);
         index
+    }
+
+    /// Forgets the oldest closed conversations beyond `keep_closed`, and every trace of them:
+    /// lookups, sockets' dialog and metadata subscriptions. Counted in the report.
+    fn forget_closed(&mut self) {
+        for (index, c) in self.conversations.forget_closed() {
+            if self.by_id.get(&c.id) == Some(&index) {
+                self.by_id.remove(&c.id);
+            }
+            for dialog in &c.dialogs {
+                if self.by_dialog.get(&dialog.id) == Some(&index) {
+                    self.by_dialog.remove(&dialog.id);
+                }
+            }
+            let key = owner(&c);
+            if self.open_by_consumer.get(&key) == Some(&index) {
+                self.open_by_consumer.remove(&key);
+            }
+            for conn in self.connections.values_mut() {
+                for dialog in &c.dialogs {
+                    conn.dialogs.remove(&dialog.id);
+                }
+                for sub in &mut conn.ex_subscriptions {
+                    sub.shown.remove(&c.id);
+                }
+                if let Some(agent) = &mut conn.agent {
+                    for sub in &mut agent.ex_subscriptions {
+                        sub.shown.remove(&c.id);
+                    }
+                }
+            }
+            self.rings.end_conversation(&c.id);
+            self.journal.conversation_forgotten();
+        }
     }
 
     /// Where dialog `dialog_id` is, whoever's it is (the agent side looks dialogs up so).
@@ -361,13 +407,15 @@ impl State {
         self.notify_metadata(conv);
     }
 
-    /// Once every dialog of a conversation is closed, its consumer may open another.
+    /// Once every dialog of a conversation is closed, its consumer may open another, and it
+    /// may be forgotten beyond `--keep-closed`.
     pub(crate) fn forget_if_closed(&mut self, conv: usize) {
         let conversation = &self.conversations[conv];
         if conversation.is_open() {
             return;
         }
         let key = owner(conversation);
+        self.conversations.closed(conv);
         if self.open_by_consumer.get(&key) == Some(&conv) {
             self.open_by_consumer.remove(&key);
         }

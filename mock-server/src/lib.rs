@@ -135,7 +135,7 @@ struct ReadmeDoctests;
 pub use agent::{Agent, Published};
 pub use client_properties::{ClientProperties, MULTI_DIALOG, SCHEMA_FEATURES};
 pub use config::{
-    AgentMode, Auth, Config, ControlAccess, Listen, Strictness, Timeouts, TlsIdentity, Transport,
+    AgentMode, Auth, Config, ControlAccess, Retention, Listen, Strictness, Timeouts, TlsIdentity, Transport,
     DEFAULT_ACCOUNT,
 };
 pub use conn::Side;
@@ -143,7 +143,7 @@ pub use discovery::{AgentLogin, Discovery};
 pub use error::{AgentError, Error};
 pub use expect::{ExpectedReceipt, Unmet, UnmetViolation};
 pub use files::{FileSharing, LENIENT_MAX_FILE_BYTES, MAX_FILE_BYTES, MAX_PREVIEW_BYTES};
-pub use journal::{ReceiptRecord, Report, Summary, ViolationRecord};
+pub use journal::{Page, ReceiptRecord, Report, Summary, ViolationRecord, DEFAULT_KEEP_RECORDS};
 pub use model::{ClosedBy, DialogType, ReceiptStatus, Role};
 pub use replay::{MatchMode, Replay, ReplayFallback, Speed};
 pub use scenario::{Action, Scenario, ScenarioRule, Step, Survey, SurveyQuestion, Trigger};

@@ -9,6 +9,7 @@
 
 mod agent_wire;
 mod agents;
+mod conversations;
 mod dialog;
 mod wire;
 
@@ -20,6 +21,7 @@ use serde_json::{json, Value};
 use crate::client_properties::ClientProperties;
 
 pub(crate) use agents::{built_in_agent_id, AgentIdentity, Availability, Ring, Rings};
+pub(crate) use conversations::Conversations;
 pub use dialog::DialogType;
 pub(crate) use dialog::{Dialog, StoredEvent};
 

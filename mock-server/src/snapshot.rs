@@ -112,7 +112,6 @@ fn receipts(state: &State, account: &str, dialog: &Dialog) -> Vec<ReceiptRecord>
     state
         .journal
         .receipts()
-        .iter()
         .filter(|r| r.account == account && r.dialog_id.as_deref() == Some(dialog.id.as_str()))
         .cloned()
         .collect()

@@ -15,7 +15,7 @@ use anyhow::Context as _;
 use wiretape_fixtures::cassette::Cassette;
 use wiretape_mock_server::{
     AgentLogin, AgentMode, Auth, Config, ControlAccess, Discovery, FileSharing, Listen, MatchMode,
-    MockServer, Replay, ReplayFallback, Scenario, Speed, Strictness, Timeouts, TlsIdentity,
+    MockServer, Replay, ReplayFallback, Retention, Scenario, Speed, Strictness, Timeouts, TlsIdentity,
     Transport,
 };
 use wiretape_proxy::{tls, Forwarder, UpstreamTrust, UpstreamUrl};
@@ -33,7 +33,7 @@ const EXIT_INVALID_RECEIPTS: u8 = 3;
     curl --cacert \"$(wiretape ca)\" https://127.0.0.1:8443/mock/api/receipts\n\n\
     stdout: the first line is `listening on wss://ADDR:PORT` (ws:// with --plain), then the\n\
     consumer URL, the CA and the control API. On SIGINT/SIGTERM (or POST /mock/api/shutdown)\n\
-    the --report is written and the exit code is 0 if no receipt was invalid, 3 if any was\n\
+    the --report summary line is written and the exit code is 0 if no receipt was invalid, 3 if any was\n\
     (or, replaying, if a client frame did not match or a recorded one was never sent),\n\
     2 on a tool error.\n\n\
     Any account id works in the URL (12345678 above is only an example); --account ID pins one.\n\n\
@@ -81,9 +81,22 @@ pub(crate) struct MockArgs {
     /// Also close a connection that sent an invalid receipt or request, with 1008.
     #[arg(long)]
     strict: bool,
-    /// Write the validation report (JSON) to this file at exit.
+    /// Stream the validation report to this file (JSON Lines): each receipt and violation
+    /// record is appended as one line the moment it exists ({"receipt":{...}} or
+    /// {"violation":{...}}), so a killed mock still leaves every verdict; the summary line
+    /// ({"summary":{...}}: exact counts by verdict and rule, what was dropped from memory)
+    /// is written at exit.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    /// Keep only the newest N receipt records and N violation records in memory (for the
+    /// control API); older ones are dropped from memory and counted, counters stay exact, and
+    /// --report still gets every record.
+    #[arg(long, default_value_t = wiretape_mock_server::DEFAULT_KEEP_RECORDS, value_name = "N")]
+    keep_records: usize,
+    /// Keep at most N closed conversations; beyond that the oldest closed ones are forgotten
+    /// (and counted in the report); open conversations are never forgotten.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    keep_closed: usize,
     /// Close sockets without any traffic for this many seconds (GetClock, KeepAlive or a
     /// WebSocket ping keep them open).
     #[arg(long, default_value_t = 90, value_name = "SECS")]
@@ -167,7 +180,7 @@ impl ReplayFallback for RecordMissing {
 
 impl MockArgs {
     /// Checks and loads everything (scenario, CA) before anything binds.
-    fn into_config(self) -> anyhow::Result<(Config, Option<PathBuf>, Option<Forwarder>)> {
+    fn into_config(self) -> anyhow::Result<(Config, Option<Forwarder>)> {
         let (replay, forwarder) = self.replay_config()?;
         let agent = match self.agent.as_str() {
             "auto" => AgentMode::Auto {
@@ -215,9 +228,14 @@ impl MockArgs {
                 agent_login: self.agent_login,
                 ..Discovery::default()
             },
+            retention: Retention {
+                records: self.keep_records,
+                closed_conversations: self.keep_closed,
+            },
+            report: self.report,
             ..Config::default()
         };
-        Ok((Config { replay, ..config }, self.report, forwarder))
+        Ok((Config { replay, ..config }, forwarder))
     }
 
     /// Loads the cassettes and, with --record-missing, the forwarder for unmatched connections.
@@ -264,7 +282,7 @@ impl MockArgs {
 
 pub(crate) async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
     let listen = args.listen;
-    let (config, report_path, forwarder) = args.into_config()?;
+    let (config, forwarder) = args.into_config()?;
     let replayed: Option<Vec<String>> = config
         .replay
         .as_ref()
@@ -279,11 +297,7 @@ pub(crate) async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
         () = server.stopped() => "POST /mock/api/shutdown",
     };
     tracing::info!("{why}: shutting down");
-    let report = server.report();
-    if let Some(path) = &report_path {
-        report.write_to(path).context("--report")?;
-    }
-    server.shutdown().await;
+    let report = server.shutdown_with_report().await.context("--report")?;
     if let Some(forwarder) = forwarder {
         forwarder.shutdown().await;
     }

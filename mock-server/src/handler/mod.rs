@@ -1,6 +1,7 @@
 //! Serving requests: one text frame in, the frames to answer with out.
 //!
-//! [`handle_text`] parses the envelope, enforces authentication, parses the typed request and
+//! [`handle_text`] parses the envelope, enforces authentication (before anything of the body is
+//! looked at), parses the typed request and
 //! dispatches to one function per request family. Every rejection is answered with one error
 //! response (never silence) and recorded in the journal; in strict mode the socket is then
 //! closed with 1008.
@@ -107,10 +108,9 @@ pub(crate) fn handle_text(hub: &Hub, ctx: &mut ConnCtx, text: &str) -> Reply {
             Err(rejection) => misc::refuse_init(hub, ctx, &env.id, &rejection),
         };
     }
-    let request = match ConsumerRequest::parse(&env) {
-        Ok(request) => request,
-        Err(rejection) => return reject(hub, ctx, Some(&env.id), Some(&env.req_type), &rejection),
-    };
+    // Authentication first, as the live service does: an unauthenticated socket gets the 401
+    // for any request but InitConnection before its body is looked at (only an envelope that
+    // is not one at all got its 400 above).
     let Some(consumer) = ctx.consumer_id.clone() else {
         let rejection = Rejection::unauthorized(
             "type",
@@ -121,6 +121,10 @@ pub(crate) fn handle_text(hub: &Hub, ctx: &mut ConnCtx, text: &str) -> Reply {
             ),
         );
         return reject(hub, ctx, Some(&env.id), Some(&env.req_type), &rejection);
+    };
+    let request = match ConsumerRequest::parse(&env) {
+        Ok(request) => request,
+        Err(rejection) => return reject(hub, ctx, Some(&env.id), Some(&env.req_type), &rejection),
     };
     let id = &env.id;
     let result = match request {

@@ -62,6 +62,7 @@ fn any_account_is_served_unless_one_is_pinned() {
         files: crate::FileSharing::default(),
         survey: None,
         discovery: crate::Discovery::default(),
+        keep_closed: 10,
     };
     assert!(settings(None).serves("87654321"));
     assert!(settings(Some("12345678")).serves("12345678"));

@@ -151,6 +151,27 @@ impl MockServerBuilder {
         self
     }
 
+    /// Keep only the newest `n` receipt records and `n` violation records in memory
+    /// (default 10,000); counters stay exact (`--keep-records`).
+    pub fn keep_records(mut self, n: usize) -> Self {
+        self.config.retention.records = n;
+        self
+    }
+
+    /// Forget the oldest closed conversations beyond `n` (default 10,000); open ones are
+    /// never forgotten (`--keep-closed`).
+    pub fn keep_closed(mut self, n: usize) -> Self {
+        self.config.retention.closed_conversations = n;
+        self
+    }
+
+    /// Stream every record to `path` as JSON Lines, the summary line at
+    /// [`MockServer::finish_report`] or when the server's state is dropped (`--report`).
+    pub fn report(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.config.report = Some(path.into());
+        self
+    }
+
     /// Starts the server.
     ///
     /// # Panics

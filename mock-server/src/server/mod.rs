@@ -90,12 +90,14 @@ impl MockServer {
             files: config.files,
             survey: scenario.survey.clone(),
             discovery: config.discovery,
+            keep_closed: config.retention.closed_conversations,
         };
+        let journal = crate::journal::Journal::open(config.retention.records, config.report.as_deref())?;
         let replay = config
             .replay
             .map(|r| Arc::new(crate::replay::Library::new(r)));
         let triggers = scenario.rules.iter().map(|r| r.on).collect();
-        let (hub, agent_events) = Hub::new(settings, triggers);
+        let (hub, agent_events) = Hub::new(settings, triggers, journal);
         let hub = Arc::new(hub);
         hub.tracker.spawn(runner::run(
             scenario,
@@ -210,25 +212,55 @@ impl MockServer {
         })
     }
 
-    /// Every consumer receipt with its verdict, in arrival order.
+    /// Every consumer receipt with its verdict, in arrival order (the newest
+    /// [`Retention::records`](crate::Retention) when more arrived).
     pub fn receipts(&self) -> Vec<ReceiptRecord> {
-        self.hub.read(|s| s.journal.receipts().to_vec())
+        self.hub.read(|s| s.journal.receipts().cloned().collect())
     }
 
-    /// Every violation (bad frames and requests included), in arrival order.
+    /// Every violation (bad frames and requests included), in arrival order (the newest
+    /// [`Retention::records`](crate::Retention) when more arrived).
     pub fn violations(&self) -> Vec<ViolationRecord> {
-        self.hub.read(|s| s.journal.violations().to_vec())
+        self.hub.read(|s| s.journal.violations().cloned().collect())
     }
 
-    /// Summary, receipts and violations.
+    /// Summary (exact counts), and the receipts and violations kept in memory.
     pub fn report(&self) -> Report {
         self.hub.read(|s| s.journal.report())
+    }
+
+    /// Ends the `--report` stream (the builder's [`report`](MockServerBuilder::report)) with
+    /// its summary line and returns the report; records arriving later are kept in memory
+    /// only. Without a report file, the same as [`MockServer::report`].
+    ///
+    /// # Errors
+    /// [`Error::Report`] when any line of the stream could not be written.
+    pub fn finish_report(&self) -> Result<Report, Error> {
+        self.hub.with_state(|s| {
+            s.journal.finish()?;
+            Ok(s.journal.report())
+        })
     }
 
     /// Completes when the server is asked to stop (`POST /mock/api/shutdown`, or
     /// [`MockServer::shutdown`] elsewhere).
     pub async fn stopped(&self) {
         self.hub.cancel.cancelled().await;
+    }
+
+    /// [`MockServer::shutdown`], then [`MockServer::finish_report`]: the report stream's
+    /// summary line comes after the last record any closing connection made
+    /// (`wiretape mock` exits so).
+    ///
+    /// # Errors
+    /// [`Error::Report`] when any line of the stream could not be written.
+    pub async fn shutdown_with_report(self) -> Result<Report, Error> {
+        let hub = self.hub.clone();
+        self.shutdown().await;
+        hub.with_state(|s| {
+            s.journal.finish()?;
+            Ok(s.journal.report())
+        })
     }
 
     /// Stops accepting, closes every socket with 1001, and waits (up to the configured grace

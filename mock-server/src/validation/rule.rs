@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// A named rule a frame, request or receipt can break. The kebab-case name (its `Display` and
 /// its JSON form) appears in error responses, records and reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Rule {
     /// The WebSocket frame is not a JSON object in a text frame.

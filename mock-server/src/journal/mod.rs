@@ -6,8 +6,19 @@
 //! (records say their [`Side`]) hand [`Journal::receipt`] and [`Journal::violation`] the raw
 //! parts, and every string and JSON value a client chose goes through `wiretape_fixtures::redact` here, so
 //! nothing unscrubbed can reach a record, the report or the control API.
+//!
+//! Memory stays bounded however long the mock runs: the counters of the [`Summary`] (every
+//! verdict, every rule) are always exact, while only the newest records are kept in memory
+//! (`window`, `--keep-records N`); older ones are dropped from memory and counted. Nothing is
+//! lost: with `--report FILE` every record is streamed to the file the moment it exists
+//! (`stream`), and the summary follows at exit.
 
+mod stream;
+mod window;
+
+use std::collections::BTreeMap;
 use std::fmt;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -15,13 +26,21 @@ use wiretape_fixtures::redact::{redact_text, redacted_json};
 
 use crate::conn::{ConnCtx, Side};
 use crate::model::{now_ms, ReceiptStatus};
-use crate::validation::{Checked, Finding, Verdict};
+use crate::validation::{Checked, Finding, Rule, Verdict};
+use stream::ReportStream;
+pub use window::Page;
+pub(crate) use window::PageRequest;
+use window::Window;
+
+/// Records of each kind kept in memory unless told otherwise (`--keep-records`).
+pub const DEFAULT_KEEP_RECORDS: usize = 10_000;
 
 /// One `AcceptStatusEvent` a consumer published, with its verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReceiptRecord {
-    /// Position in the journal's receipt list, from 0.
+    /// Position among every receipt the mock recorded, from 0 (records dropped from memory
+    /// keep their numbers, so this is also the record's place in the `--report` stream).
     pub index: usize,
     /// The connection it came on (numbered from 1 in accept order).
     pub connection: u64,
@@ -94,7 +113,8 @@ impl fmt::Display for ReceiptRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ViolationRecord {
-    /// Position in the journal's violation list, from 0.
+    /// Position among every violation the mock recorded, from 0 (kept when older records are
+    /// dropped from memory).
     pub index: usize,
     /// The connection it came on.
     pub connection: u64,
@@ -140,8 +160,8 @@ impl fmt::Display for ViolationRecord {
     }
 }
 
-/// Counts of a [`Report`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Counts of a [`Report`]: always exact, whatever was dropped from memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
     /// Receipts received.
@@ -158,16 +178,34 @@ pub struct Summary {
     /// tolerated); they are listed with the violations, with severity `warning`.
     #[serde(default)]
     pub warnings: usize,
+    /// Violation records (violations and warnings) by rule.
+    #[serde(default)]
+    pub rules: BTreeMap<Rule, usize>,
+    /// The oldest receipt records no longer kept in memory (`--keep-records`); every one is in
+    /// the `--report` file. Their indexes are `0..droppedReceipts`.
+    #[serde(default)]
+    pub dropped_receipts: usize,
+    /// The oldest violation records no longer kept in memory.
+    #[serde(default)]
+    pub dropped_violations: usize,
+    /// Closed conversations forgotten, oldest first, beyond `--keep-closed`.
+    #[serde(default)]
+    pub forgotten_conversations: usize,
 }
 
-/// Everything the mock validated: what `--report FILE` holds.
+/// Everything the mock validated: exact counts, and the records still kept in memory (all of
+/// them unless more than `--keep-records` arrived: `summary.droppedReceipts` and
+/// `summary.droppedViolations` say how many of the oldest are gone from memory).
+///
+/// `--report FILE` streams the same records as JSON Lines and ends with this report's JSON
+/// without its record lists (see [`Report::read_stream`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// The counts.
     pub summary: Summary,
-    /// Every receipt, in arrival order.
+    /// The receipts kept in memory, in arrival order.
     pub receipts: Vec<ReceiptRecord>,
-    /// Every violation, in arrival order.
+    /// The violations kept in memory, in arrival order.
     pub violations: Vec<ViolationRecord>,
 }
 
@@ -194,15 +232,53 @@ impl Report {
     /// Whether a replay saw a client frame that matched nothing, or a recorded client frame
     /// that was never sent.
     pub fn has_replay_deviations(&self) -> bool {
-        self.violations.iter().any(|v| {
-            matches!(
-                v.finding.rule,
-                crate::validation::Rule::ReplayMismatch | crate::validation::Rule::ReplayUnsent
-            )
-        })
+        [Rule::ReplayMismatch, Rule::ReplayUnsent]
+            .iter()
+            .any(|rule| self.summary.rules.get(rule).is_some_and(|&n| n > 0))
     }
 
-    /// Writes the report as pretty JSON (what `--report FILE` holds), replacing the file.
+    /// Reads a `--report FILE` stream back into one report: every record line in order (all
+    /// of them, whatever the mock kept in memory), and the summary line when the mock wrote
+    /// it at exit. A file without one (a killed mock) gets a summary counted from the records.
+    ///
+    /// # Errors
+    /// [`Error::Report`](crate::Error::Report) when the file cannot be read or a line is not
+    /// one the stream writes.
+    pub fn read_stream(path: &Path) -> Result<Self, crate::Error> {
+        let report_error = |source| crate::Error::Report {
+            path: path.to_owned(),
+            source,
+        };
+        let text = std::fs::read_to_string(path).map_err(report_error)?;
+        let mut report = Report::default();
+        let mut summary = None;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let mut value: Value =
+                serde_json::from_str(line).map_err(|e| report_error(e.into()))?;
+            let parsed = if let Some(r) = value.get_mut("receipt") {
+                serde_json::from_value(r.take()).map(|r| report.receipts.push(r))
+            } else if let Some(v) = value.get_mut("violation") {
+                serde_json::from_value(v.take()).map(|v| report.violations.push(v))
+            } else {
+                serde_json::from_value::<Report>(value).map(|end| summary = Some(end.summary))
+            };
+            parsed.map_err(|e| report_error(e.into()))?;
+        }
+        report.summary = summary.unwrap_or_else(|| {
+            let mut counts = Counts::default();
+            for r in &report.receipts {
+                counts.receipt(r.verdict);
+            }
+            for v in &report.violations {
+                counts.violation(&v.finding);
+            }
+            counts.0
+        });
+        Ok(report)
+    }
+
+    /// Writes the report as pretty JSON (what `GET /mock/api/report` answers), replacing the
+    /// file.
     ///
     /// # Errors
     /// [`Error::Report`](crate::Error::Report) when the file cannot be written.
@@ -262,18 +338,82 @@ pub(crate) struct NewReceipt<'a> {
     pub response: (u16, Value),
 }
 
-/// The journal itself (kept inside the server's shared state).
+/// The exact counts, kept as records arrive.
 #[derive(Debug, Default)]
+struct Counts(Summary);
+
+impl Counts {
+    fn receipt(&mut self, verdict: Verdict) {
+        let s = &mut self.0;
+        s.receipts += 1;
+        match verdict {
+            Verdict::Valid => s.valid += 1,
+            Verdict::ValidWithWarnings => s.with_warnings += 1,
+            Verdict::Invalid => s.invalid += 1,
+        }
+    }
+
+    fn violation(&mut self, finding: &Finding) {
+        let s = &mut self.0;
+        if finding.is_violation() {
+            s.violations += 1;
+        } else {
+            s.warnings += 1;
+        }
+        *s.rules.entry(finding.rule).or_default() += 1;
+    }
+}
+
+/// The journal itself (kept inside the server's shared state).
+#[derive(Debug)]
 pub(crate) struct Journal {
-    receipts: Vec<ReceiptRecord>,
-    violations: Vec<ViolationRecord>,
+    receipts: Window<ReceiptRecord>,
+    violations: Window<ViolationRecord>,
+    counts: Counts,
+    /// `--report FILE`, while open.
+    stream: Option<ReportStream>,
+}
+
+impl Default for Journal {
+    fn default() -> Self {
+        Self::new(DEFAULT_KEEP_RECORDS, None)
+    }
 }
 
 impl Journal {
+    /// A journal keeping the newest `keep` records of each kind in memory, and streaming every
+    /// record to `report` when given (the file is created or truncated now).
+    ///
+    /// # Errors
+    /// [`Error::Report`](crate::Error::Report) when the report file cannot be created.
+    pub(crate) fn open(keep: usize, report: Option<&Path>) -> Result<Self, crate::Error> {
+        let stream = report.map(ReportStream::create).transpose()?;
+        Ok(Self::new(keep, stream))
+    }
+
+    fn new(keep: usize, stream: Option<ReportStream>) -> Self {
+        Self {
+            receipts: Window::new(keep),
+            violations: Window::new(keep),
+            counts: Counts::default(),
+            stream,
+        }
+    }
+
+    /// Keeps a violation record: counted, streamed, then in memory.
+    fn push_violation(&mut self, record: ViolationRecord) {
+        self.counts.violation(&record.finding);
+        if let Some(stream) = &mut self.stream {
+            stream.violation(&record);
+        }
+        self.violations.push(record);
+    }
+
     /// Records a receipt published on `ctx` and one violation record per violation it holds
-    /// (with the response code when the receipt was refused); returns its index.
+    /// (with the response code when the receipt was refused); returns its index. The receipt
+    /// line precedes its violations' lines in the report stream.
     pub(crate) fn receipt(&mut self, ctx: &ConnCtx, receipt: NewReceipt<'_>) -> usize {
-        let index = self.receipts.len();
+        let index = self.receipts.next_index();
         let received_at = now_ms();
         let verdict = Verdict::of(&receipt.checked.findings);
         let findings: Vec<Finding> = receipt.checked.findings.into_iter().map(scrub).collect();
@@ -304,9 +444,13 @@ impl Journal {
             response_code,
             response_body: redacted_json(response_body),
         };
+        self.counts.receipt(record.verdict);
+        if let Some(stream) = &mut self.stream {
+            stream.receipt(&record);
+        }
         for finding in record.findings.iter().filter(|f| f.is_violation()) {
-            self.violations.push(ViolationRecord {
-                index: self.violations.len(),
+            self.push_violation(ViolationRecord {
+                index: self.violations.next_index(),
                 connection: record.connection,
                 account: record.account.clone(),
                 consumer_id: Some(record.consumer_id.clone()).filter(|c| !c.is_empty()),
@@ -336,8 +480,8 @@ impl Journal {
     ) {
         let (request_id, request_type) = request;
         let (side, agent_id) = ctx.side();
-        self.violations.push(ViolationRecord {
-            index: self.violations.len(),
+        self.push_violation(ViolationRecord {
+            index: self.violations.next_index(),
             connection: ctx.id,
             account: ctx.account.clone(),
             consumer_id: ctx.consumer_id.clone(),
@@ -352,38 +496,79 @@ impl Journal {
         });
     }
 
-    /// All receipts.
-    pub(crate) fn receipts(&self) -> &[ReceiptRecord] {
-        &self.receipts
+    /// The receipts kept in memory, oldest first.
+    pub(crate) fn receipts(&self) -> impl Iterator<Item = &ReceiptRecord> {
+        self.receipts.iter()
     }
 
-    /// All violations.
-    pub(crate) fn violations(&self) -> &[ViolationRecord] {
-        &self.violations
+    /// The violations kept in memory, oldest first.
+    pub(crate) fn violations(&self) -> impl Iterator<Item = &ViolationRecord> {
+        self.violations.iter()
     }
 
-    /// A snapshot report.
+    /// A page of the receipts kept in memory (`GET /mock/api/receipts`).
+    pub(crate) fn receipt_page(
+        &self,
+        request: PageRequest,
+        keeps: impl Fn(&ReceiptRecord) -> bool,
+    ) -> Page<ReceiptRecord> {
+        self.receipts.page(request, keeps)
+    }
+
+    /// A page of the violations kept in memory (`GET /mock/api/violations`).
+    pub(crate) fn violation_page(
+        &self,
+        request: PageRequest,
+        keeps: impl Fn(&ViolationRecord) -> bool,
+    ) -> Page<ViolationRecord> {
+        self.violations.page(request, keeps)
+    }
+
+    /// Counts a closed conversation forgotten beyond `--keep-closed`.
+    pub(crate) fn conversation_forgotten(&mut self) {
+        self.counts.0.forgotten_conversations += 1;
+    }
+
+    /// The exact counts, with what was dropped from memory.
+    pub(crate) fn summary(&self) -> Summary {
+        Summary {
+            dropped_receipts: self.receipts.dropped(),
+            dropped_violations: self.violations.dropped(),
+            ..self.counts.0.clone()
+        }
+    }
+
+    /// A snapshot report: the counts and the records kept in memory.
     pub(crate) fn report(&self) -> Report {
-        let count = |v: Verdict| self.receipts.iter().filter(|r| r.verdict == v).count();
         Report {
-            summary: Summary {
-                receipts: self.receipts.len(),
-                valid: count(Verdict::Valid),
-                with_warnings: count(Verdict::ValidWithWarnings),
-                invalid: count(Verdict::Invalid),
-                violations: self
-                    .violations
-                    .iter()
-                    .filter(|v| v.finding.is_violation())
-                    .count(),
-                warnings: self
-                    .violations
-                    .iter()
-                    .filter(|v| !v.finding.is_violation())
-                    .count(),
-            },
-            receipts: self.receipts.clone(),
-            violations: self.violations.clone(),
+            summary: self.summary(),
+            receipts: self.receipts.iter().cloned().collect(),
+            violations: self.violations.iter().cloned().collect(),
+        }
+    }
+
+    /// Ends the `--report` stream, if any, with its summary line; later records are kept in
+    /// memory only.
+    ///
+    /// # Errors
+    /// [`Error::Report`](crate::Error::Report) when any line could not be written.
+    pub(crate) fn finish(&mut self) -> Result<(), crate::Error> {
+        match self.stream.take() {
+            Some(stream) => stream.finish(&Report {
+                summary: self.summary(),
+                ..Report::default()
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A journal dropped with its stream still open (a library user who never called
+/// `MockServer::finish_report`) still ends the file with its summary line.
+impl Drop for Journal {
+    fn drop(&mut self) {
+        if let Err(err) = self.finish() {
+            tracing::error!(cause = %err, "the report stream could not be finished");
         }
     }
 }
