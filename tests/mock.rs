@@ -13,6 +13,8 @@ mod bad_input;
 // CSDS, the IdP and the agent login service (issue 11, item 1); curl against the binary.
 mod discovery;
 mod files;
+// Authentication first, bounded memory, the streamed report, paging (issue 15).
+mod load;
 mod protocol;
 // LivePerson's published samples and tutorials, as printed (issue 10).
 mod reference;

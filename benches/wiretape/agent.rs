@@ -19,6 +19,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,7 +38,7 @@ const SETUP_LIMIT: Duration = Duration::from_secs(60);
 /// As `client::connect` (`wss://` only), with TCP_NODELAY on the client's socket, as the
 /// other load clients of this harness set it: the library's connector leaves Nagle on, and a
 /// client's second small write would then wait for the server's delayed ACK (40 ms).
-async fn connect(
+pub(crate) async fn connect(
     url: &str,
     tls: Arc<rustls::ClientConfig>,
     jwt: Option<&str>,
@@ -110,6 +111,8 @@ pub(crate) struct BotStats {
     pub rings_accepted: u64,
     pub echoes: u64,
     pub responses: u64,
+    /// Responses to its READ receipts (their request ids start with `r`).
+    pub read_responses: u64,
     pub refused: u64,
     pub first_refusal: Option<String>,
     /// Why the bot's socket ended, if it did before the case was over.
@@ -251,6 +254,9 @@ async fn bot_loop(
         if text.starts_with(r#"{"kind":"resp""#) {
             let mut s = stats.lock().unwrap();
             s.responses += 1;
+            if text.starts_with(r#"{"kind":"resp","reqId":"r"#) {
+                s.read_responses += 1;
+            }
             if !text.contains(r#","code":2"#) {
                 s.refused += 1;
                 s.first_refusal.get_or_insert_with(|| text.to_owned());
@@ -287,10 +293,17 @@ async fn bot_loop(
             let dialog = &body["dialogId"];
             let read = json!({"type": "AcceptStatusEvent", "status": "READ",
                 "sequenceList": [body["sequence"]]});
-            out.push(request(
+            let mut read = request(
                 ".ams.ms.PublishEvent",
                 json!({"dialogId": dialog, "event": read}),
-            ));
+            );
+            // READs get ids `r{n}`, so their responses can be counted apart.
+            read = read.replacen(r#""id":"#, r#""id":"r"#, 1).replacen(
+                r#","type""#,
+                r#"","type""#,
+                1,
+            );
+            out.push(read);
             let message = format!("echo : {}", body["event"]["message"].as_str().unwrap_or(""));
             let echo =
                 json!({"type": "ContentEvent", "contentType": "text/plain", "message": message});
@@ -568,8 +581,86 @@ pub(crate) async fn case(
     with_bot: bool,
     window: Duration,
 ) -> Result<Case, String> {
-    let ca = LocalCa::load_or_create(home).map_err(|e| format!("the CA: {e}"))?;
     let mock = crate::idle_mock(home);
+    let run = run_case(home, &mock, (n, with_bot), window, ramp(window), false).await?;
+    drop(run.bot);
+    drop(mock);
+    Ok(run.case)
+}
+
+/// The soak's agent side (`soak.rs`): the report file the mock streams to.
+pub(crate) struct Soak {
+    pub report: std::path::PathBuf,
+}
+
+/// What a soak of the agent side measured.
+pub(crate) struct SoakRun {
+    pub case: Case,
+    /// Every second: the mock's RSS and the bot's echoes so far.
+    pub samples: Vec<crate::soak::Sample>,
+    /// The bot's READ receipts the mock answered (every one has a verdict).
+    pub receipts_answered: u64,
+    /// The mock's exit code after SIGTERM.
+    pub exit_code: Option<i32>,
+}
+
+/// One bot and `n` consumers for `window` against `wiretape mock --report`, the mock's RSS
+/// sampled every second; then, once the bot has been answered for everything, SIGTERM.
+pub(crate) async fn soak(
+    home: &Path,
+    n: usize,
+    window: Duration,
+    soak: &Soak,
+) -> Result<SoakRun, String> {
+    let mut mock = crate::soak::mock_with_report(home, "manual", &soak.report);
+    // The first conversations over 5 s: the first minute's throughput is the steady one.
+    let ramp = Duration::from_secs(5).min(window / 4);
+    let run = run_case(home, &mock, (n, true), window, ramp, true).await?;
+    let bot = run.bot.ok_or("no bot")?;
+    // The consumers stopped at the end of the window; the bot still answers what reached it.
+    let mut last = bot.stats().responses;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = bot.stats().responses;
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    let receipts_answered = bot.stats().read_responses;
+    let _ = Command::new("kill")
+        .args(["-TERM", &mock.pid().to_string()])
+        .status();
+    let exit_code = mock.child.wait().ok().and_then(|s| s.code());
+    drop(bot);
+    Ok(SoakRun {
+        case: run.case,
+        samples: run.samples,
+        receipts_answered,
+        exit_code,
+    })
+}
+
+/// What [`run_case`] leaves: the figures, the samples (when sampling) and the bot, still
+/// running.
+struct Run {
+    case: Case,
+    samples: Vec<crate::soak::Sample>,
+    bot: Option<Bot>,
+}
+
+/// `n` consumers (`with_bot`: and the echo bot) against `mock` for `window`, the first
+/// conversations spread over `ramp`; with `sampling`, the mock's RSS and the bot's echoes
+/// every second.
+async fn run_case(
+    home: &Path,
+    mock: &crate::Listening,
+    (n, with_bot): (usize, bool),
+    window: Duration,
+    ramp: Duration,
+    sampling: bool,
+) -> Result<Run, String> {
+    let ca = LocalCa::load_or_create(home).map_err(|e| format!("the CA: {e}"))?;
     let bot = match with_bot {
         true => Some(Bot::start(&mock.url, &ca).await?),
         false => None,
@@ -578,7 +669,18 @@ pub(crate) async fn case(
     let cpu0 = crate::procstat::cpu(mock.pid()).unwrap_or_default();
     let start = Instant::now();
     let stop = start + window;
-    let ramp = ramp(window);
+    let sampler = match (&bot, sampling) {
+        (Some(bot), true) => {
+            let stats = bot.stats.clone();
+            Some(crate::soak::sample_every_second(
+                mock.pid(),
+                Arc::new(move || stats.lock().unwrap().echoes),
+                start,
+                stop,
+            ))
+        }
+        _ => None,
+    };
     let tasks: Vec<_> = sockets
         .into_iter()
         .enumerate()
@@ -655,7 +757,11 @@ pub(crate) async fn case(
     if case.bot.refused > 0 || case.bot.ended.is_some() {
         return Err(format!("the bot failed ({})", describe(&case)));
     }
-    drop(bot);
-    drop(mock);
-    Ok(case)
+    let samples = match sampler {
+        Some(sampler) => sampler
+            .await
+            .map_err(|e| format!("the sampler panicked: {e}"))?,
+        None => Vec::new(),
+    };
+    Ok(Run { case, samples, bot })
 }

@@ -11,6 +11,10 @@
 //! there is none), `--only relay,latency,handshake,idle,flat,mitmproxy,mock` (some sections only; `mock` is
 //! `mock-startup,mock-receipts,mock-conversations,mock-replay,mock-agent`).
 //! It prints a markdown table and writes the same figures as JSON for comparing runs.
+//!
+//! The soak (issue 15) runs only when named, as it takes `--minutes N` (default 5, or
+//! `WIRETAPE_SOAK_MINUTES`) per side: `cargo bench --bench wiretape -- soak --minutes 10`
+//! (see `soak.rs`).
 
 mod agent;
 mod echo;
@@ -19,6 +23,7 @@ mod mitm;
 mod mock;
 mod nginx;
 mod procstat;
+mod soak;
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -180,6 +185,8 @@ struct Args {
     baseline: Option<PathBuf>,
     out: PathBuf,
     window: Duration,
+    /// Minutes each side of the soak runs (`--minutes N`).
+    minutes: u64,
 }
 
 fn args() -> Args {
@@ -191,6 +198,10 @@ fn args() -> Args {
         baseline: None,
         out: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench/wiretape.json"),
         window: Duration::from_millis(2000),
+        minutes: std::env::var("WIRETAPE_SOAK_MINUTES")
+            .ok()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(5),
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -213,6 +224,10 @@ fn args() -> Args {
                 args.window =
                     Duration::from_millis(it.next().expect("--window-ms N").parse().unwrap())
             }
+            "soak" => args.only.push("soak".into()),
+            "--minutes" => {
+                args.minutes = it.next().expect("--minutes N").parse().expect("--minutes N")
+            }
             "--bench" => {} // passed by `cargo bench`
             other => eprintln!("ignoring unknown argument {other}"),
         }
@@ -223,7 +238,7 @@ fn args() -> Args {
 impl Args {
     /// Whether `section` runs; `mock-*` parts also run with `mock`.
     fn runs(&self, section: &str) -> bool {
-        self.only.is_empty()
+        (self.only.is_empty() && section != "soak")
             || self
                 .only
                 .iter()
@@ -754,6 +769,9 @@ async fn main() {
     }
     if !mock_json.is_empty() {
         report.insert("mock".into(), Value::Object(mock_json));
+    }
+    if args.runs("soak") {
+        report.insert("soak".into(), soak::run(work.path(), args.minutes).await);
     }
 
     if let Some(dir) = args.out.parent() {

@@ -17,10 +17,14 @@ pub(crate) enum Payer {
     Connection(u64),
 }
 
-/// The buckets, kept in the server's state.
+/// The buckets, kept in the server's state. A bucket that has been idle for a second is full
+/// again, the same as no bucket, so such buckets are swept whenever the map has doubled since
+/// the last sweep: the map stays about as large as the payers active in the last second.
 #[derive(Debug, Default)]
 pub(crate) struct Rates {
     buckets: HashMap<Payer, Bucket>,
+    /// The map's size after the last sweep.
+    swept_at: usize,
 }
 
 #[derive(Debug)]
@@ -35,6 +39,12 @@ impl Rates {
     /// Charges one request to `payer` under a limit of `per_second`; `false` when it is over.
     pub(crate) fn allow(&mut self, payer: Payer, per_second: u32, now: Instant) -> bool {
         let limit = f64::from(per_second.max(1));
+        if self.buckets.len() >= (2 * self.swept_at).max(1024) {
+            let full = std::time::Duration::from_secs(1);
+            self.buckets
+                .retain(|_, b| now.saturating_duration_since(b.at) < full);
+            self.swept_at = self.buckets.len();
+        }
         let bucket = self.buckets.entry(payer).or_insert(Bucket {
             tokens: limit,
             at: now,
@@ -81,5 +91,24 @@ mod tests {
             rates.allow(Payer::Connection(7), 5, start),
             "another payer, another bucket"
         );
+    }
+
+    #[test]
+    fn buckets_idle_for_a_second_are_swept() {
+        let mut rates = Rates::default();
+        let start = Instant::now();
+        for id in 0..5000 {
+            let now = start + Duration::from_millis(id);
+            assert!(rates.allow(Payer::Connection(id), 5, now));
+        }
+        assert!(
+            rates.buckets.len() < 2100,
+            "{} buckets kept for 5000 payers spread over 5 s",
+            rates.buckets.len()
+        );
+        let limited = Payer::Connection(4999);
+        let now = start + Duration::from_millis(4999);
+        let passed = (0..10).filter(|_| rates.allow(limited.clone(), 5, now)).count();
+        assert_eq!(passed, 4, "a recent bucket keeps its count");
     }
 }

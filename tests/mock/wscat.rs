@@ -126,13 +126,22 @@ fn wscat_runs_the_tutorial_against_wiretape_mock() {
         "{frames:?}"
     );
 
-    // SIGTERM: the report is written and the exit code says a receipt was invalid.
+    // SIGTERM: the report's summary line is written and the exit code says a receipt was
+    // invalid. The report streamed one line per record: 3 receipts, 1 violation, the summary.
     let (status, stderr) = mock.terminate();
     assert_eq!(status.code(), Some(3), "stderr: {stderr}");
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
-    assert_eq!(report["summary"]["receipts"], 3, "{report}");
-    assert_eq!(report["summary"]["invalid"], 1, "{report}");
-    assert_eq!(report["receipts"][0]["account"], "87654321", "{report}");
+    let text = std::fs::read_to_string(&report).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    assert_eq!(lines[0]["receipt"]["account"], "87654321", "{text}");
+    assert_eq!(lines[3]["violation"]["receipt"], 2, "{text}");
+    let summary = &lines[4]["summary"];
+    assert_eq!(summary["receipts"], 3, "{text}");
+    assert_eq!(summary["invalid"], 1, "{text}");
+    assert_eq!(summary["rules"]["sequence-exists"], 1, "{text}");
 }
 
 /// `--account` pins one account: wscat on another one is refused with 404 and the message

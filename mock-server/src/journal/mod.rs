@@ -204,8 +204,10 @@ pub struct Report {
     /// The counts.
     pub summary: Summary,
     /// The receipts kept in memory, in arrival order.
+    #[serde(default)]
     pub receipts: Vec<ReceiptRecord>,
     /// The violations kept in memory, in arrival order.
+    #[serde(default)]
     pub violations: Vec<ViolationRecord>,
 }
 

@@ -151,7 +151,7 @@ mod tests {
             },
             |r| r % 2 == 0,
         );
-        assert_eq!((even.records, even.next, even.more), (vec![2, 4], 5, true));
+        assert_eq!((even.records, even.next, even.more), (vec![2, 4], 6, true));
         let rest = w.page(
             PageRequest {
                 since: 9,
