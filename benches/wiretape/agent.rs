@@ -298,11 +298,9 @@ async fn bot_loop(
                 json!({"dialogId": dialog, "event": read}),
             );
             // READs get ids `r{n}`, so their responses can be counted apart.
-            read = read.replacen(r#""id":"#, r#""id":"r"#, 1).replacen(
-                r#","type""#,
-                r#"","type""#,
-                1,
-            );
+            read =
+                read.replacen(r#""id":"#, r#""id":"r"#, 1)
+                    .replacen(r#","type""#, r#"","type""#, 1);
             out.push(read);
             let message = format!("echo : {}", body["event"]["message"].as_str().unwrap_or(""));
             let echo =

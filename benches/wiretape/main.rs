@@ -226,7 +226,11 @@ fn args() -> Args {
             }
             "soak" => args.only.push("soak".into()),
             "--minutes" => {
-                args.minutes = it.next().expect("--minutes N").parse().expect("--minutes N")
+                args.minutes = it
+                    .next()
+                    .expect("--minutes N")
+                    .parse()
+                    .expect("--minutes N")
             }
             "--bench" => {} // passed by `cargo bench`
             other => eprintln!("ignoring unknown argument {other}"),

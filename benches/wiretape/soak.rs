@@ -4,9 +4,11 @@
 //! wiretape -- soak [--minutes 10]`.
 //!
 //! - consumers: 100 consumers, each looping as fast as the mock answers: create a
-//!   conversation (the agent, a scenario, joins and says 8 lines), then 20 receipts in flight
-//!   at once: ACCEPT and READ of each line (16 valid) and 4 READs of sequences that do not exist
-//!   (invalid, `sequence-exists`), then close the conversation.
+//!   conversation (the agent, a scenario, joins and says 4 lines), then 10 receipts in flight
+//!   at once: ACCEPT and READ of each line (8 valid) and 2 READs of sequences that do not exist
+//!   (invalid, `sequence-exists`), then close the conversation. Short conversations, so the
+//!   10,000 closed ones the mock keeps (`--keep-closed`) are reached well within the first
+//!   minute: from then on every conversation closed makes the mock forget one.
 //! - agent: one echo bot and 1,000 consumers (`agent.rs`, the agent-side figure's loop).
 //!
 //! Each side passes when the RSS grew less than 10 MB over the last 4 minutes (end against
@@ -30,9 +32,9 @@ use wiretape_mock_server::client::ConsumerSocket;
 use crate::Listening;
 
 /// Agent lines per conversation (each gets an ACCEPT and a READ).
-const LINES: u64 = 8;
+const LINES: u64 = 4;
 /// Invalid receipts per conversation (READs of sequences that do not exist).
-const INVALID: u64 = 4;
+const INVALID: u64 = 2;
 const CONSUMERS: usize = 100;
 const AGENT_CONSUMERS: usize = 1000;
 /// Limits of the issue: RSS growth over the last 4 minutes, throughput drift.
@@ -174,10 +176,9 @@ pub(crate) fn read_report(path: &Path) -> ReportLines {
             if r["verdict"] == "invalid" {
                 lines.invalid_receipts += 1;
             }
-            lines.receipt_violations += r["findings"]
-                .as_array()
-                .map_or(0, |f| f.iter().filter(|f| f["severity"] == "violation").count())
-                as u64;
+            lines.receipt_violations += r["findings"].as_array().map_or(0, |f| {
+                f.iter().filter(|f| f["severity"] == "violation").count()
+            }) as u64;
         } else if let Some(v) = v.get("violation") {
             lines.violations += 1;
             if v["receipt"].is_null() {
@@ -231,7 +232,14 @@ pub(crate) async fn run(home: &Path, minutes: u64) -> Value {
 }
 
 /// Prints one row and returns its JSON.
-fn row(side: &str, unit: &str, judged: &Judged, lines: &ReportLines, answered: &str, mut failed: Vec<String>) -> Value {
+fn row(
+    side: &str,
+    unit: &str,
+    judged: &Judged,
+    lines: &ReportLines,
+    answered: &str,
+    mut failed: Vec<String>,
+) -> Value {
     failed.extend(judged.failures());
     println!(
         "| {side} | {:.0} {unit}/s | {:.0} {unit}/s | {:.1} | {:.1} | {:.1} | {:+.1} | {} ({} + {} + {}) | {answered} | {} |",
@@ -274,7 +282,10 @@ async fn consumer_side(home: &Path, window: Duration) -> Value {
     let report = home.join("soak-consumers.jsonl");
     let mut mock = mock_with_report(home, scenario.to_str().unwrap(), &report);
     let ca = LocalCa::load_or_create(home).unwrap();
-    let url = format!("{}/ws_api/account/12345678/messaging/consumer?v=3", mock.url);
+    let url = format!(
+        "{}/ws_api/account/12345678/messaging/consumer?v=3",
+        mock.url
+    );
     let answered = Arc::new(Answered::default());
     let mut sockets = Vec::new();
     for i in 0..CONSUMERS {
@@ -316,10 +327,16 @@ async fn consumer_side(home: &Path, window: Duration) -> Value {
     }
     check_lines(&lines, receipts, invalid, &mut failed);
     let judged = Judged::of(&samples);
-    let answered_text = format!(
-        "{receipts} receipts ({invalid} invalid), {conversations} conversations"
+    let answered_text =
+        format!("{receipts} receipts ({invalid} invalid), {conversations} conversations");
+    let mut v = row(
+        "100 consumers, receipts",
+        "receipts",
+        &judged,
+        &lines,
+        &answered_text,
+        failed,
     );
-    let mut v = row("100 consumers, receipts", "receipts", &judged, &lines, &answered_text, failed);
     v["receipts_answered"] = json!(receipts);
     v["invalid_answered"] = json!(invalid);
     v["conversations"] = json!(conversations);
@@ -379,14 +396,20 @@ async fn next_json(rx: &mut ConsumerSocket, until: Instant) -> Result<Value, Str
 
 /// One consumer until `stop` (see the module's doc); every request it sent is answered
 /// before it returns.
-async fn consumer_loop(mut ws: ConsumerSocket, answered: Arc<Answered>, stop: Instant) -> Result<(), String> {
+async fn consumer_loop(
+    mut ws: ConsumerSocket,
+    answered: Arc<Answered>,
+    stop: Instant,
+) -> Result<(), String> {
     let mut id = 0u64;
     let limit = Duration::from_secs(60);
     while Instant::now() < stop {
         id += 1;
         let create = id;
         let req = json!({"kind":"req","id":create,"type":"cm.ConsumerRequestConversation"});
-        ws.send(Message::text(req.to_string())).await.map_err(|e| e.to_string())?;
+        ws.send(Message::text(req.to_string()))
+            .await
+            .map_err(|e| e.to_string())?;
         let until = Instant::now() + limit;
         let mut conversation = None;
         let mut lines = 0;
@@ -416,7 +439,9 @@ async fn consumer_loop(mut ws: ConsumerSocket, answered: Arc<Answered>, stop: In
             let req = json!({"kind":"req","id":id,"type":"ms.PublishEvent","body":{
                 "dialogId": conversation,
                 "event":{"type":"AcceptStatusEvent","status":status,"sequenceList":[seq]}}});
-            ws.feed(Message::text(req.to_string())).await.map_err(|e| e.to_string())?;
+            ws.feed(Message::text(req.to_string()))
+                .await
+                .map_err(|e| e.to_string())?;
         }
         ws.flush().await.map_err(|e| e.to_string())?;
         let until = Instant::now() + limit;
@@ -444,7 +469,9 @@ async fn consumer_loop(mut ws: ConsumerSocket, answered: Arc<Answered>, stop: In
         let req = json!({"kind":"req","id":close,"type":"cm.UpdateConversationField","body":{
             "conversationId": conversation,
             "conversationField": {"field":"ConversationStateField","conversationState":"CLOSE"}}});
-        ws.send(Message::text(req.to_string())).await.map_err(|e| e.to_string())?;
+        ws.send(Message::text(req.to_string()))
+            .await
+            .map_err(|e| e.to_string())?;
         let until = Instant::now() + limit;
         loop {
             let v = next_json(&mut ws, until).await?;

@@ -98,7 +98,6 @@ impl AccountFilter {
     fn keeps(&self, account: &str) -> bool {
         self.account.as_deref().is_none_or(|a| a == account)
     }
-
 }
 
 /// `?account=ID&since=INDEX&limit=N` of the record lists.

@@ -72,8 +72,9 @@
 //!   sides; `hub::AgentDirectory::identity_for` turns an agent's bearer into its identity;
 //!   routing rings ONLINE agents and expires rings.
 //! - `validation`: the receipt rules ([`Rule`], [`Finding`], [`Verdict`]).
-//! - `journal`: the one place receipt and violation records are built and redacted; the
-//!   [`Report`].
+//! - `journal`: the one place receipt and violation records are built and redacted; exact
+//!   counters, the newest records in memory (`--keep-records`), every record streamed to the
+//!   `--report` file; the [`Report`].
 //! - `expect`: [`ExpectedReceipt`], and [`Unmet`] / [`UnmetViolation`] for waits that time out.
 //! - `agent`: the [`Agent`] handle of the built-in agent.
 //! - `scenario`: [`Scenario`] files (rules and the [`Survey`]) and the runner playing them.
@@ -135,8 +136,8 @@ struct ReadmeDoctests;
 pub use agent::{Agent, Published};
 pub use client_properties::{ClientProperties, MULTI_DIALOG, SCHEMA_FEATURES};
 pub use config::{
-    AgentMode, Auth, Config, ControlAccess, Retention, Listen, Strictness, Timeouts, TlsIdentity, Transport,
-    DEFAULT_ACCOUNT,
+    AgentMode, Auth, Config, ControlAccess, Listen, Retention, Strictness, Timeouts, TlsIdentity,
+    Transport, DEFAULT_ACCOUNT,
 };
 pub use conn::Side;
 pub use discovery::{AgentLogin, Discovery};

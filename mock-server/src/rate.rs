@@ -108,7 +108,9 @@ mod tests {
         );
         let limited = Payer::Connection(4999);
         let now = start + Duration::from_millis(4999);
-        let passed = (0..10).filter(|_| rates.allow(limited.clone(), 5, now)).count();
+        let passed = (0..10)
+            .filter(|_| rates.allow(limited.clone(), 5, now))
+            .count();
         assert_eq!(passed, 4, "a recent bucket keeps its count");
     }
 }

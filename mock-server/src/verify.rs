@@ -189,13 +189,8 @@ impl MockServer {
     /// timeout: wrap it in `tokio::time::timeout`, or use
     /// [`MockServer::wait_for_receipt_within`].
     pub async fn wait_for_receipt(&self, expected: &ExpectedReceipt) -> ReceiptRecord {
-        self.wait_until(|s| {
-            s.journal
-                .receipts()
-                .find(|r| expected.matches(r))
-                .cloned()
-        })
-        .await
+        self.wait_until(|s| s.journal.receipts().find(|r| expected.matches(r)).cloned())
+            .await
     }
 
     /// [`MockServer::wait_for_receipt`] with a deadline.

@@ -15,8 +15,8 @@ use anyhow::Context as _;
 use wiretape_fixtures::cassette::Cassette;
 use wiretape_mock_server::{
     AgentLogin, AgentMode, Auth, Config, ControlAccess, Discovery, FileSharing, Listen, MatchMode,
-    MockServer, Replay, ReplayFallback, Retention, Scenario, Speed, Strictness, Timeouts, TlsIdentity,
-    Transport,
+    MockServer, Replay, ReplayFallback, Retention, Scenario, Speed, Strictness, Timeouts,
+    TlsIdentity, Transport,
 };
 use wiretape_proxy::{tls, Forwarder, UpstreamTrust, UpstreamUrl};
 

@@ -21,10 +21,7 @@ async fn an_unauthenticated_socket_gets_401_before_its_body_is_looked_at() {
             "1",
             json!({"kind":"req","id":"1","type":"ms.PublishEvent","body":{"dialogId":"d"}}),
         ),
-        (
-            "2",
-            json!({"kind":"req","id":"2","type":"ms.PublishEvent"}),
-        ),
+        ("2", json!({"kind":"req","id":"2","type":"ms.PublishEvent"})),
         ("3", json!({"kind":"req","id":"3","type":"no.SuchRequest"})),
         (
             "4",
@@ -50,7 +47,10 @@ async fn an_unauthenticated_socket_gets_401_before_its_body_is_looked_at() {
     let resp = c
         .request(json!({"kind":"req","id":"7","type":"ms.PublishEvent","body":{"dialogId":"d"}}))
         .await;
-    assert_eq!(resp["code"], 400, "authenticated, the body is checked: {resp}");
+    assert_eq!(
+        resp["code"], 400,
+        "authenticated, the body is checked: {resp}"
+    );
     let rules: Vec<Rule> = server.violations().iter().map(|v| v.finding.rule).collect();
     assert_eq!(rules[..4], [Rule::Auth; 4], "{rules:?}");
 }
@@ -62,7 +62,12 @@ async fn receipts(server: &MockServer, c: &mut Consumer, invalid: u64) -> String
     server.agent().join(&conv).unwrap();
     let line = server.agent().say(&conv, "hello").unwrap();
     let ok = c
-        .request(client::receipt(100, &conv, ReceiptStatus::Read, [line.sequence]))
+        .request(client::receipt(
+            100,
+            &conv,
+            ReceiptStatus::Read,
+            [line.sequence],
+        ))
         .await;
     assert_eq!(ok["code"], 200, "{ok}");
     for i in 0..invalid {
@@ -90,8 +95,16 @@ async fn only_the_newest_records_stay_in_memory_counters_stay_exact_and_the_file
     let report = server.report();
     let s = &report.summary;
     // READ without ACCEPT is valid with a warning.
-    assert_eq!((s.receipts, s.with_warnings, s.invalid), (6, 1, 5), "{report}");
-    assert_eq!((s.dropped_receipts, s.dropped_violations), (3, 2), "{report}");
+    assert_eq!(
+        (s.receipts, s.with_warnings, s.invalid),
+        (6, 1, 5),
+        "{report}"
+    );
+    assert_eq!(
+        (s.dropped_receipts, s.dropped_violations),
+        (3, 2),
+        "{report}"
+    );
     assert_eq!(s.rules.get(&Rule::SequenceExists), Some(&5), "{report}");
     let kept: Vec<usize> = report.receipts.iter().map(|r| r.index).collect();
     assert_eq!(kept, [3, 4, 5], "indexes stay global");
@@ -111,8 +124,13 @@ async fn only_the_newest_records_stay_in_memory_counters_stay_exact_and_the_file
 }
 
 fn headers(resp: &https::HttpResponse) -> [Option<String>; 4] {
-    ["x-wiretape-total", "x-wiretape-dropped", "x-wiretape-next", "link"]
-        .map(|h| resp.header(h).map(str::to_owned))
+    [
+        "x-wiretape-total",
+        "x-wiretape-dropped",
+        "x-wiretape-next",
+        "link",
+    ]
+    .map(|h| resp.header(h).map(str::to_owned))
 }
 
 #[tokio::test]
@@ -219,7 +237,10 @@ async fn a_killed_mock_leaves_every_verdict_in_the_report() {
         ],
     );
     let ca = LocalCa::load_or_create(home.path()).unwrap();
-    let url = format!("{}/ws_api/account/12345678/messaging/consumer?v=3", mock.url);
+    let url = format!(
+        "{}/ws_api/account/12345678/messaging/consumer?v=3",
+        mock.url
+    );
     let ws = client::connect(&url, Some(ca.client_config()), Some("killed"))
         .await
         .unwrap();
@@ -243,7 +264,14 @@ async fn a_killed_mock_leaves_every_verdict_in_the_report() {
         .collect();
     assert_eq!(
         kinds,
-        ["receipt", "violation", "receipt", "violation", "receipt", "violation"]
+        [
+            "receipt",
+            "violation",
+            "receipt",
+            "violation",
+            "receipt",
+            "violation"
+        ]
     );
     let read = Report::read_stream(&report).unwrap();
     assert_eq!((read.summary.receipts, read.summary.invalid), (3, 3));

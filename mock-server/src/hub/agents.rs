@@ -133,7 +133,9 @@ impl State {
         };
         let filter = agent.ex_subscriptions[sub].filter.clone();
         let account = agent.identity.account.clone();
-        let matching: Vec<usize> = self.conversations.indices()
+        let matching: Vec<usize> = self
+            .conversations
+            .indices()
             .filter(|&i| self.conversations[i].brand_id == account)
             .filter(|&i| self.ex_matches(&filter, &self.conversations[i]))
             .collect();

@@ -45,7 +45,9 @@ impl State {
 
     /// Routes every open conversation of `account` (an agent became available).
     pub(crate) fn route_account(&mut self, account: &str) {
-        let convs: Vec<usize> = self.conversations.indices()
+        let convs: Vec<usize> = self
+            .conversations
+            .indices()
             .filter(|&i| self.conversations[i].brand_id == account)
             .collect();
         for conv in convs {

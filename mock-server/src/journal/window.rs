@@ -130,9 +130,7 @@ mod tests {
     fn pages_by_global_index_after_drops() {
         let w = window(4, 10);
         let all = |p: Page<usize>| (p.records, p.total, p.dropped, p.next, p.more);
-        let page = |since, limit| {
-            all(w.page(PageRequest { since, limit }, |_| true))
-        };
+        let page = |since, limit| all(w.page(PageRequest { since, limit }, |_| true));
         assert_eq!(page(0, None), (vec![6, 7, 8, 9], 10, 6, 10, false));
         assert_eq!(page(7, None), (vec![7, 8, 9], 10, 6, 10, false));
         assert_eq!(page(6, Some(2)), (vec![6, 7], 10, 6, 8, true));

@@ -127,11 +127,7 @@ mod tests {
             all.closed(n);
             all.closed(n);
         }
-        let forgotten: Vec<usize> = all
-            .forget_closed()
-            .into_iter()
-            .map(|(i, _)| i)
-            .collect();
+        let forgotten: Vec<usize> = all.forget_closed().into_iter().map(|(i, _)| i).collect();
         assert_eq!(forgotten, [3, 0], "oldest closed first, each once");
         assert_eq!(all.indices().collect::<Vec<_>>(), [1, 2, 4]);
         assert_eq!(all[4].id, "c4", "indexes stay");

@@ -92,7 +92,8 @@ impl MockServer {
             discovery: config.discovery,
             keep_closed: config.retention.closed_conversations,
         };
-        let journal = crate::journal::Journal::open(config.retention.records, config.report.as_deref())?;
+        let journal =
+            crate::journal::Journal::open(config.retention.records, config.report.as_deref())?;
         let replay = config
             .replay
             .map(|r| Arc::new(crate::replay::Library::new(r)));
