@@ -734,7 +734,7 @@ async fn main() {
     }
     if args.runs("mock-receipts") {
         let (clients, messages) = if args.quick { (10, 200) } else { (50, 1000) };
-        let r = mock::receipts(work.path(), clients, messages).await;
+        let r = mock::receipts(work.path(), clients, messages, None).await;
         let receipts_per_s = r.validated as f64 / r.seconds;
         let cpu_us = r.mock_cpu.as_secs_f64() * 1e6 / r.validated as f64;
         // What the mock alone could do with both cores, without the load client beside it.
@@ -752,6 +752,18 @@ async fn main() {
         mock_json.insert("receipt_capacity_2_cores".into(), json!(capacity));
         mock_json.insert("receipt_clients".into(), json!(clients));
         mock_json.insert("receipts_per_client".into(), json!(messages * 2));
+        // The same with every record streamed to a file (issue 15): one write per record.
+        let file = work.path().join("receipts-report.jsonl");
+        let streamed = mock::receipts(work.path(), clients, messages, Some(&file)).await;
+        let _ = std::fs::remove_file(&file);
+        let streamed_per_s = streamed.validated as f64 / streamed.seconds;
+        let streamed_cpu_us = streamed.mock_cpu.as_secs_f64() * 1e6 / streamed.validated as f64;
+        println!("| the same with `--report FILE` (every record written as it happens): end to end, mock CPU per receipt | {streamed_per_s:.0} /s ({:.2} of without), {streamed_cpu_us:.1} µs | |", streamed_per_s / receipts_per_s);
+        mock_json.insert("receipts_with_report_per_s".into(), json!(streamed_per_s));
+        mock_json.insert(
+            "mock_cpu_us_per_receipt_with_report".into(),
+            json!(streamed_cpu_us),
+        );
     }
     if args.runs("mock-conversations") {
         let per_s = mock::conversations(50, args.window).await;

@@ -69,7 +69,13 @@ pub(crate) struct Receipts {
 /// `clients` consumers each acknowledge `messages` agent messages with ACCEPT then READ, 64
 /// receipts in flight per consumer, against `wiretape mock` running as its own process (so its
 /// CPU time is its own). The agent is a scenario that says `messages` lines on creation.
-pub(crate) async fn receipts(home: &Path, clients: usize, messages: u64) -> Receipts {
+/// With `report`, the mock streams every record to that file (`--report`).
+pub(crate) async fn receipts(
+    home: &Path,
+    clients: usize,
+    messages: u64,
+    report: Option<&Path>,
+) -> Receipts {
     let ca = LocalCa::load_or_create(home).unwrap();
     let scenario = home.join("bench-scenario.json");
     let says: Vec<Value> = (0..messages)
@@ -84,6 +90,7 @@ pub(crate) async fn receipts(home: &Path, clients: usize, messages: u64) -> Rece
         Command::new(env!("CARGO_BIN_EXE_wiretape"))
             .args(["mock", "--listen", "127.0.0.1:0", "--agent"])
             .arg(&scenario)
+            .args(report.into_iter().flat_map(|r| [Path::new("--report"), r]))
             .env("WIRETAPE_HOME", home)
             .stderr(Stdio::null()),
     );

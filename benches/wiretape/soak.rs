@@ -47,6 +47,8 @@ pub(crate) struct Sample {
     pub secs: f64,
     pub rss_kib: u64,
     pub done: u64,
+    /// The mock's CPU time so far (user + system), ms.
+    pub cpu_ms: u64,
 }
 
 /// Samples `pid`'s RSS and `done()` every second until `stop`.
@@ -65,6 +67,7 @@ pub(crate) fn sample_every_second(
                 secs: (at - start).as_secs_f64(),
                 rss_kib: crate::procstat::rss_kib(pid).unwrap_or(0),
                 done: done(),
+                cpu_ms: crate::procstat::cpu(pid).map_or(0, |d| d.as_millis() as u64),
             });
             if at >= stop {
                 return samples;
@@ -83,6 +86,11 @@ pub(crate) struct Judged {
     pub growth_last_4_min_mib: f64,
     pub first_minute_per_s: f64,
     pub last_minute_per_s: f64,
+    /// The mock's CPU per unit of work in the first and the last minute, µs: whether a
+    /// slower last minute is the mock's doing or the machine's (a shared machine gives the
+    /// mock less CPU time; the cost per unit says what the mock needed).
+    pub first_minute_cpu_us: f64,
+    pub last_minute_cpu_us: f64,
 }
 
 impl Judged {
@@ -112,6 +120,9 @@ impl Judged {
             first_minute_per_s: first.done as f64 / first.secs.max(1.0),
             last_minute_per_s: (end.done - last_minute.done) as f64
                 / (end.secs - last_minute.secs).max(1.0),
+            first_minute_cpu_us: first.cpu_ms as f64 * 1e3 / first.done.max(1) as f64,
+            last_minute_cpu_us: (end.cpu_ms - last_minute.cpu_ms) as f64 * 1e3
+                / (end.done - last_minute.done).max(1) as f64,
         }
     }
 
@@ -146,6 +157,8 @@ impl Judged {
             "rss_growth_last_4_min_mib": self.growth_last_4_min_mib,
             "first_minute_per_s": self.first_minute_per_s,
             "last_minute_per_s": self.last_minute_per_s,
+            "first_minute_mock_cpu_us_per_unit": self.first_minute_cpu_us,
+            "last_minute_mock_cpu_us_per_unit": self.last_minute_cpu_us,
         })
     }
 }
@@ -224,8 +237,8 @@ pub(crate) async fn run(home: &Path, minutes: u64) -> Value {
          throughput within 10 % of the first minute's, one report line per receipt and per \
          violation the clients were answered for.\n"
     );
-    println!("| side | throughput first min | last min | RSS after 1 min MiB | peak after 1 min | at end | growth last 4 min MiB | report lines (receipts + violations + summary) | clients were answered | result |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---|---|---|");
+    println!("| side | throughput first min | last min | mock CPU per unit, first / last min | RSS after 1 min MiB | peak after 1 min | at end | growth last 4 min MiB | report lines (receipts + violations + summary) | clients were answered | result |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|");
     let consumers = consumer_side(home, window).await;
     let agent = agent_side(home, window).await;
     json!({"minutes": minutes, "consumers": consumers, "agent": agent})
@@ -242,9 +255,11 @@ fn row(
 ) -> Value {
     failed.extend(judged.failures());
     println!(
-        "| {side} | {:.0} {unit}/s | {:.0} {unit}/s | {:.1} | {:.1} | {:.1} | {:+.1} | {} ({} + {} + {}) | {answered} | {} |",
+        "| {side} | {:.0} {unit}/s | {:.0} {unit}/s | {:.0} / {:.0} µs | {:.1} | {:.1} | {:.1} | {:+.1} | {} ({} + {} + {}) | {answered} | {} |",
         judged.first_minute_per_s,
         judged.last_minute_per_s,
+        judged.first_minute_cpu_us,
+        judged.last_minute_cpu_us,
         judged.rss_first_minute_mib,
         judged.rss_peak_after_first_minute_mib,
         judged.rss_end_mib,
@@ -376,7 +391,7 @@ fn check_lines(lines: &ReportLines, receipts: u64, invalid: u64, failed: &mut Ve
 fn samples_json(samples: &[Sample]) -> Value {
     json!(samples
         .iter()
-        .map(|s| json!([s.secs.round(), s.rss_kib, s.done]))
+        .map(|s| json!([s.secs.round(), s.rss_kib, s.done, s.cpu_ms]))
         .collect::<Vec<_>>())
 }
 
@@ -406,6 +421,7 @@ async fn consumer_loop(
     while Instant::now() < stop {
         id += 1;
         let create = id;
+        let create_id = create.to_string();
         let req = json!({"kind":"req","id":create,"type":"cm.ConsumerRequestConversation"});
         ws.send(Message::text(req.to_string()))
             .await
@@ -415,7 +431,7 @@ async fn consumer_loop(
         let mut lines = 0;
         while conversation.is_none() || lines < LINES {
             let v = next_json(&mut ws, until).await?;
-            if v["kind"] == "resp" && v["reqId"] == create.to_string() {
+            if v["kind"] == "resp" && v["reqId"].as_str() == Some(create_id.as_str()) {
                 let conv = v["body"]["conversationId"].as_str();
                 conversation = Some(conv.ok_or(format!("no conversation: {v}"))?.to_owned());
             } else if v["type"] == "ms.MessagingEventNotification"
@@ -466,6 +482,7 @@ async fn consumer_loop(
         }
         id += 1;
         let close = id;
+        let close_id = close.to_string();
         let req = json!({"kind":"req","id":close,"type":"cm.UpdateConversationField","body":{
             "conversationId": conversation,
             "conversationField": {"field":"ConversationStateField","conversationState":"CLOSE"}}});
@@ -475,7 +492,7 @@ async fn consumer_loop(
         let until = Instant::now() + limit;
         loop {
             let v = next_json(&mut ws, until).await?;
-            if v["kind"] == "resp" && v["reqId"] == close.to_string() {
+            if v["kind"] == "resp" && v["reqId"].as_str() == Some(close_id.as_str()) {
                 if v["code"] != 200 {
                     return Err(format!("close refused: {v}"));
                 }
