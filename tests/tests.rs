@@ -18,5 +18,7 @@ mod replay;
 mod faults;
 // Security defaults on the built binary: loopback, the CA key, no token anywhere (issue 6).
 mod security;
+// The Agent Workspace page in headless Chromium (WebDriver): accept, type, the "V"s, verdicts.
+mod workspace;
 // The committed fuzz corpus, crash regressions included, through the fuzz targets' entry points.
 mod fuzz_corpus;

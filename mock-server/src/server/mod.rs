@@ -151,8 +151,19 @@ impl MockServer {
 
     /// The control API's base URL, e.g. `https://127.0.0.1:PORT/mock/api`.
     pub fn control_url(&self) -> String {
+        format!("{}/mock/api", self.http_url())
+    }
+
+    /// The Agent Workspace page, e.g. `https://127.0.0.1:PORT/` (`http://` when plain): a
+    /// browser agent client of this server (not served when replaying).
+    pub fn workspace_url(&self) -> String {
+        format!("{}/", self.http_url())
+    }
+
+    /// `https://ADDR:PORT` (`http://` when plain).
+    fn http_url(&self) -> String {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
-        format!("{scheme}://{}/mock/api", self.address)
+        format!("{scheme}://{}", self.address)
     }
 
     /// The bound address.
