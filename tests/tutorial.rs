@@ -130,6 +130,29 @@ fn wiretape_demo_runs_the_whole_tutorial_offline() {
         );
     }
     assert!(stdout.contains(r#""status":"ACCEPT""#), "{stdout}");
+    // Each receipt's notification is printed under its own step, before the next one starts.
+    let steps: Vec<&str> = stdout.split("\nStep ").collect();
+    for (step, status) in [(3, "ACCEPT"), (4, "READ")] {
+        let section = steps[step];
+        assert!(
+            section
+                .lines()
+                .any(|l| l.starts_with(r#"  < {"kind":"notification""#)
+                    && l.contains(&format!(r#""status":"{status}""#))),
+            "the {status} notification is under step {step}:\n{section}"
+        );
+        let next = steps[step + 1];
+        assert!(
+            !next
+                .lines()
+                .any(|l| l.starts_with(r#"  < {"kind":"notification""#)
+                    && l.contains(r#""type":"AcceptStatusEvent""#)
+                    && l.contains(r#""role":"CONSUMER""#)
+                    && l.contains(&format!(r#""status":"{status}""#))),
+            "the {status} notification is not under step {}:\n{next}",
+            step + 1
+        );
+    }
     assert!(
         stdout.contains("3 receipts: 2 valid, 0 valid with warnings, 1 invalid"),
         "{stdout}"

@@ -6,6 +6,8 @@
 //! are written to `docs/workspace/` (committed, shown in the README).
 
 use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use wiretape_mock_server::client::{self, Consumer};
@@ -391,4 +393,139 @@ async fn the_page_is_served_with_a_strict_policy() {
     assert_eq!(style.status, 200);
     let missing = https::request(&server, "GET", "/workspace/nope.js", &[], b"").await;
     assert_eq!(missing.status, 404);
+}
+
+/// `wiretape demo --workspace`: the page's URL first; the page (watch-only) shows the demo's
+/// conversation, held by the built-in agent, with the orange "V"s and the invalid receipt's
+/// rule; the mock stays up until SIGTERM, and the exit code is still 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_workspace_plays_the_tutorial_on_the_page() {
+    use std::io::BufRead as _;
+    use std::process::Stdio;
+
+    let Some(browser) = Browser::start(Window::DESKTOP).await else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_wiretape"))
+        .args(["demo", "--workspace", "--agent-delay-ms", "50"])
+        .args(["--step-delay-ms", "200", "--out"])
+        .arg(home.path().join("recordings"))
+        .env("WIRETAPE_HOME", home.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (lines, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let stdout = demo.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut next_line = async || {
+        tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .expect("a line from the demo within 30 s")
+            .expect("the demo's stdout is open")
+    };
+    let first = next_line().await;
+    let url = first
+        .strip_prefix("agent workspace: ")
+        .unwrap_or_else(|| panic!("the first line names the page: {first:?}"));
+    assert!(
+        url.starts_with("https://127.0.0.1:")
+            && url.ends_with("/?account=12345678&availability=AWAY"),
+        "{url}"
+    );
+    browser.client.goto(url).await.unwrap();
+
+    // The built-in agent's conversation, read-only, with the consumer's receipts.
+    browser.find("#others li.conv, #closed li.conv").await;
+    browser
+        .find("#messages li.msg.agent[data-status='read']")
+        .await;
+    let rule = browser
+        .find("#verdicts li.verdict[data-verdict='invalid'] .rule")
+        .await;
+    assert_eq!(rule.text().await.unwrap(), "sequence-exists");
+    let composer = browser.find("textarea#message").await;
+    assert_eq!(
+        composer.attr("disabled").await.unwrap().as_deref(),
+        Some("true"),
+        "watching is read-only"
+    );
+    let mut transcript = Vec::new();
+    loop {
+        let line = next_line().await;
+        let done = line.contains("press Ctrl-C");
+        transcript.push(line);
+        if done {
+            break;
+        }
+    }
+    let transcript = transcript.join("\n");
+    assert!(
+        transcript.contains("All steps behaved as the tutorial says"),
+        "{transcript}"
+    );
+    browser
+        .screenshot(screenshot_dir().as_deref(), "8-demo.png")
+        .await;
+    browser.close().await;
+    let pid = demo.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = demo.wait().unwrap();
+    assert!(
+        status.success(),
+        "demo --workspace exits 0 after SIGTERM: {status}"
+    );
+}
+
+/// `wiretape mock` announces the page after its other lines, with the bound address, and
+/// serves it (the real curl, trusting the CA file); `--plain` makes it `http://`.
+#[test]
+fn wiretape_mock_prints_the_workspace_url_last() {
+    use std::io::BufRead as _;
+
+    use crate::harness::process::Wiretape;
+
+    for plain in [false, true] {
+        let home = tempfile::tempdir().unwrap();
+        let mut args = vec!["mock", "--listen", "127.0.0.1:0", "--agent", "manual"];
+        if plain {
+            args.push("--plain");
+        }
+        let mut mock = Wiretape::start(home.path(), &args);
+        let host = mock.url.split("://").nth(1).unwrap().to_owned();
+        let mut banner = vec![format!("listening on {}", mock.url)];
+        while !banner.last().unwrap().starts_with("agent workspace: ") {
+            let mut line = String::new();
+            mock.stdout.read_line(&mut line).unwrap();
+            assert!(!line.is_empty(), "no workspace line in {banner:?}");
+            banner.push(line.trim_end().to_owned());
+        }
+        let scheme = if plain { "http" } else { "https" };
+        let page = format!("{scheme}://{host}/");
+        assert_eq!(banner.last().unwrap(), &format!("agent workspace: {page}"));
+        let before = &banner[banner.len() - 2];
+        assert!(before.starts_with("CSDS domain: "), "{banner:?}");
+        let ca = home.path().join("ca.pem");
+        let mut curl = Command::new("curl");
+        curl.args(["-sS", "-D", "-", &page]);
+        if !plain {
+            curl.arg("--cacert").arg(&ca);
+        }
+        let out = curl.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+        assert!(text.starts_with("http/1.1 200"), "{text}");
+        assert!(text.contains("referrer-policy: no-referrer"), "{text}");
+        assert!(text.contains("<title>agent workspace"), "{text}");
+        let (status, _) = mock.terminate();
+        assert!(status.success(), "{status}");
+    }
 }

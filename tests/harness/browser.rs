@@ -17,10 +17,16 @@ use serde_json::json;
 /// How long any one wait for the page lasts.
 pub(crate) const WAIT: Duration = Duration::from_secs(15);
 
+/// One Chromium at a time: the tests run in parallel on two cores, and several browsers
+/// starting at once would eat the bounded waits.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A headless Chromium session; chromedriver is killed on drop.
 pub(crate) struct Browser {
     pub(crate) client: Client,
     driver: Child,
+    /// This test's turn with the browser, until it is dropped.
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
 /// `/usr/bin/NAME` or the first `NAME` on `PATH`.
@@ -71,6 +77,7 @@ impl Browser {
             );
             return None;
         };
+        let turn = TURN.lock().await;
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -95,6 +102,7 @@ impl Browser {
         Some(Self {
             client,
             driver: guard.0.take().expect("the driver"),
+            _turn: turn,
         })
     }
 

@@ -197,6 +197,13 @@ impl MockServer {
         self.tls.as_ref().and_then(|t| t.ca_cert_path.as_deref())
     }
 
+    /// How many agent sockets are connected now (node-agent-sdk bots, the Agent Workspace
+    /// page, [`AgentClient`](crate::client::AgentClient)s).
+    pub fn agent_connections(&self) -> usize {
+        self.hub
+            .read(|s| s.connections.values().filter(|c| c.agent.is_some()).count())
+    }
+
     /// A handle to act as the agent (on every account).
     pub fn agent(&self) -> Agent {
         Agent::new(self.hub.clone())

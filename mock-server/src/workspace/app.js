@@ -173,6 +173,7 @@ function onFrame(text) {
       break;
     case '.ams.aam.ExConversationChangeNotification':
       for (const change of body.changes || []) onConversation(change);
+      openNewest();
       break;
     case '.ams.ms.OnlineEventDistribution':
       onEvent(body);
@@ -219,6 +220,15 @@ function onConversation(change) {
     loadHistory(id);
     if (!state.open || !isMine(state.convs.get(state.open))) openConversation(id, true);
   }
+}
+
+// With nothing open, the newest open conversation opens (read-only unless it is the agent's):
+// a person watching `wiretape demo --workspace` sees it without a click.
+function openNewest() {
+  if (state.open) return;
+  const open = [...state.convs.values()].filter((c) => c.state !== 'CLOSE');
+  open.sort((a, b) => (b.startTs || 0) - (a.startTs || 0));
+  if (open.length) openConversation(open[0].id, false);
 }
 
 function onEvent(e) {
