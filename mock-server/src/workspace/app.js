@@ -476,7 +476,8 @@ function renderConversation() {
   const mine = isMine(c) && c.state !== 'CLOSE';
   $('conversation-title').textContent = conv ? `Conversation ${short(conv)}` : 'No conversation open';
   $('conversation-info').textContent = !conv ? 'Accept a waiting conversation, or pick one from the list.'
-    : `${conv} · ${c ? c.state : 'ringing'} · ${mine ? 'you are the agent' : 'read-only'}`;
+    : `${conv} · ${c ? c.state : 'OPEN'} · ${mine ? 'you are the agent'
+      : state.rings.has(conv) ? 'ringing: Accept it in the list to answer' : 'read-only'}`;
   $('message').disabled = !mine;
   if (mine && state.focusComposer) {
     state.focusComposer = false;
@@ -502,7 +503,7 @@ function renderConversation() {
       const ticks = el('span', {class: 'ticks', 'data-status': status, role: 'img', 'aria-label': LABEL[status], title: `${LABEL[status]} · sequence ${e.sequence}`},
         el('span', {class: 'tick', text: 'V'}), status === 'sent' ? null : el('span', {class: 'tick', text: 'V'}));
       meta.append(ticks);
-    } else if (!readByMe(events, e)) {
+    } else if (mine && !readByMe(events, e)) {
       attrs.class += ' unread';
     }
     items.push(el('li', attrs, el('span', {class: 'who', text: who}), el('span', {class: 'text', text}), meta));
