@@ -213,7 +213,8 @@ async fn the_tutorials_agent_half_in_the_browser() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyboard_only_at_360_px_wide() {
-    let server = MockServer::builder().manual_agent().start().await;
+    // A plain `wiretape mock`: the built-in agent stands back while the page is Online.
+    let server = MockServer::builder().start().await;
     let Some(browser) = Browser::start(Window::PHONE).await else {
         return;
     };

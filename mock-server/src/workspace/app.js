@@ -134,13 +134,14 @@ function request(type, body) {
 }
 
 async function onOpen() {
-  status(`Connected to account ${state.account} as ${state.me.oldId}`);
+  status('Setting up…');
   try {
     await request('.ams.routing.SetAgentState', {availability: state.availability});
     // Every conversation of the account, open or closed (as greeting-bot subscribes), so the
     // page can list other agents' conversations too.
     await request('.ams.aam.SubscribeExConversations', {convState: ['OPEN', 'CLOSE']});
     await request('.ams.routing.SubscribeRoutingTasks', {});
+    status(`Connected to account ${state.account} as ${state.me.oldId}`);
   } catch (err) {
     status(`Setup failed: ${err.message}`);
   }
