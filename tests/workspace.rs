@@ -87,6 +87,18 @@ async fn the_tutorials_agent_half_in_the_browser() {
         )
         .await;
 
+    // Logged in and connected, with nothing kept: no storage, no cookie the page can read, the
+    // page's URL as it was opened.
+    let kept = browser
+        .client
+        .execute(
+            "return [localStorage.length, sessionStorage.length, document.cookie, location.href]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept, json!([0, 0, "", server.workspace_url()]));
+
     // A consumer asks for a conversation and writes before anyone accepts it.
     let mut consumer = Consumer::connect(&server).await;
     let conversation = consumer.create_conversation().await;

@@ -105,11 +105,17 @@ function connect() {
   const path = `/ws_api/account/${encodeURIComponent(state.account)}/messaging/brand/${encodeURIComponent(bearer)}?v=2.1`;
   const ws = new WebSocket(`${scheme}://${state.hosts.asyncMessagingEnt}${path}`);
   state.ws = ws;
-  ws.addEventListener('open', onOpen);
+  let opened = false;
+  ws.addEventListener('open', () => {
+    opened = true;
+    onOpen();
+  });
   ws.addEventListener('message', (e) => onFrame(e.data));
   ws.addEventListener('close', () => {
     if (state.ws !== ws) return;
     state.ws = null;
+    // Refused at the upgrade: the session is gone (expired, logged out); log in again.
+    if (!opened) bearer = null;
     for (const p of state.pending.values()) p.reject(new Error('the socket closed'));
     state.pending.clear();
     status('Disconnected; reconnecting…');
@@ -135,6 +141,8 @@ function request(type, body) {
 
 async function onOpen() {
   status('Setting up…');
+  // The routing subscription sends every ring still waiting.
+  state.rings.clear();
   try {
     await request('.ams.routing.SetAgentState', {availability: state.availability});
     // Every conversation of the account, open or closed (as greeting-bot subscribes), so the
