@@ -7,7 +7,8 @@ mod record;
 mod cli;
 // The LivePerson consumer mock: tutorial snapshots, receipt rules, bad input, wscat.
 mod mock;
-// The seed tutorial end to end: record in front of mock (snapshot), and `wiretape demo`.
+// The seed tutorial end to end: record in front of mock (snapshot), and `wiretape demo`
+// (`--workspace` watched in headless Chromium).
 mod tutorial;
 // The canonical cassettes in fixtures/cassettes/: snapshots, `wiretape snapshot`, the regenerator.
 mod cassettes;

@@ -7,7 +7,6 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
 use serde_json::{json, Value};
 use wiretape_mock_server::client::{self, Consumer};
@@ -17,7 +16,7 @@ use crate::harness::browser::{Browser, Window};
 use crate::harness::https;
 
 /// `docs/workspace/` when the screenshots are to be updated.
-fn screenshot_dir() -> Option<PathBuf> {
+pub(crate) fn screenshot_dir() -> Option<PathBuf> {
     std::env::var_os("WIRETAPE_UPDATE_SCREENSHOTS")
         .filter(|v| v == "1")
         .map(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/workspace"))
@@ -406,97 +405,6 @@ async fn the_page_is_served_with_a_strict_policy() {
     assert_eq!(style.status, 200);
     let missing = https::request(&server, "GET", "/workspace/nope.js", &[], b"").await;
     assert_eq!(missing.status, 404);
-}
-
-/// `wiretape demo --workspace`: the page's URL first; the page (watch-only) shows the demo's
-/// conversation, held by the built-in agent, with the orange "V"s and the invalid receipt's
-/// rule; the mock stays up until SIGTERM, and the exit code is still 0.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn demo_workspace_plays_the_tutorial_on_the_page() {
-    use std::io::BufRead as _;
-    use std::process::Stdio;
-
-    let Some(browser) = Browser::start(Window::DESKTOP).await else {
-        return;
-    };
-    let home = tempfile::tempdir().unwrap();
-    let mut demo = Command::new(env!("CARGO_BIN_EXE_wiretape"))
-        .args(["demo", "--workspace", "--agent-delay-ms", "50"])
-        .args(["--step-delay-ms", "200", "--out"])
-        .arg(home.path().join("recordings"))
-        .env("WIRETAPE_HOME", home.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (lines, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let stdout = demo.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut next_line = async || {
-        tokio::time::timeout(Duration::from_secs(30), rx.recv())
-            .await
-            .expect("a line from the demo within 30 s")
-            .expect("the demo's stdout is open")
-    };
-    let first = next_line().await;
-    let url = first
-        .strip_prefix("agent workspace: ")
-        .unwrap_or_else(|| panic!("the first line names the page: {first:?}"));
-    assert!(
-        url.starts_with("https://127.0.0.1:")
-            && url.ends_with("/?account=12345678&availability=AWAY"),
-        "{url}"
-    );
-    browser.client.goto(url).await.unwrap();
-
-    // The built-in agent's conversation, read-only, with the consumer's receipts.
-    browser.find("#others li.conv, #closed li.conv").await;
-    browser
-        .find("#messages li.msg.agent[data-status='read']")
-        .await;
-    let rule = browser
-        .find("#verdicts li.verdict[data-verdict='invalid'] .rule")
-        .await;
-    assert_eq!(rule.text().await.unwrap(), "sequence-exists");
-    let composer = browser.find("textarea#message").await;
-    assert_eq!(
-        composer.attr("disabled").await.unwrap().as_deref(),
-        Some("true"),
-        "watching is read-only"
-    );
-    let mut transcript = Vec::new();
-    loop {
-        let line = next_line().await;
-        let done = line.contains("press Ctrl-C");
-        transcript.push(line);
-        if done {
-            break;
-        }
-    }
-    let transcript = transcript.join("\n");
-    assert!(
-        transcript.contains("All steps behaved as the tutorial says"),
-        "{transcript}"
-    );
-    browser
-        .screenshot(screenshot_dir().as_deref(), "8-demo.png")
-        .await;
-    browser.close().await;
-    let pid = demo.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let status = demo.wait().unwrap();
-    assert!(
-        status.success(),
-        "demo --workspace exits 0 after SIGTERM: {status}"
-    );
 }
 
 /// `wiretape mock` announces the page after its other lines, with the bound address, and
