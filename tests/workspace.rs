@@ -401,6 +401,9 @@ async fn the_page_is_served_with_a_strict_policy() {
         .unwrap()
         .starts_with("text/javascript"));
     assert_eq!(script.header("referrer-policy"), Some("no-referrer"));
+    let view = https::request(&server, "GET", "/workspace/view.js", &[], b"").await;
+    assert_eq!(view.status, 200);
+    assert!(view.header("content-security-policy").is_some());
     let style = https::request(&server, "GET", "/workspace/workspace.css", &[], b"").await;
     assert_eq!(style.status, 200);
     let missing = https::request(&server, "GET", "/workspace/nope.js", &[], b"").await;

@@ -1,16 +1,17 @@
 //! The Agent Workspace: a page at `/` where a person plays the agent of the tutorial (accept a
 //! ring, type, watch the consumer's receipts turn the "V"s orange, read the verdicts).
 //!
-//! The page is one more agent client: its JavaScript (`app.js`) asks CSDS for the hosts, logs
-//! in at agentVep, opens the agent socket with the bearer in the path, and speaks the agent API
-//! as node-agent-sdk does (`docs/workspace.md`). The server only serves three embedded files,
+//! The page is one more agent client: its JavaScript (`app.js`; `view.js` draws) asks CSDS for
+//! the hosts, logs in at agentVep, opens the agent socket with the bearer in the path, and
+//! speaks the agent API as node-agent-sdk does (`docs/workspace.md`). The server only serves
+//! four embedded files,
 //! under the control API's access rule ([`Allowed`]: loopback peers unless
 //! `--open-control-api`), with headers that keep everything on this origin and out of
 //! referrers: a self-only Content-Security-Policy and `Referrer-Policy: no-referrer`.
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -21,12 +22,18 @@ use crate::control::Allowed;
 use crate::hub::Hub;
 
 const INDEX: &str = include_str!("index.html");
-const SCRIPT: &str = include_str!("app.js");
-const STYLE: &str = include_str!("workspace.css");
 
-/// Where the page's own files are; `index.html` names them.
-pub(crate) const SCRIPT_PATH: &str = "/workspace/app.js";
-const STYLE_PATH: &str = "/workspace/workspace.css";
+/// The page's other files, served at `/workspace/{name}`: name, content type, text.
+const FILES: [(&str, &str, &str); 3] = [
+    ("app.js", JAVASCRIPT, include_str!("app.js")),
+    ("view.js", JAVASCRIPT, include_str!("view.js")),
+    (
+        "workspace.css",
+        "text/css; charset=utf-8",
+        include_str!("workspace.css"),
+    ),
+];
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
 
 /// Only this origin's scripts, styles and sockets; nothing inline, no frames, no forms posted
 /// elsewhere. `connect-src 'self'` covers the same origin's `ws:`/`wss:` (CSP level 3).
@@ -38,8 +45,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
 pub(crate) fn router() -> Router<Arc<Hub>> {
     Router::new()
         .route("/", get(index))
-        .route(SCRIPT_PATH, get(script))
-        .route(STYLE_PATH, get(style))
+        .route("/workspace/{name}", get(file))
 }
 
 async fn index(_: Allowed, State(hub): State<Arc<Hub>>) -> Response {
@@ -51,12 +57,15 @@ async fn index(_: Allowed, State(hub): State<Arc<Hub>>) -> Response {
     asset("text/html; charset=utf-8", html)
 }
 
-async fn script(_: Allowed) -> Response {
-    asset("text/javascript; charset=utf-8", SCRIPT.to_owned())
-}
-
-async fn style(_: Allowed) -> Response {
-    asset("text/css; charset=utf-8", STYLE.to_owned())
+async fn file(_: Allowed, Path(name): Path<String>) -> Response {
+    match FILES.iter().find(|(file, _, _)| *file == name) {
+        Some((_, content_type, text)) => asset(content_type, (*text).to_owned()),
+        None => (
+            axum::http::StatusCode::NOT_FOUND,
+            format!("no file {name} in the agent workspace"),
+        )
+            .into_response(),
+    }
 }
 
 /// A page file with the headers every one of them carries.
@@ -104,14 +113,16 @@ mod tests {
 
     #[test]
     fn the_page_names_its_files_and_the_account_is_escaped() {
-        assert!(INDEX.contains(SCRIPT_PATH) && INDEX.contains(STYLE_PATH));
+        assert!(INDEX.contains("/workspace/app.js") && INDEX.contains("/workspace/workspace.css"));
+        let app = FILES[0].2;
+        assert!(app.contains("from './view.js'"));
         assert!(INDEX.contains("{{ACCOUNT}}") && INDEX.contains("{{PINNED}}"));
         assert_eq!(escape(r#"a"<b>&'"#), "a&quot;&lt;b&gt;&amp;&#39;");
-        // Nothing inline that the policy would block, nothing from elsewhere.
-        for text in [INDEX, SCRIPT, STYLE] {
+        // Nothing inline that the policy would block, nothing from elsewhere, no storage.
+        for text in std::iter::once(INDEX).chain(FILES.iter().map(|f| f.2)) {
             assert!(!text.contains("http://") && !text.contains("https://"));
+            assert!(!text.contains("localStorage") && !text.contains("sessionStorage"));
         }
         assert!(!INDEX.contains("<script>") && !INDEX.contains("style="));
-        assert!(!SCRIPT.contains("localStorage") && !SCRIPT.contains("sessionStorage"));
     }
 }
