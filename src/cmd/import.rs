@@ -14,7 +14,7 @@ use wiretape_fixtures::har;
     after_help = "Every entry with _webSocketMessages becomes a cassette: path and \
     query, request headers (redacted: cookies, Authorization, JWTs anywhere), status, and the \
     messages as frames (send -> client, receive -> server, opcode 1 text, 2 binary), their \
-    times counted from the connection's start. Other entries are counted and skipped.\n\
+    times counted from the first message. Other entries are counted and skipped.\n\
     stdout: one line per cassette written, then a summary. A file that is not JSON or not a \
     HAR: exit 2 with the reason, nothing written.\n  \
     wiretape import session.har --out recordings\n  \
