@@ -23,3 +23,6 @@ mod security;
 mod workspace;
 // The committed fuzz corpus, crash regressions included, through the fuzz targets' entry points.
 mod fuzz_corpus;
+// HAR in and out (issue 13): export checked by har-validator and imported back, bad files,
+// mitmproxy's hardump of the tutorial imported and replayed.
+mod har;

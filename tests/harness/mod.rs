@@ -7,6 +7,7 @@ pub(crate) mod browser;
 pub(crate) mod client;
 pub(crate) mod https;
 pub(crate) mod json;
+pub(crate) mod mitmproxy;
 pub(crate) mod npm;
 pub(crate) mod process;
 pub(crate) mod proxy;
