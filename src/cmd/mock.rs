@@ -31,6 +31,10 @@ const EXIT_INVALID_RECEIPTS: u8 = 3;
     -c \"wss://127.0.0.1:8443/ws_api/account/12345678/messaging/consumer?v=3\"\n  \
     > {\"kind\":\"req\",\"id\":1,\"type\":\"cm.ConsumerRequestConversation\"}\n  \
     curl --cacert \"$(wiretape ca)\" https://127.0.0.1:8443/mock/api/receipts\n\n\
+    The record lists page: /mock/api/receipts and /mock/api/violations take ?since=INDEX&limit=N\n\
+    (and &account=ID) and answer the records in memory from INDEX on; the headers\n\
+    X-Wiretape-Total, X-Wiretape-Dropped (the oldest, no longer in memory), X-Wiretape-Next\n\
+    (the next poll's since) and Link: <...>; rel=\"next\" say the rest.\n\n\
     stdout: the first line is `listening on wss://ADDR:PORT` (ws:// with --plain), then the\n\
     consumer URL, the CA, the control API, the CSDS domain and the Agent Workspace page\n\
     (`agent workspace: https://ADDR:PORT/`, a browser agent: accept, type, watch the receipts;\n\
