@@ -14,7 +14,7 @@
 //!
 //! The soak (issue 15) runs only when named, as it takes `--minutes N` (default 5, or
 //! `WIRETAPE_SOAK_MINUTES`) per side: `cargo bench --bench wiretape -- soak --minutes 10`
-//! (see `soak.rs`).
+//! (see `soak.rs`; `--only soak-consumers` or `--only soak-agent` for one side).
 
 mod agent;
 mod echo;
@@ -242,7 +242,7 @@ fn args() -> Args {
 impl Args {
     /// Whether `section` runs; `mock-*` parts also run with `mock`.
     fn runs(&self, section: &str) -> bool {
-        (self.only.is_empty() && section != "soak")
+        self.only.is_empty()
             || self
                 .only
                 .iter()
@@ -786,8 +786,13 @@ async fn main() {
     if !mock_json.is_empty() {
         report.insert("mock".into(), Value::Object(mock_json));
     }
-    if args.runs("soak") {
-        report.insert("soak".into(), soak::run(work.path(), args.minutes).await);
+    let sides = ["soak-consumers", "soak-agent"]
+        .map(|side| args.only.iter().any(|s| s == "soak" || s == side));
+    if sides.contains(&true) {
+        report.insert(
+            "soak".into(),
+            soak::run(work.path(), args.minutes, sides).await,
+        );
     }
 
     if let Some(dir) = args.out.parent() {

@@ -228,7 +228,8 @@ pub(crate) fn mock_with_report(home: &Path, agent: &str, report: &Path) -> Liste
 }
 
 /// Both sides, `minutes` each; prints a table and returns the figures.
-pub(crate) async fn run(home: &Path, minutes: u64) -> Value {
+/// `[consumers, agent]` say which sides run.
+pub(crate) async fn run(home: &Path, minutes: u64, [consumers, agent]: [bool; 2]) -> Value {
     let window = Duration::from_secs(minutes * 60);
     println!("\n## Soak: the mock under sustained load for {minutes} min (issue 15)\n");
     println!(
@@ -239,9 +240,14 @@ pub(crate) async fn run(home: &Path, minutes: u64) -> Value {
     );
     println!("| side | throughput first min | last min | mock CPU per unit, first / last min | RSS after 1 min MiB | peak after 1 min | at end | growth last 4 min MiB | report lines (receipts + violations + summary) | clients were answered | result |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|");
-    let consumers = consumer_side(home, window).await;
-    let agent = agent_side(home, window).await;
-    json!({"minutes": minutes, "consumers": consumers, "agent": agent})
+    let mut out = json!({"minutes": minutes});
+    if consumers {
+        out["consumers"] = consumer_side(home, window).await;
+    }
+    if agent {
+        out["agent"] = agent_side(home, window).await;
+    }
+    out
 }
 
 /// Prints one row and returns its JSON.
