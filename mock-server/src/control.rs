@@ -180,13 +180,7 @@ async fn conversations(
     State(hub): State<Arc<Hub>>,
     Query(filter): Query<AccountFilter>,
 ) -> Json<Vec<ConversationSnapshot>> {
-    Json(hub.read(|s| {
-        s.conversations
-            .iter()
-            .filter(|c| filter.keeps(&c.brand_id))
-            .map(|c| ConversationSnapshot::of(c, s))
-            .collect()
-    }))
+    Json(hub.read(|s| ConversationSnapshot::every(s, |c| filter.keeps(&c.brand_id))))
 }
 
 async fn conversation(

@@ -200,13 +200,18 @@ async fn greeting_bot_stays_away_joins_as_manager_and_greets() {
         change["originatorMetadata"],
         json!({"id": manager, "role": "MANAGER"})
     );
-    // An AWAY agent is never rung: the built-in agent (auto) took the conversation.
-    let snapshot = server.latest_conversation().unwrap();
+    // An AWAY agent is never rung: the built-in agent (auto) took the conversation (in its own
+    // task, which may come after the greeter's welcome: wait for it).
     let agent = Agent::id_on(server.account());
-    assert!(snapshot
-        .participants
-        .iter()
-        .any(|p| p.id == agent && p.role == Role::AssignedAgent));
+    let took = server.wait_for_conversation(|c| {
+        c.participants
+            .iter()
+            .any(|p| p.id == agent && p.role == Role::AssignedAgent)
+            .then_some(())
+    });
+    tokio::time::timeout(Duration::from_secs(10), took)
+        .await
+        .expect("the built-in agent took the conversation");
 }
 
 #[tokio::test]

@@ -214,12 +214,7 @@ impl MockServer {
 
     /// Every conversation, with events and receipts.
     pub fn conversations(&self) -> Vec<ConversationSnapshot> {
-        self.hub.read(|s| {
-            s.conversations
-                .iter()
-                .map(|c| ConversationSnapshot::of(c, s))
-                .collect()
-        })
+        self.hub.read(|s| ConversationSnapshot::every(s, |_| true))
     }
 
     /// The newest conversation.
