@@ -91,6 +91,7 @@ mod tests {
                 frame(2000, Sender::Client, Kind::Close, ""),
                 frame(2001, Sender::Server, Kind::Close, ""),
             ],
+            exchanges: Vec::new(),
             end: None,
             complete: false,
         };
