@@ -114,8 +114,27 @@ impl UpstreamUrl {
         }
     }
 
+    /// An upstream at `host:port` (IPv6 without brackets), TLS or not, without a prefix.
+    pub fn host_port(tls: bool, host: &str, port: u16) -> Self {
+        Self {
+            tls,
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+            port,
+            prefix: String::new(),
+        }
+    }
+
+    /// `https://host:port` (or `http://`): the origin of an HTTP exchange with this host.
+    pub fn http_origin(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}:{}", self.host_for_url(), self.port)
+    }
+
     /// The `Host` header value for the upstream.
-    fn host_header(&self) -> String {
+    pub(crate) fn host_header(&self) -> String {
         let default = if self.tls { 443 } else { 80 };
         if self.port == default {
             self.host_for_url()
@@ -140,14 +159,16 @@ pub(crate) enum Handshake {
     },
 }
 
-/// Dials the upstream and performs the WebSocket upgrade with the client's request.
-pub(crate) async fn handshake(
+/// A connection to an upstream: TLS, or plain TCP for `ws://` and `http://`.
+pub(crate) type UpstreamIo = Either<tokio_rustls::client::TlsStream<TcpStream>, TcpStream>;
+
+/// Dials `url`'s host and port and, for a TLS upstream, performs the handshake with `tls`
+/// (its verifier explains a refused certificate in plain words).
+pub(crate) async fn dial(
     url: &UpstreamUrl,
     tls: &Arc<ClientConfig>,
-    path_and_query: &str,
-    client_headers: &HeaderMap,
     timeouts: &Timeouts,
-) -> Result<Handshake, Error> {
+) -> Result<UpstreamIo, Error> {
     let tcp = with_timeout(
         Side::Upstream,
         Phase::Connect,
@@ -156,26 +177,36 @@ pub(crate) async fn handshake(
     )
     .await?;
     let _ = tcp.set_nodelay(true);
-    let io = if url.tls {
-        let name = ServerName::try_from(url.host.clone())
-            .map_err(|e| Error::new(Side::Upstream, Phase::TlsHandshake, e))?;
-        let stream = with_timeout(
-            Side::Upstream,
-            Phase::TlsHandshake,
-            timeouts.tls_handshake,
-            async {
-                let host = url.host.as_str();
-                TlsConnector::from(tls.clone())
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| crate::tls::problem::explain(host, e))
-            },
-        )
-        .await?;
-        Either::Left(stream)
-    } else {
-        Either::Right(tcp)
-    };
+    if !url.tls {
+        return Ok(Either::Right(tcp));
+    }
+    let name = ServerName::try_from(url.host.clone())
+        .map_err(|e| Error::new(Side::Upstream, Phase::TlsHandshake, e))?;
+    let stream = with_timeout(
+        Side::Upstream,
+        Phase::TlsHandshake,
+        timeouts.tls_handshake,
+        async {
+            let host = url.host.as_str();
+            TlsConnector::from(tls.clone())
+                .connect(name, tcp)
+                .await
+                .map_err(|e| crate::tls::problem::explain(host, e))
+        },
+    )
+    .await?;
+    Ok(Either::Left(stream))
+}
+
+/// Dials the upstream and performs the WebSocket upgrade with the client's request.
+pub(crate) async fn handshake(
+    url: &UpstreamUrl,
+    tls: &Arc<ClientConfig>,
+    path_and_query: &str,
+    client_headers: &HeaderMap,
+    timeouts: &Timeouts,
+) -> Result<Handshake, Error> {
+    let io = dial(url, tls, timeouts).await?;
     let upgrade = |e: hyper::Error| Error::new(Side::Upstream, Phase::WsUpgrade, e);
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await

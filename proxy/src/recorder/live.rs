@@ -3,7 +3,7 @@
 
 use std::io::Write as _;
 
-use wiretape_fixtures::cassette::{Frame, Kind, Open, Sender};
+use wiretape_fixtures::cassette::{Exchange, Frame, Kind, Open, Sender};
 use wiretape_fixtures::redact::{redact_text, redact_url};
 
 /// `#0001 open /ws_api/...?v=3 101` (or `refused`).
@@ -14,6 +14,14 @@ pub(super) fn opened(conn: u64, open: &Open) {
 /// The open line; a credential in the URL never shows, even when the cassette keeps it
 /// (`--no-redact` is about the cassette, not the terminal).
 fn opened_line(conn: u64, open: &Open) -> String {
+    if let Some(method) = &open.method {
+        // An HTTP exchange of the forward proxy: `#0002 POST https://host:443/path`.
+        return format!(
+            "#{conn:04} {method} {}{}",
+            open.upstream.as_deref().unwrap_or(""),
+            redact_url(&open.url)
+        );
+    }
     format!(
         "#{conn:04} {} {} {}",
         match open.status {
@@ -23,6 +31,15 @@ fn opened_line(conn: u64, open: &Open) -> String {
         redact_url(&open.url),
         open.status
     )
+}
+
+/// `#0002 answered 200, 1234 B in 15 ms`: an HTTP exchange's answer.
+pub(super) fn exchange(conn: u64, exchange: &Exchange) {
+    let size = exchange.response_body.as_ref().map_or(0, |b| b.length);
+    line(&format!(
+        "#{conn:04} answered {}, {size} B in {} ms",
+        exchange.status, exchange.ms
+    ));
 }
 
 /// `#0001 closed by client 1000 "bye"`.

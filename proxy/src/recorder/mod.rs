@@ -21,7 +21,7 @@ mod writer;
 
 use std::time::Duration;
 
-use wiretape_fixtures::cassette::{EndedBy, Open};
+use wiretape_fixtures::cassette::{EndedBy, Exchange, Open};
 
 use crate::relay::{self, RelayOutcome};
 pub use config::RecordConfig;
@@ -56,6 +56,20 @@ impl Recorder {
         if let Some(queue) = &self.queue {
             queue.send(Msg::Open(conn, Box::new(open))).await;
         }
+    }
+
+    /// Queues the `http` line of `conn`, an HTTP exchange of the forward proxy (already
+    /// redacted: its bodies are made by [`wiretape_fixtures::redact::Redactor::body`]).
+    pub(crate) async fn exchange(&self, conn: u64, exchange: Exchange) {
+        if let Some(queue) = &self.queue {
+            queue.send(Msg::Http(conn, Box::new(exchange))).await;
+        }
+    }
+
+    /// A recorder that records nothing: for what a forward proxy passes on without
+    /// intercepting it (`--hosts`).
+    pub(crate) fn off() -> Self {
+        Self { queue: None }
     }
 
     /// Queues the end line of `conn`, `at` after it opened.

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
-use wiretape_fixtures::cassette::{EndedBy, Open, Sender};
+use wiretape_fixtures::cassette::{EndedBy, Exchange, Open, Sender};
 
 use super::config::RecordConfig;
 use crate::relay::{Direction, Tap};
@@ -42,6 +42,8 @@ pub(super) enum Msg {
     /// Frames of one connection, `at` after it opened; the permit holds their share of the
     /// byte budget until the writer is done with them.
     Chunk(u64, Sender, Duration, Bytes, OwnedSemaphorePermit),
+    /// An HTTP exchange of the forward proxy: its cassette's `http` line.
+    Http(u64, Box<Exchange>),
     /// A connection ended: its cassette's end line.
     End(u64, Box<Ending>),
     /// Answered once everything queued before it is written.

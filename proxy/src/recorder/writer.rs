@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use wiretape_fixtures::cassette::{
-    End, EndedBy, Frame, Kind, Line, Open, RelayedMessage, Sender, Writer,
+    End, EndedBy, Exchange, Frame, Kind, Line, Open, RelayedMessage, Sender, Writer,
 };
 
 use super::config::RecordConfig;
@@ -81,6 +81,7 @@ impl Thread {
                     Msg::Chunk(conn, from, at, bytes, _permit) => {
                         self.chunk(conn, from, at, &bytes);
                     }
+                    Msg::Http(conn, exchange) => self.http(conn, *exchange),
                     Msg::End(conn, end) => self.end(conn, *end),
                     Msg::Flush(done) => {
                         self.write_out();
@@ -222,6 +223,21 @@ impl Thread {
                     live::loud(conn, &err);
                     state.writer = None;
                 }
+            }
+        }
+    }
+
+    fn http(&mut self, conn: u64, exchange: Exchange) {
+        let Some(state) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if self.config.live_view {
+            live::exchange(conn, &exchange);
+        }
+        if let Some(w) = state.writer.as_mut() {
+            if let Err(err) = w.write(&Line::Http(exchange)) {
+                live::loud(conn, &err);
+                state.writer = None;
             }
         }
     }
