@@ -11,6 +11,9 @@ mod mock;
 mod tutorial;
 // The canonical cassettes in fixtures/cassettes/: snapshots, `wiretape snapshot`, the regenerator.
 mod cassettes;
+// The forward proxy (`record --forward`) with wscat --proxy, curl -x, node-agent-sdk under
+// HTTPS_PROXY (issue 13, item 1).
+mod forward;
 // Replay: cassettes drive the mock; deviations, timing, the real wscat.
 mod replay;
 // Faults through the proxy: vanished and slow clients, bad upstream certificates, a cassette

@@ -40,7 +40,7 @@ pub(crate) struct RecordArgs {
     /// With --forward: intercept only hosts matching PATTERN, a glob on the host
     /// (`*.liveperson.net`) or on host and port (`127.0.0.1:8443`); every other CONNECT is
     /// tunnelled byte for byte, unrecorded. Repeatable; default: every host.
-    #[arg(long, value_name = "PATTERN", requires = "forward", value_parser = parse_host_pattern)]
+    #[arg(long, value_name = "PATTERN", conflicts_with = "upstream", value_parser = parse_host_pattern)]
     hosts: Vec<HostPattern>,
     /// Address to listen on [default: 127.0.0.1:8443, or 127.0.0.1:8080 with --forward].
     /// Port 0 picks a free port (printed on the first line).

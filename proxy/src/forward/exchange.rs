@@ -7,14 +7,14 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::{header, HeaderValue, Request, Response};
+use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_util::rt::TokioIo;
 use tokio::time::Instant;
 use wiretape_fixtures::cassette::{Exchange, Open, BODY_CAP};
 
-use super::ProxyBody;
+use super::{own, ProxyBody};
 use crate::connection::{unreachable, Shared};
 use crate::error::{Error, Phase, Side};
 use crate::recorder::Recorder;
@@ -102,15 +102,23 @@ pub(super) async fn forward(
 
     // The request, its body streamed through a tap that keeps the first BODY_CAP bytes.
     let request_capture = Arc::new(Mutex::new(None));
-    let request_tap = Tap::new(body, {
+    let request_tap = BodyTap::new(body, {
         let slot = request_capture.clone();
         move |captured| *lock(&slot) = Some(captured)
     });
-    let mut request = Request::builder()
+    let request = Request::builder()
         .method(parts.method.clone())
         .uri(&path_and_query)
-        .body(request_tap.boxed_unsync())
-        .expect("a method and path that parsed once build a request");
+        .body(request_tap.boxed_unsync());
+    let mut request = match request {
+        Ok(request) => request,
+        Err(err) => {
+            return own(
+                StatusCode::BAD_REQUEST,
+                format!("wiretape: cannot forward {path_and_query:?}: {err}\n"),
+            )
+        }
+    };
     for (name, value) in &parts.headers {
         if passes(name) {
             request.headers_mut().append(name, value.clone());
@@ -147,7 +155,7 @@ pub(super) async fn forward(
     let request_headers = std::mem::take(&mut open.headers);
     open.status = status.as_u16();
     let done_shared = shared.clone();
-    let response_tap = Tap::new(body, move |response: Captured| {
+    let response_tap = BodyTap::new(body, move |response: Captured| {
         let shared = done_shared;
         let request = lock(&request_capture).take().unwrap_or_default();
         let redactor = &shared.config.record.redactor;
@@ -234,7 +242,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// What a [`Tap`] kept of a body.
+/// What a [`BodyTap`] kept of a body.
 #[derive(Debug, Default)]
 struct Captured {
     /// The first [`BODY_CAP`] bytes (and at most one more frame's worth is never kept).
@@ -249,13 +257,13 @@ type Done = Box<dyn FnOnce(Captured) + Send>;
 
 /// A body passed through unchanged while its first [`BODY_CAP`] bytes are kept; `done` gets
 /// them once, at the body's end, error or drop.
-struct Tap<B> {
+struct BodyTap<B> {
     inner: B,
     captured: Captured,
     done: Option<Done>,
 }
 
-impl<B> Tap<B> {
+impl<B> BodyTap<B> {
     fn new(inner: B, done: impl FnOnce(Captured) + Send + 'static) -> Self {
         Self {
             inner,
@@ -273,13 +281,13 @@ impl<B> Tap<B> {
     }
 }
 
-impl<B> Drop for Tap<B> {
+impl<B> Drop for BodyTap<B> {
     fn drop(&mut self) {
         self.finish(false);
     }
 }
 
-impl<B> Body for Tap<B>
+impl<B> Body for BodyTap<B>
 where
     B: Body<Data = Bytes> + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,

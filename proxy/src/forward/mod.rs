@@ -4,6 +4,8 @@
 //! plain HTTP on the listener ─┬─ CONNECT host:port ─┬─ intercepted (--hosts): 200, TLS with a
 //!                             │                     │  leaf for host (CA-signed, cached), then
 //!                             │                     │  each request inside as below, https/wss
+//!                             │                     │  (plain http/ws when the client's first
+//!                             │                     │  byte is not a TLS handshake)
 //!                             │                     └─ otherwise: 200, bytes tunnelled, unrecorded
 //!                             ├─ absolute-form http://host/… (ws:// upgrades too): as below
 //!                             └─ anything else: 400
@@ -20,6 +22,7 @@
 mod exchange;
 mod hosts;
 mod leaves;
+mod sniff;
 
 use std::sync::Arc;
 
@@ -139,7 +142,7 @@ async fn to_origin(
 /// `CONNECT host:port`: intercepted (TLS terminated with a leaf for `host`) or tunnelled.
 async fn connect(
     req: Request<Incoming>,
-    forward: &ForwardConfig,
+    forward: &Arc<ForwardConfig>,
     shared: Arc<Shared>,
 ) -> Response<ProxyBody> {
     let Some((host, port)) = req
@@ -156,23 +159,40 @@ async fn connect(
     if !forward.intercepts(&upstream.host, port) {
         return tunnel(req, &upstream, shared).await;
     }
-    let tls = match forward.leaves.for_host(&upstream.host) {
-        Ok(tls) => tls,
-        Err(err) => {
-            tracing::warn!(%host, cause = %err, "cannot issue a certificate");
-            return own(
-                StatusCode::BAD_GATEWAY,
-                format!("wiretape: cannot issue a certificate for {host}: {err}\n"),
-            );
-        }
-    };
+    let forward = forward.clone();
     let on_client = hyper::upgrade::on(req);
     let task_shared = shared.clone();
     shared.tracker.spawn(async move {
         let shared = task_shared;
         let Ok(client) = on_client.await else { return };
-        let accept = TlsAcceptor::from(tls).accept(TokioIo::new(client));
         let timeout = shared.config.timeouts.tls_handshake;
+        let first = with_timeout(Side::Client, Phase::Tunnel, timeout, sniff::sniff(TokioIo::new(client)));
+        let (tls_inside, client) = match first.await {
+            Ok(Some(found)) => found,
+            Ok(None) => return,
+            Err(err) => {
+                tracing::debug!(host = %upstream.host, cause = %err.one_line(), "client sent nothing inside CONNECT");
+                return;
+            }
+        };
+        if !tls_inside {
+            // Plain HTTP inside the tunnel (a ws:// URL through a proxy agent): no TLS either way.
+            let upstream = Arc::new(UpstreamUrl::host_port(false, &upstream.host, upstream.port));
+            let handler_shared = shared.clone();
+            serve_http(client, &shared, move |req| {
+                to_origin(req, (*upstream).clone(), true, handler_shared.clone())
+            })
+            .await;
+            return;
+        }
+        let tls = match forward.leaves.for_host(&upstream.host) {
+            Ok(tls) => tls,
+            Err(err) => {
+                tracing::warn!(host = %upstream.host, cause = %err, "cannot issue a certificate; closing the tunnel");
+                return;
+            }
+        };
+        let accept = TlsAcceptor::from(tls).accept(client);
         let io = match with_timeout(Side::Client, Phase::TlsHandshake, timeout, accept).await {
             Ok(io) => io,
             Err(err) => {
