@@ -2,6 +2,8 @@
 
 pub(crate) mod ca;
 pub(crate) mod demo;
+pub(crate) mod export;
+pub(crate) mod import;
 pub(crate) mod mock;
 pub(crate) mod record;
 pub(crate) mod snapshot;
