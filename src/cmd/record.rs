@@ -28,7 +28,7 @@ pub(crate) struct RecordArgs {
     /// query are appended unchanged. Required unless --forward.
     #[arg(long, value_name = "URL", required_unless_present = "forward")]
     upstream: Option<String>,
-    /// Be an HTTP forward proxy instead (plain HTTP on --listen): clients keep their real
+    /// Be an HTTP forward proxy instead (plain HTTP on the listening address): clients keep their real
     /// URLs and are told to use the proxy (`wscat --proxy`, `curl -x`, `HTTPS_PROXY`). Each
     /// `CONNECT host:port` is answered 200 and TLS is terminated with a leaf for that host
     /// signed by the wiretape CA (`wiretape ca`); a WebSocket upgrade inside is relayed and
