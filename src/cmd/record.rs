@@ -188,7 +188,11 @@ pub(crate) async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
             )
         }
     };
-    config.advice = super::upstream_advice();
+    config.advice = if args.forward {
+        super::forward_advice()
+    } else {
+        super::upstream_advice()
+    };
     if args.mirror_drops {
         config.limits.upstream_drop = wiretape_proxy::UpstreamDrop::Mirror;
     }

@@ -142,4 +142,16 @@ mod tests {
             "#0002 open /ws_api/account/1/messaging/brand/<redacted>?v=2.1 101"
         );
     }
+
+    #[test]
+    fn an_http_exchange_opens_with_its_method_and_full_url_without_a_token() {
+        let mut open = Open::new(3, "/api/account/1/login?v=1.3&token=t0k");
+        open.method = Some("POST".into());
+        open.upstream = Some("https://lo.example.test:443".into());
+        open.status = 200;
+        assert_eq!(
+            opened_line(3, &open),
+            "#0003 POST https://lo.example.test:443/api/account/1/login?v=1.3&token=<redacted>"
+        );
+    }
 }

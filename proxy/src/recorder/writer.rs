@@ -45,6 +45,8 @@ struct Conn {
     partial: [Option<Partial>; 2],
     /// First close frame seen from each side: (code, reason).
     closes: [Option<(Option<u16>, Option<String>)>; 2],
+    /// An HTTP exchange (its `http` line said it all in the live view).
+    http: bool,
 }
 
 struct Thread {
@@ -122,6 +124,7 @@ impl Thread {
                 writer,
                 partial: [None, None],
                 closes: [None, None],
+                http: false,
             },
         );
     }
@@ -231,6 +234,7 @@ impl Thread {
         let Some(state) = self.conns.get_mut(&conn) else {
             return;
         };
+        state.http = true;
         if self.config.live_view {
             live::exchange(conn, &exchange);
         }
@@ -255,7 +259,7 @@ impl Thread {
         let error = end
             .error
             .map(|e| self.config.redactor.header("x-error", &e));
-        if self.config.live_view {
+        if self.config.live_view && !(state.http && error.is_none()) {
             let how = match (&code, &error) {
                 (Some(code), _) => format!("{code} {:?}", reason.as_deref().unwrap_or("")),
                 (None, Some(err)) => err.clone(),
