@@ -31,7 +31,6 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use wiretape_fixtures::pki::LocalCa;
@@ -166,7 +165,7 @@ async fn connect(
         let shared = task_shared;
         let Ok(client) = on_client.await else { return };
         let timeout = shared.config.timeouts.tls_handshake;
-        let first = with_timeout(Side::Client, Phase::Tunnel, timeout, sniff::sniff(TokioIo::new(client)));
+        let first = with_timeout(Side::Client, Phase::Tunnel, timeout, sniff::sniff(sniff::unwrap(client)));
         let (tls_inside, client) = match first.await {
             Ok(Some(found)) => found,
             Ok(None) => return,
@@ -233,7 +232,7 @@ async fn tunnel(
     let cancel = shared.cancel.child_token();
     shared.tracker.spawn(async move {
         let Ok(client) = on_client.await else { return };
-        let mut client = TokioIo::new(client);
+        let mut client = sniff::unwrap(client);
         tokio::select! {
             // Either side closed (or failed): the tunnel is done.
             res = tokio::io::copy_bidirectional(&mut client, &mut tcp) => {
