@@ -124,6 +124,8 @@ pub(crate) struct MockArgs {
     /// here is pinned (accepted when the upstream presents exactly it). Repeatable.
     #[arg(long, value_name = "FILE.pem", requires = "upstream")]
     upstream_ca: Vec<PathBuf>,
+    #[command(flatten)]
+    fault: super::fault::FaultArgs,
 }
 
 /// `--match`.
@@ -215,6 +217,8 @@ impl MockArgs {
                 agent_login: self.agent_login,
                 ..Discovery::default()
             },
+            faults: self.fault.faults,
+            fault_seed: self.fault.fault_seed,
             ..Config::default()
         };
         Ok((Config { replay, ..config }, self.report, forwarder))

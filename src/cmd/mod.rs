@@ -2,6 +2,7 @@
 
 pub(crate) mod ca;
 pub(crate) mod demo;
+pub(crate) mod fault;
 pub(crate) mod mock;
 pub(crate) mod record;
 pub(crate) mod snapshot;
