@@ -16,6 +16,8 @@ mod replay;
 // Faults through the proxy: vanished and slow clients, bad upstream certificates, a cassette
 // that cannot be written (issue 6).
 mod faults;
+// Scripted faults (`--fault`) and real clients recovering from them (issue 14).
+mod resilience;
 // Security defaults on the built binary: loopback, the CA key, no token anywhere (issue 6).
 mod security;
 // The committed fuzz corpus, crash regressions included, through the fuzz targets' entry points.
