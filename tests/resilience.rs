@@ -4,6 +4,8 @@
 
 // The mock: the consumer client after a 4401, delay and duplicate, the binary's Done-when.
 mod mock;
+// The recording proxy: the same recovery through `wiretape record --fault`; the cassette's line.
+mod proxy;
 
 use std::time::Duration;
 

@@ -160,6 +160,9 @@ pub(crate) async fn forward<B>(mut req: Request<B>, shared: Arc<Shared>) -> Resp
         })
         .collect();
 
+    if let Some(refusal) = config.faults.handshake() {
+        return refused_by_fault(&shared, conn, started, open, &refusal).await;
+    }
     let answer = upstream::handshake(
         &config.upstream,
         &config.upstream_tls,
@@ -188,17 +191,20 @@ pub(crate) async fn forward<B>(mut req: Request<B>, shared: Arc<Shared>) -> Resp
             resp.headers_mut()
                 .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
             let relay_shared = shared.clone();
+            // The connection's fault engine: `after` counts from the upgrade.
+            let faults = config.faults.connection();
             shared.tracker.spawn(async move {
                 let shared = relay_shared;
                 let outcome = match on_client.await {
                     Ok(client) => {
                         let tap = shared.recorder.tap(conn);
-                        relay::run(
+                        relay::run_with_faults(
                             TokioIo::new(client),
                             io,
                             tap,
                             shared.cancel.child_token(),
                             shared.config.limits,
+                            faults,
                         )
                         .await
                     }
@@ -247,6 +253,47 @@ pub(crate) async fn forward<B>(mut req: Request<B>, shared: Arc<Shared>) -> Resp
         }
         Err(err) => unreachable(&shared, conn, started, open, &err).await,
     }
+}
+
+/// A `refuse` fault rule fired: the client's handshake is answered with its status (and
+/// `Retry-After`) without contacting the upstream; the cassette has the refused open, the
+/// fault line and the end.
+async fn refused_by_fault(
+    shared: &Shared,
+    conn: u64,
+    started: Instant,
+    mut open: Open,
+    refusal: &wiretape_fixtures::fault::Refusal,
+) -> Response<Full<Bytes>> {
+    let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    tracing::info!(conn, rule = %refusal.fired.rule, %status, "fault fired: handshake refused");
+    open.status = status.as_u16();
+    shared.recorder.open(conn, open).await;
+    shared
+        .recorder
+        .fault(conn, started.elapsed(), &refusal.fired)
+        .await;
+    let outcome = RelayOutcome {
+        ended_by: EndedBy::Proxy,
+        error: Some(Error::new(
+            Side::Local,
+            Phase::WsUpgrade,
+            format!("refused by the fault rule `{}`", refusal.fired.rule),
+        )),
+    };
+    shared.recorder.end(conn, started.elapsed(), outcome).await;
+    let mut resp = text(
+        status,
+        format!(
+            "{status}: refused by the fault rule `{}` (wiretape)\n",
+            refusal.fired.rule
+        ),
+    );
+    if let Some(secs) = refusal.retry_after {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
 }
 
 /// The upstream could not be reached or its certificate was refused: 502 with one line.

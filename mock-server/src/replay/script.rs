@@ -92,6 +92,7 @@ mod tests {
                 frame(2001, Sender::Server, Kind::Close, ""),
             ],
             end: None,
+            faults: Vec::new(),
             complete: false,
         };
         let script = Script::from_cassette(&cassette);
