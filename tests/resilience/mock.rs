@@ -219,3 +219,154 @@ fn a_rule_that_does_not_parse_is_a_startup_error_quoting_it() {
         "{stderr}"
     );
 }
+
+/// The real wscat against `wiretape mock --fault 'refuse 503 times 1'`: the first try shows
+/// `Unexpected server response: 503`, the next one connects and is answered.
+#[tokio::test]
+async fn wscat_is_refused_with_503_once_then_connects() {
+    let home = tempfile::tempdir().unwrap();
+    let mock = Wiretape::start(
+        home.path(),
+        &[
+            "mock",
+            "--listen",
+            "127.0.0.1:0",
+            "--fault",
+            "refuse 503 times 1",
+        ],
+    );
+    let url = format!(
+        "{}/ws_api/account/12345678/messaging/consumer?v=3",
+        mock.url
+    );
+    let ca = home.path().join("ca.pem");
+    let clock = r#"{"kind":"req","id":"c","type":"GetClock"}"#;
+    let auth = ["Authorization: jwt test"];
+    let refused = crate::harness::wscat::exchange(&ca, &url, &auth, clock).await;
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&refused.stdout),
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(said.contains("Unexpected server response: 503"), "{said}");
+    let answered = crate::harness::wscat::exchange(&ca, &url, &auth, clock).await;
+    let said = String::from_utf8_lossy(&answered.stdout);
+    assert!(
+        said.contains(r#""reqId":"c""#) && said.contains(r#""code":200"#),
+        "{said}"
+    );
+    let (status, stderr) = mock.terminate();
+    assert!(status.success(), "{status}: {stderr}");
+}
+
+/// The control API: `POST /mock/api/faults` adds a rule (400 quoting one that does not parse),
+/// `GET` lists each with how often it fired, `DELETE` clears them; a 429 refusal carries
+/// `Retry-After`.
+#[tokio::test]
+async fn the_control_api_adds_lists_and_clears_fault_rules() {
+    use crate::harness::https;
+    let server = MockServer::builder().manual_agent().start().await;
+    let json = ["Content-Type: application/json"];
+    let bad = https::request(
+        &server,
+        "POST",
+        "/mock/api/faults",
+        &json,
+        br#"{"rule":"refuse 42"}"#,
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert_eq!(
+        bad.json()["error"],
+        r#"invalid fault rule "refuse 42": expected an HTTP error status (400-599, e.g. 503, 401, 429, 502), found "42""#
+    );
+    let added = https::request(
+        &server,
+        "POST",
+        "/mock/api/faults",
+        &json,
+        br#"{"rule":"refuse 429 2s times 1"}"#,
+    )
+    .await;
+    assert_eq!(added.status, 201, "{}", added.text());
+
+    let refused = https::request(
+        &server,
+        "GET",
+        &server.consumer_url().replace(&server.url(), ""),
+        &[
+            "Connection: Upgrade",
+            "Upgrade: websocket",
+            "Sec-WebSocket-Version: 13",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(refused.status, 429, "{}", refused.text());
+    assert_eq!(refused.header("retry-after"), Some("2"));
+    Consumer::connect(&server).await.assert_alive().await;
+
+    let listed = https::request(&server, "GET", "/mock/api/faults", &[], b"").await;
+    assert_eq!(
+        listed.json(),
+        json!([{"rule": "refuse 429 2s times 1", "fired": 1}])
+    );
+    let cleared = https::request(&server, "DELETE", "/mock/api/faults", &[], b"").await;
+    assert_eq!(cleared.json(), json!({"cleared": 1}));
+    assert!(server.faults().is_empty());
+}
+
+/// A scenario file's `faults` apply from the start; `drop` cuts the connection without a
+/// close frame, `stall` keeps it open but answers nothing.
+#[tokio::test]
+async fn scenario_faults_drop_without_a_close_and_stall_without_an_answer() {
+    let scenario = wiretape_mock_server::Scenario::from_json(
+        r#"{"description":"flaky","faults":["drop after 300ms times 1","stall on GetClock times 1"]}"#,
+    )
+    .unwrap();
+    let server = MockServer::builder().scenario(scenario).start().await;
+    let opened = Instant::now();
+    let mut dropped = Consumer::connect(&server).await.into_socket();
+    use futures_util::StreamExt as _;
+    let end = tokio::time::timeout(Duration::from_secs(3), dropped.next())
+        .await
+        .unwrap();
+    let after = opened.elapsed();
+    assert!(
+        !matches!(
+            end,
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_)))
+        ),
+        "a close frame came: {end:?}"
+    );
+    assert!(
+        after >= Duration::from_millis(290) && after < Duration::from_secs(2),
+        "{after:?}"
+    );
+
+    // `stall on GetClock`: the GetClock that triggers it is answered (a triggering frame
+    // passes first), then nothing more is; the socket stays open and takes frames.
+    let mut stalled = Consumer::connect(&server).await;
+    let answered = stalled
+        .request(json!({"kind":"req","id":"s1","type":"GetClock"}))
+        .await;
+    assert_eq!(answered["code"], 200, "{answered}");
+    stalled
+        .send(&json!({"kind":"req","id":"s2","type":"GetClock"}))
+        .await;
+    let silent = tokio::time::timeout(Duration::from_millis(700), stalled.next_frame()).await;
+    assert!(silent.is_err(), "the stalled mock answered: {silent:?}");
+    stalled
+        .send(&json!({"kind":"req","id":"s3","type":"GetClock"}))
+        .await;
+    let names: Vec<String> = server
+        .faults()
+        .into_iter()
+        .map(|f| format!("{} {}", f.rule, f.fired))
+        .collect();
+    assert_eq!(
+        names,
+        ["drop after 300ms times 1 1", "stall on GetClock times 1 1"]
+    );
+}
