@@ -40,7 +40,10 @@ const EXIT_INVALID_RECEIPTS: u8 = 3;
     The tutorial's prerequisites, offline (CSDS, then the IdP's signup):\n  \
     curl --cacert \"$(wiretape ca)\" \"https://127.0.0.1:8443/api/account/12345678/service/baseURI.json?version=1.0\"\n  \
     curl --cacert \"$(wiretape ca)\" -X POST https://127.0.0.1:8443/api/account/12345678/signup\n\n\
-    Replay: wiretape mock --replay recordings/20261124T101500Z-0001-consumer.jsonl --speed 0")]
+    Replay: wiretape mock --replay recordings/20261124T101500Z-0001-consumer.jsonl --speed 0\n\n\
+    Faults: wiretape mock --fault 'close 4401 after 2s times 1' --fault 'refuse 503 times 1'\n\
+    (live and replayed sessions; also POST/GET/DELETE /mock/api/faults; the report lists each\n\
+    fault fired; faults alone never change the exit code).")]
 pub(crate) struct MockArgs {
     /// Address to listen on. Port 0 picks a free port (printed on the first line).
     #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR:PORT")]
