@@ -66,6 +66,7 @@ pub(crate) async fn recover_from_4401(
     let before = changes_until(&mut first, is_greeting).await;
     let (code, reason) = first.closed().await;
     let after = opened.elapsed();
+    drop(first);
     assert_eq!(code, 4401, "closed with {code} {reason:?}");
 
     let mut again = Consumer::connect_to(url, Some(tls), Some(jwt)).await;

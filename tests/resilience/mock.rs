@@ -370,3 +370,36 @@ async fn scenario_faults_drop_without_a_close_and_stall_without_an_answer() {
         ["drop after 300ms times 1 1", "stall on GetClock times 1 1"]
     );
 }
+
+/// Faults apply to replayed sessions too: the same socket loop serves them.
+#[tokio::test]
+async fn a_replayed_session_is_closed_by_a_fault_as_a_live_one() {
+    let cassette = wiretape_fixtures::Cassette::open(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/cassettes/tutorial.jsonl"
+    ))
+    .unwrap();
+    let url = cassette.open.url.clone();
+    let server = MockServer::builder()
+        .replay(wiretape_mock_server::Replay::new(vec![cassette]))
+        .fault(
+            Fault::parse("close 1011 \"replay fault\" on cm.ConsumerRequestConversation").unwrap(),
+        )
+        .start()
+        .await;
+    let mut c = Consumer::connect_to(
+        &format!("{}{url}", server.url()),
+        server.client_tls(),
+        Some(client::DEFAULT_TOKEN),
+    )
+    .await;
+    let created = c
+        .request(json!({"kind":"req","id":1,"type":"cm.ConsumerRequestConversation"}))
+        .await;
+    assert_eq!(
+        created["code"], 200,
+        "the triggering frame is answered first: {created}"
+    );
+    assert_eq!(c.closed().await, (1011, "replay fault".to_owned()));
+    assert_eq!(server.report().faults[0].fired, 1);
+}

@@ -102,3 +102,51 @@ async fn wiretape_record_fault_close_4401_after_2s_and_the_cassette_shows_it() {
     assert_eq!(mock.report().summary.violations, 0, "{}", mock.report());
     assert_eq!(json!(mock.report().faults), json!([]));
 }
+
+/// `refuse 503 times 1` through the proxy: the handshake is answered with 503 without
+/// contacting the upstream, the cassette records the refusal and its fault; the next
+/// connection is relayed.
+#[tokio::test]
+async fn wiretape_record_refuses_a_handshake_without_contacting_the_upstream() {
+    let mock = MockServer::builder().plain().manual_agent().start().await;
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("recordings");
+    let proxy = Wiretape::start(
+        home.path(),
+        &[
+            "record",
+            "--upstream",
+            &mock.url(),
+            "--listen",
+            "127.0.0.1:0",
+            "--out",
+            out.to_str().unwrap(),
+            "--fault",
+            "refuse 429 3s times 1",
+        ],
+    );
+    let url = format!(
+        "{}/ws_api/account/{}/messaging/consumer?v=3",
+        proxy.url,
+        mock.account()
+    );
+    let tls = LocalCa::load_or_create(home.path())
+        .unwrap()
+        .client_config();
+    let refused = wiretape_mock_server::client::connect(&url, Some(tls.clone()), Some("test"))
+        .await
+        .expect_err("refused");
+    let refused = format!("{refused:?}");
+    assert!(refused.contains("429"), "{refused}");
+    wiretape_mock_server::client::Consumer::connect_to(&url, Some(tls), Some("test"))
+        .await
+        .assert_alive()
+        .await;
+    let (status, stderr) = proxy.terminate();
+    assert!(status.success(), "{status}: {stderr}");
+    let recorded = cassettes(&out);
+    assert_eq!(recorded[0].open.status, 429);
+    assert_eq!(recorded[0].faults[0].1.status, Some(429));
+    assert_eq!(recorded[0].faults[0].1.to, Sender::Client);
+    assert_eq!(recorded[1].open.status, 101);
+}
