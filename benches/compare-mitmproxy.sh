@@ -4,20 +4,16 @@
 #
 #   benches/compare-mitmproxy.sh            # about 2 minutes on 2 cores, after the build
 #
-# Installs mitmproxy with pip into .venv-mitmproxy/ (git ignored), then runs the benchmark
+# Installs mitmproxy with pip into .venv-mitmproxy/ (git ignored; .ci/install-mitmproxy.sh, the
+# install the tests use too), then runs the benchmark
 # harness's relay and mitmproxy sections: direct, through wiretape record, and through
 # mitmdump, against the same echo upstream, with TLS on every leg. Prints markdown tables and
 # writes target/bench/mitmproxy.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-MITMPROXY_VERSION=11.0.2
 VENV=.venv-mitmproxy
-
-if [[ ! -x "$VENV/bin/mitmdump" ]]; then
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet "mitmproxy==$MITMPROXY_VERSION"
-fi
+.ci/install-mitmproxy.sh
 "$VENV/bin/mitmdump" --version | head -n 1
 
 cargo bench --bench wiretape -- --only mitmproxy --mitmdump "$VENV/bin/mitmdump" \

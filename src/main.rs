@@ -34,6 +34,12 @@ enum Command {
     /// Print a cassette's normalized transcript (pretty JSON: no timing, stable placeholders
     /// for ids and timestamps, secrets redacted), the text snapshot tests commit and diff.
     Snapshot(cmd::snapshot::SnapshotArgs),
+    /// Turn the WebSocket connections of a HAR file (saved by Chromium DevTools, Firefox or
+    /// mitmproxy's hardump) into cassettes, secrets redacted, ready for `wiretape mock --replay`.
+    Import(cmd::import::ImportArgs),
+    /// Write cassettes as one HAR 1.2 file (one entry each, as Chromium DevTools writes
+    /// WebSocket entries), to open in DevTools' Network panel or import back.
+    Export(cmd::export::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +65,8 @@ fn main() -> ExitCode {
             Command::Ca(args) => cmd::ca::run(args),
             Command::Demo(args) => cmd::demo::run(args).await,
             Command::Snapshot(args) => cmd::snapshot::run(args),
+            Command::Import(args) => cmd::import::run(args),
+            Command::Export(args) => cmd::export::run(args),
         }
     });
     match result {

@@ -51,7 +51,7 @@ fn agent_message(f: &Value) -> bool {
 
 /// What a tutorial client may do differently.
 #[derive(Clone, Copy, PartialEq)]
-enum Variant {
+pub(crate) enum Variant {
     /// Exactly as recorded.
     Faithful,
     /// Writes "hi there" instead of "hello".
@@ -65,7 +65,7 @@ enum Variant {
 /// The tutorial plus a consumer message: create, the agent's message, "hello", ACCEPT, READ.
 /// Waits for every answer before the next frame, so the frame order is fixed. Returns the
 /// error responses it got.
-async fn tutorial_client(url: &str, ca: &LocalCa, variant: Variant) -> Vec<Value> {
+pub(crate) async fn tutorial_client(url: &str, ca: &LocalCa, variant: Variant) -> Vec<Value> {
     let jwt = fake_jwt(CONSUMER);
     let mut c = Consumer::connect_to(url, Some(ca.client_config()), Some(&jwt)).await;
     let mut errors = Vec::new();
@@ -125,13 +125,17 @@ async fn tutorial_client(url: &str, ca: &LocalCa, variant: Variant) -> Vec<Value
     errors
 }
 
-fn consumer_url(base: &str) -> String {
+pub(crate) fn consumer_url(base: &str) -> String {
     format!("{base}/ws_api/account/12345678/messaging/consumer?v=3")
 }
 
 /// Records the tutorial client through the proxy in front of the live mock (agent on auto,
 /// greeting after `greeting_delay`), and returns the cassette.
-async fn record_tutorial(ca: &LocalCa, dir: &Path, greeting_delay: Duration) -> Cassette {
+pub(crate) async fn record_tutorial(
+    ca: &LocalCa,
+    dir: &Path,
+    greeting_delay: Duration,
+) -> Cassette {
     let mock = MockServer::builder()
         .tls(TlsIdentity::from_ca(ca).unwrap())
         .auto_agent(greeting_delay)
@@ -148,7 +152,7 @@ async fn record_tutorial(ca: &LocalCa, dir: &Path, greeting_delay: Duration) -> 
 }
 
 /// A mock replaying `cassette` with `speed`.
-async fn replay_mock(ca: &LocalCa, cassette: Cassette, speed: Speed) -> MockServer {
+pub(crate) async fn replay_mock(ca: &LocalCa, cassette: Cassette, speed: Speed) -> MockServer {
     MockServer::builder()
         .tls(TlsIdentity::from_ca(ca).unwrap())
         .replay(Replay::new(vec![cassette]).speed(speed))

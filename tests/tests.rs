@@ -7,7 +7,8 @@ mod record;
 mod cli;
 // The LivePerson consumer mock: tutorial snapshots, receipt rules, bad input, wscat.
 mod mock;
-// The seed tutorial end to end: record in front of mock (snapshot), and `wiretape demo`.
+// The seed tutorial end to end: record in front of mock (snapshot), and `wiretape demo`
+// (`--workspace` watched in headless Chromium).
 mod tutorial;
 // The canonical cassettes in fixtures/cassettes/: snapshots, `wiretape snapshot`, the regenerator.
 mod cassettes;
@@ -20,5 +21,10 @@ mod faults;
 mod resilience;
 // Security defaults on the built binary: loopback, the CA key, no token anywhere (issue 6).
 mod security;
+// The Agent Workspace page in headless Chromium (WebDriver): accept, type, the "V"s, verdicts.
+mod workspace;
 // The committed fuzz corpus, crash regressions included, through the fuzz targets' entry points.
 mod fuzz_corpus;
+// HAR in and out (issue 13): export checked by har-validator and imported back, bad files,
+// mitmproxy's hardump of the tutorial imported and replayed.
+mod har;

@@ -1,6 +1,6 @@
 //! The seed tutorial end to end: typed exactly as the tutorial shows, through `wiretape record`
 //! in front of `wiretape mock`, kept as a snapshot of the normalized cassette; and
-//! `wiretape demo`, the README's one command.
+//! `wiretape demo`, the README's one command (and `--workspace`, watched in headless Chromium).
 
 use std::process::Command;
 use std::time::Duration;
@@ -130,6 +130,29 @@ fn wiretape_demo_runs_the_whole_tutorial_offline() {
         );
     }
     assert!(stdout.contains(r#""status":"ACCEPT""#), "{stdout}");
+    // Each receipt's notification is printed under its own step, before the next one starts.
+    let steps: Vec<&str> = stdout.split("\nStep ").collect();
+    for (step, status) in [(3, "ACCEPT"), (4, "READ")] {
+        let section = steps[step];
+        assert!(
+            section
+                .lines()
+                .any(|l| l.starts_with(r#"  < {"kind":"notification""#)
+                    && l.contains(&format!(r#""status":"{status}""#))),
+            "the {status} notification is under step {step}:\n{section}"
+        );
+        let next = steps[step + 1];
+        assert!(
+            !next
+                .lines()
+                .any(|l| l.starts_with(r#"  < {"kind":"notification""#)
+                    && l.contains(r#""type":"AcceptStatusEvent""#)
+                    && l.contains(r#""role":"CONSUMER""#)
+                    && l.contains(&format!(r#""status":"{status}""#))),
+            "the {status} notification is not under step {}:\n{next}",
+            step + 1
+        );
+    }
     assert!(
         stdout.contains("3 receipts: 2 valid, 0 valid with warnings, 1 invalid"),
         "{stdout}"
@@ -141,5 +164,99 @@ fn wiretape_demo_runs_the_whole_tutorial_offline() {
     assert!(
         stdout.contains(&cassettes[0].path.display().to_string()),
         "the path is shown"
+    );
+}
+
+/// `wiretape demo --workspace`: the page's URL first; the page (watch-only) shows the demo's
+/// conversation, held by the built-in agent, with the orange "V"s and the invalid receipt's
+/// rule; the mock stays up until SIGTERM, and the exit code is still 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_workspace_plays_the_tutorial_on_the_page() {
+    use std::io::BufRead as _;
+    use std::process::Stdio;
+
+    use crate::harness::browser::{Browser, Window};
+    use crate::workspace::screenshot_dir;
+
+    let Some(browser) = Browser::start(Window::DESKTOP).await else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_wiretape"))
+        .args(["demo", "--workspace", "--agent-delay-ms", "50"])
+        .args(["--step-delay-ms", "200", "--out"])
+        .arg(home.path().join("recordings"))
+        .env("WIRETAPE_HOME", home.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (lines, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let stdout = demo.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut next_line = async || {
+        tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .expect("a line from the demo within 30 s")
+            .expect("the demo's stdout is open")
+    };
+    let first = next_line().await;
+    let url = first
+        .strip_prefix("agent workspace: ")
+        .unwrap_or_else(|| panic!("the first line names the page: {first:?}"));
+    assert!(
+        url.starts_with("https://127.0.0.1:")
+            && url.ends_with("/?account=12345678&availability=AWAY"),
+        "{url}"
+    );
+    browser.client.goto(url).await.unwrap();
+
+    // The built-in agent's conversation, read-only, with the consumer's receipts.
+    browser.find("#others li.conv, #closed li.conv").await;
+    browser
+        .find("#messages li.msg.agent[data-status='read']")
+        .await;
+    let rule = browser
+        .find("#verdicts li.verdict[data-verdict='invalid'] .rule")
+        .await;
+    assert_eq!(rule.text().await.unwrap(), "sequence-exists");
+    let composer = browser.find("textarea#message").await;
+    assert_eq!(
+        composer.attr("disabled").await.unwrap().as_deref(),
+        Some("true"),
+        "watching is read-only"
+    );
+    let mut transcript = Vec::new();
+    loop {
+        let line = next_line().await;
+        let done = line.contains("press Ctrl-C");
+        transcript.push(line);
+        if done {
+            break;
+        }
+    }
+    let transcript = transcript.join("\n");
+    assert!(
+        transcript.contains("All steps behaved as the tutorial says"),
+        "{transcript}"
+    );
+    browser
+        .screenshot(screenshot_dir().as_deref(), "8-demo.png")
+        .await;
+    browser.close().await;
+    let pid = demo.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = demo.wait().unwrap();
+    assert!(
+        status.success(),
+        "demo --workspace exits 0 after SIGTERM: {status}"
     );
 }

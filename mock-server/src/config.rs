@@ -192,6 +192,10 @@ pub enum ControlAccess {
 pub struct Timeouts {
     /// TLS handshake.
     pub tls_handshake: Duration,
+    /// Reading a request's head (request line and headers), from the moment the server waits
+    /// for it (after the handshake, or after the previous response on a kept-alive connection):
+    /// a client that sends half a request, or none, is dropped then, as the proxy does.
+    pub request_head: Duration,
     /// A client that connected without an `Authorization` header must authenticate with
     /// `InitConnection` within this time, or is closed with 4401.
     pub init_connection: Duration,
@@ -208,6 +212,7 @@ impl Default for Timeouts {
     fn default() -> Self {
         Self {
             tls_handshake: Duration::from_secs(10),
+            request_head: Duration::from_secs(10),
             init_connection: Duration::from_secs(5),
             idle: Duration::from_secs(90),
             shutdown_grace: Duration::from_secs(3),

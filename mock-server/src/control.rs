@@ -59,8 +59,9 @@ pub(crate) fn router() -> Router<Arc<Hub>> {
         .route("/shutdown", post(shutdown))
 }
 
-/// Extractor that refuses non-loopback peers with 403 unless the API is open.
-struct Allowed;
+/// Extractor that refuses non-loopback peers with 403 unless the API is open; the Agent
+/// Workspace page (`workspace`) is served under the same rule.
+pub(crate) struct Allowed;
 
 impl FromRequestParts<Arc<Hub>> for Allowed {
     type Rejection = Response;
@@ -72,7 +73,7 @@ impl FromRequestParts<Arc<Hub>> for Allowed {
         } else {
             Err(error(
                 StatusCode::FORBIDDEN,
-                "the control API only answers loopback peers",
+                "the control API and the agent workspace only answer loopback peers (--open-control-api opens them)",
             ))
         }
     }

@@ -1,8 +1,8 @@
 //! The HTTP side of the port: the consumer WebSocket upgrade at
 //! `/ws_api/account/{account}/messaging/consumer?v=3` (any account, unless one is pinned), the
-//! agent's at `/ws_api/account/{account}/messaging/brand/{bearer}?v=2.1`, and the control API
-//! under `/mock/api/`, one axum router for all. Every socket, live or
-//! replayed, is served by the one socket loop in `session`.
+//! agent's at `/ws_api/account/{account}/messaging/brand/{bearer}?v=2.1`, the control API
+//! under `/mock/api/` and the Agent Workspace page at `/`, one axum router for all. Every
+//! socket, live or replayed, is served by the one socket loop in `session`.
 //!
 //! The upgrade is done by hand (not with axum's `WebSocketUpgrade`) so that authentication can
 //! refuse it with a plain 401 and so the socket runs on the workspace's tungstenite, whose
@@ -43,6 +43,7 @@ pub(crate) fn router(hub: Arc<Hub>, library: Option<Arc<Library>>) -> Router {
     let router = match library {
         Some(library) => router.fallback(move |State(hub), req| replay_socket(hub, library, req)),
         None => router
+            .merge(crate::workspace::router())
             .route(
                 "/ws_api/account/{account}/messaging/consumer",
                 get(consumer_socket),

@@ -78,6 +78,8 @@
 //! - `agent`: the [`Agent`] handle of the built-in agent.
 //! - `scenario`: [`Scenario`] files (rules and the [`Survey`]) and the runner playing them.
 //! - `control`: the HTTP control API under `/mock/api/`.
+//! - `workspace`: the Agent Workspace page at `/` (embedded HTML/CSS/JS): one more agent
+//!   client of the agent API, served under the control API's access rule.
 //! - `discovery`: CSDS (`baseURI.json`, JSONP), the consumer IdP (`signup`, `authenticate`)
 //!   and the agent login service (`login`, `refresh`, `logout`) on the same port
 //!   ([`Discovery`]); its `sessions` tell the agent socket who a bearer is.
@@ -125,6 +127,7 @@ mod storage;
 mod survey;
 mod validation;
 mod verify;
+mod workspace;
 
 // Every ```rust block of the README compiles (and runs, unless marked otherwise) as a doctest
 // of this crate, so the README's "Testing from Rust" cannot drift from the API.

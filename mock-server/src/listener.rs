@@ -1,12 +1,13 @@
 //! The accept loop and one HTTP connection's life: TLS handshake (named timeout), then hyper
-//! serving the router with upgrades, until the connection ends or the server shuts down.
+//! serving the router with upgrades (each request head within its own named timeout), until
+//! the connection ends or the server shuts down.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::{Extension, Router};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -62,23 +63,28 @@ async fn connection(
     router: Router,
     hub: &Hub,
 ) {
+    let head = hub.settings.timeouts.request_head;
     let Some(acceptor) = tls else {
-        return serve_http(stream, router, &hub.cancel).await;
+        return serve_http(stream, router, head, &hub.cancel).await;
     };
     let limit = hub.settings.timeouts.tls_handshake;
     match tokio::time::timeout(limit, acceptor.accept(stream)).await {
-        Ok(Ok(stream)) => serve_http(stream, router, &hub.cancel).await,
+        Ok(Ok(stream)) => serve_http(stream, router, head, &hub.cancel).await,
         Ok(Err(err)) => tracing::debug!(%peer, cause = %err, "TLS handshake failed"),
         Err(_) => tracing::debug!(%peer, "TLS handshake timed out after {limit:?}"),
     }
 }
 
-async fn serve_http<IO>(io: IO, router: Router, cancel: &CancellationToken)
+/// Serves HTTP on one connection; a request head not complete within `head` (a client that
+/// sends half a request, or keeps an idle connection without sending the next one) ends it.
+async fn serve_http<IO>(io: IO, router: Router, head: Duration, cancel: &CancellationToken)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = TowerToHyperService::new(router);
     let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(head)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(conn);

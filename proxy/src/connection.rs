@@ -28,7 +28,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use wiretape_fixtures::cassette::Open;
+use wiretape_fixtures::cassette::{is_recorded_header, Open};
 
 use crate::config::Config;
 use crate::error::{Context, Error, Phase, Side};
@@ -150,7 +150,7 @@ pub(crate) async fn forward<B>(mut req: Request<B>, shared: Arc<Shared>) -> Resp
     open.headers = req
         .headers()
         .iter()
-        .filter(|(name, _)| is_end_to_end(name.as_str()) && *name != header::SEC_WEBSOCKET_KEY)
+        .filter(|(name, _)| is_recorded_header(name.as_str()))
         .map(|(name, value)| {
             let value = String::from_utf8_lossy(value.as_bytes());
             (

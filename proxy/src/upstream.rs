@@ -23,21 +23,9 @@ use tokio_util::either::Either;
 use crate::error::{Error, Phase, Side};
 use crate::timeouts::{with_timeout, Timeouts};
 
-/// Request headers that belong to one hop (or that the proxy sets itself).
-pub const HOP_BY_HOP: &[&str] = &[
-    "host",
-    "connection",
-    "upgrade",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authorization",
-    "proxy-authenticate",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "content-length",
-    "sec-websocket-extensions",
-];
+/// Request headers that belong to one hop (or that the proxy sets itself): the cassette
+/// format's list, so what is forwarded and what is recorded follow one rule.
+pub use wiretape_fixtures::cassette::HOP_BY_HOP;
 
 /// Largest refusal body passed back to the client.
 const MAX_REFUSAL_BODY: usize = 64 << 10;

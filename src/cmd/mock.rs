@@ -32,7 +32,9 @@ const EXIT_INVALID_RECEIPTS: u8 = 3;
     > {\"kind\":\"req\",\"id\":1,\"type\":\"cm.ConsumerRequestConversation\"}\n  \
     curl --cacert \"$(wiretape ca)\" https://127.0.0.1:8443/mock/api/receipts\n\n\
     stdout: the first line is `listening on wss://ADDR:PORT` (ws:// with --plain), then the\n\
-    consumer URL, the CA and the control API. On SIGINT/SIGTERM (or POST /mock/api/shutdown)\n\
+    consumer URL, the CA, the control API, the CSDS domain and the Agent Workspace page\n\
+    (`agent workspace: https://ADDR:PORT/`, a browser agent: accept, type, watch the receipts;\n\
+    not when replaying). On SIGINT/SIGTERM (or POST /mock/api/shutdown)\n\
     the --report is written and the exit code is 0 if no receipt was invalid, 3 if any was\n\
     (or, replaying, if a client frame did not match or a recorded one was never sent),\n\
     2 on a tool error.\n\n\
@@ -102,7 +104,8 @@ pub(crate) struct MockArgs {
     /// PUT to and read back from https://ADDR:PORT/v1/AUTH_async-images/... on this port.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     file_url_validity: u64,
-    /// Let non-loopback peers use the control API (/mock/api/...).
+    /// Let non-loopback peers use the control API (/mock/api/...) and the Agent Workspace
+    /// page (/).
     #[arg(long)]
     open_control_api: bool,
     /// Replay this cassette instead of simulating (repeatable): each connection is matched to
@@ -343,5 +346,8 @@ fn announce(server: &MockServer, replayed: Option<&[String]>) -> anyhow::Result<
         "CSDS domain: LP_CSDS={} (CSDS, IdP signup and agent login are served on this port)",
         server.address()
     ));
+    if replayed.is_none() {
+        rest.push(format!("agent workspace: {}", server.workspace_url()));
+    }
     super::print_banner(&format!("listening on {}", server.url()), &rest)
 }

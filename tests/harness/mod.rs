@@ -1,11 +1,13 @@
 //! Shared test harness: TLS WebSocket clients, fake upstreams, the proxy in-process, the real
-//! `wscat`, and the built `wiretape` binary.
+//! `wscat`, the built `wiretape` binary, and a headless Chromium (`browser`).
 
 #![allow(dead_code)]
 
+pub(crate) mod browser;
 pub(crate) mod client;
 pub(crate) mod https;
 pub(crate) mod json;
+pub(crate) mod mitmproxy;
 pub(crate) mod npm;
 pub(crate) mod process;
 pub(crate) mod proxy;

@@ -1,4 +1,5 @@
-//! The npm packages the tests drive (the real `wscat`, LivePerson's `node-agent-sdk`), installed
+//! The npm packages the tests drive (the real `wscat`, LivePerson's `node-agent-sdk`,
+//! `har-validator`), installed
 //! together into `.ci/node_modules` (never globally) the first time a test needs one.
 //!
 //! They are installed in one `npm install`: a later install of one package alone would prune
@@ -9,7 +10,9 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// Every package the tests use, pinned: the versions the README's recipes are written for.
-pub(crate) const PACKAGES: &[&str] = &["wscat@6.1.0", "node-agent-sdk@1.2.0"];
+/// har-validator checks `wiretape export` against the HAR 1.2 schema (tests/har.rs).
+pub(crate) const PACKAGES: &[&str] =
+    &["wscat@6.1.0", "node-agent-sdk@1.2.0", "har-validator@5.1.5"];
 
 /// `.ci/node_modules`.
 pub(crate) fn node_modules() -> PathBuf {

@@ -363,3 +363,59 @@ async fn invalid_utf8_in_a_text_frame_closes_1007_with_one_record_and_others_kee
     );
     other.assert_alive().await;
 }
+
+/// Issue 13, item 5: a client that completes the TLS handshake and then sends half a request
+/// head is dropped once `Timeouts::request_head` passes (10 s by default, as the proxy drops
+/// it; shortened here), whatever it sent; the other clients keep being served.
+#[tokio::test]
+async fn a_request_head_that_never_completes_is_dropped_after_its_timeout() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use wiretape_mock_server::Timeouts;
+
+    assert_eq!(
+        Timeouts::default().request_head,
+        Duration::from_secs(10),
+        "the documented default"
+    );
+    let limit = Duration::from_millis(400);
+    let server = MockServer::builder()
+        .manual_agent()
+        .timeouts(Timeouts {
+            request_head: limit,
+            ..Timeouts::default()
+        })
+        .start()
+        .await;
+    let mut other = Consumer::connect(&server).await;
+    let mut stalled = Vec::new();
+    for head in [
+        &b""[..],
+        b"GET /ws_api/account/12345678/messaging/consumer?v=3 HTTP/1.1\r\n",
+        b"GET /mock/api/conversations HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+    ] {
+        let mut io = crate::harness::https::tls(&server).await;
+        io.write_all(head).await.unwrap();
+        io.flush().await.unwrap();
+        stalled.push(io);
+    }
+    let started = Instant::now();
+    for (i, io) in stalled.iter_mut().enumerate() {
+        let mut rest = Vec::new();
+        // The mock closes the connection: end of stream (or a reset) well before 5 s.
+        let read = tokio::time::timeout(Duration::from_secs(5), io.read_to_end(&mut rest))
+            .await
+            .unwrap_or_else(|_| panic!("connection {i} still open after 5 s"));
+        assert!(
+            read.is_err() || rest.is_empty() || rest.starts_with(b"HTTP/1.1 408"),
+            "connection {i}: {read:?} {:?}",
+            String::from_utf8_lossy(&rest)
+        );
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited >= limit - Duration::from_millis(100),
+        "dropped after {waited:?}, before the {limit:?} timeout"
+    );
+    other.assert_alive().await;
+}

@@ -159,8 +159,19 @@ impl MockServer {
 
     /// The control API's base URL, e.g. `https://127.0.0.1:PORT/mock/api`.
     pub fn control_url(&self) -> String {
+        format!("{}/mock/api", self.http_url())
+    }
+
+    /// The Agent Workspace page, e.g. `https://127.0.0.1:PORT/` (`http://` when plain): a
+    /// browser agent client of this server (not served when replaying).
+    pub fn workspace_url(&self) -> String {
+        format!("{}/", self.http_url())
+    }
+
+    /// `https://ADDR:PORT` (`http://` when plain).
+    fn http_url(&self) -> String {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
-        format!("{scheme}://{}/mock/api", self.address)
+        format!("{scheme}://{}", self.address)
     }
 
     /// The bound address.
@@ -192,6 +203,13 @@ impl MockServer {
     /// The CA certificate file to give clients (`wscat --ca`), when the CA is stored.
     pub fn ca_cert_path(&self) -> Option<&Path> {
         self.tls.as_ref().and_then(|t| t.ca_cert_path.as_deref())
+    }
+
+    /// How many agent sockets are connected now (node-agent-sdk bots, the Agent Workspace
+    /// page, [`AgentClient`](crate::client::AgentClient)s).
+    pub fn agent_connections(&self) -> usize {
+        self.hub
+            .read(|s| s.connections.values().filter(|c| c.agent.is_some()).count())
     }
 
     /// A handle to act as the agent (on every account).

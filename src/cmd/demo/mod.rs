@@ -5,27 +5,38 @@
 //! create a conversation, receive the agent's message, publish ACCEPT then READ for it, one
 //! deliberately invalid receipt, a message of its own that the agent reads, and the close.
 //! Then it shows where the cassette is and the mock's verdict on every receipt.
+//!
+//! `--workspace`: the same, slowly, for a person watching the Agent Workspace page of the mock
+//! (its URL is the first line): the page opens away (watch only), so the built-in agent still
+//! plays the agent and the page shows its conversation read-only, with the "V"s and verdicts;
+//! the demo waits for the page to connect, pauses between steps, and keeps the mock up until
+//! Ctrl-C. Decisions: docs/workspace.md.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Context as _};
-use futures_util::{SinkExt as _, StreamExt as _};
-use serde_json::{json, Value};
+mod consumer;
+
+use consumer::{change, expect_code, is_agent, receipt, Consumer};
+
+use anyhow::Context as _;
+use futures_util::StreamExt as _;
+use serde_json::json;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::Message;
 use wiretape_fixtures::pki::LocalCa;
-use wiretape_mock_server::client::{self, ConsumerSocket};
+use wiretape_mock_server::client;
 use wiretape_mock_server::{MockServer, TlsIdentity, Verdict};
 use wiretape_proxy::{tls, Config, Proxy, UpstreamTrust, UpstreamUrl};
 
 /// How long the demo waits for any one answer before it calls the step failed.
-const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 /// The sequence the invalid receipt names: no dialog of the demo gets that far.
 const MISSING_SEQUENCE: u64 = 99;
+/// How long `--workspace` waits for the page to connect before it starts anyway.
+const PAGE_WAIT: Duration = Duration::from_secs(60);
 
 /// Arguments of `wiretape demo`.
 #[derive(Debug, clap::Args)]
@@ -33,24 +44,48 @@ const MISSING_SEQUENCE: u64 = 99;
     after_help = "Needs no account, no network and no setup: everything runs on \
     127.0.0.1 with a throw-away CA held in memory.\n\
     Exit codes: 0 every step behaved as the tutorial says (including the invalid receipt \
-    being refused); 1 a step did not; 2 the demo could not run."
+    being refused); 1 a step did not; 2 the demo could not run.\n\n\
+    --workspace: the first stdout line is `agent workspace: https://127.0.0.1:PORT/?account=...` \
+    (the mock's Agent Workspace page, opened watch-only); open it in a browser (the certificate \
+    is issued by `wiretape ca`). The demo waits up to 60 s for the page, runs the steps \
+    --step-delay-ms apart, and keeps the mock up until Ctrl-C."
 )]
 pub(crate) struct DemoArgs {
     /// Directory for the demo's cassette.
     #[arg(long, default_value = "recordings", value_name = "DIR")]
     out: PathBuf,
-    /// Pause before each of the simulated agent's actions, in milliseconds.
-    #[arg(long, default_value_t = 400, value_name = "MS")]
-    agent_delay_ms: u64,
+    /// Pause before each of the simulated agent's actions, in milliseconds [default: 400,
+    /// 1500 with --workspace].
+    #[arg(long, value_name = "MS")]
+    agent_delay_ms: Option<u64>,
+    /// Watch the tutorial in the mock's Agent Workspace page (a browser): print its URL
+    /// first, wait for it, run slowly, keep the mock up until Ctrl-C.
+    #[arg(long)]
+    workspace: bool,
+    /// Pause before each step, in milliseconds [default: 0, 2500 with --workspace].
+    #[arg(long, value_name = "MS")]
+    step_delay_ms: Option<u64>,
 }
 
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let ca = LocalCa::generate().context("cannot create the demo's CA")?;
+    let slow = |normal: u64, watched: u64| if args.workspace { watched } else { normal };
+    // Watched in a browser, the page's certificate comes from the CA `wiretape ca` names, so a
+    // browser that trusts it shows no warning; otherwise a throw-away CA in memory.
+    let ca = if args.workspace {
+        super::local_ca()?
+    } else {
+        LocalCa::generate().context("cannot create the demo's CA")?
+    };
+    let agent_delay = args.agent_delay_ms.unwrap_or(slow(400, 1500));
+    let pause = Duration::from_millis(args.step_delay_ms.unwrap_or(slow(0, 2500)));
     let mock = MockServer::builder()
         .tls(TlsIdentity::from_ca(&ca)?)
-        .auto_agent(Duration::from_millis(args.agent_delay_ms))
+        .auto_agent(Duration::from_millis(agent_delay))
         .start()
         .await;
+    if args.workspace {
+        watch(&mock).await;
+    }
 
     let upstream = UpstreamUrl::parse(&mock.url()).map_err(|e| anyhow::anyhow!(e.one_line()))?;
     let upstream_tls = tls::upstream_client_config(&UpstreamTrust::Roots(ca.root_store()))
@@ -90,7 +125,11 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let ws = client::connect(&url, Some(ca.client_config()), Some("demo-consumer-token"))
         .await
         .context("the demo consumer cannot connect through the proxy")?;
-    let mut consumer = Consumer { ws, next_id: 1 };
+    let mut consumer = Consumer {
+        ws,
+        next_id: 1,
+        pause,
+    };
     let outcome = tutorial(&mut consumer).await;
     let _ = consumer
         .ws
@@ -106,7 +145,6 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     .await;
     proxy.shutdown().await;
     let report = mock.report();
-    mock.shutdown().await;
 
     println!("\nCassette:");
     for path in jsonl_files(&args.out).difference(&before) {
@@ -118,11 +156,44 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         println!("  {receipt}");
     }
 
+    let code = verdict(outcome, &report);
+    if args.workspace {
+        println!("\nThe mock stays up for the Agent Workspace page: press Ctrl-C to stop.");
+        super::shutdown_signal().await;
+    }
+    mock.shutdown().await;
+    Ok(code)
+}
+
+/// `--workspace`: the page's URL first (watch-only, on the demo's account), then up to
+/// [`PAGE_WAIT`] for it to connect.
+async fn watch(mock: &MockServer) {
+    println!(
+        "agent workspace: {}?account={}&availability=AWAY",
+        mock.workspace_url(),
+        mock.account()
+    );
+    println!(
+        "  open it in a browser to watch; the demo starts when the page connects \
+         (at most {} s from now)\n",
+        PAGE_WAIT.as_secs()
+    );
+    let deadline = tokio::time::Instant::now() + PAGE_WAIT;
+    while mock.agent_connections() == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    if mock.agent_connections() == 0 {
+        println!("  no page connected; starting anyway\n");
+    }
+}
+
+/// Exit code 0 when every step and verdict was as the tutorial says, 1 otherwise (printed).
+fn verdict(outcome: anyhow::Result<Steps>, report: &wiretape_mock_server::Report) -> ExitCode {
     let steps = match outcome {
         Ok(steps) => steps,
         Err(err) => {
             println!("\nDEMO FAILED: {err:#}");
-            return Ok(ExitCode::from(1));
+            return ExitCode::from(1);
         }
     };
     let verdicts: Vec<_> = report
@@ -137,13 +208,13 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     ];
     if verdicts != expected {
         println!("\nDEMO FAILED: expected the verdicts {expected:?}, the mock gave {verdicts:?}");
-        return Ok(ExitCode::from(1));
+        return ExitCode::from(1);
     }
     println!(
         "\nAll steps behaved as the tutorial says: ACCEPT and READ were valid and notified back, \
          the receipt for sequence {MISSING_SEQUENCE} was refused with a precise error."
     );
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }
 
 /// Request ids of the receipts the demo sent, to match them with the mock's records.
@@ -153,81 +224,8 @@ struct Steps {
     invalid_id: String,
 }
 
-struct Consumer {
-    ws: ConsumerSocket,
-    next_id: u64,
-}
-
-impl Consumer {
-    /// Sends a request with the next id (a number, as in the tutorial) and returns the id.
-    async fn request(&mut self, mut frame: Value) -> anyhow::Result<String> {
-        let id = self.next_id;
-        self.next_id += 1;
-        frame["id"] = json!(id);
-        let text = frame.to_string();
-        println!("  > {text}");
-        self.ws.send(Message::text(text)).await?;
-        Ok(id.to_string())
-    }
-
-    /// Prints every frame until one satisfies `want`, which is returned.
-    async fn until(&mut self, what: &str, want: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
-        let wait = async {
-            while let Some(msg) = self.ws.next().await {
-                let msg = msg?;
-                let Ok(text) = msg.to_text() else { continue };
-                if text.is_empty() {
-                    continue;
-                }
-                println!("  < {text}");
-                let frame: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-                if want(&frame) {
-                    return Ok(frame);
-                }
-            }
-            bail!("the connection closed while waiting for {what}")
-        };
-        tokio::time::timeout(STEP_TIMEOUT, wait)
-            .await
-            .with_context(|| format!("no {what} within {STEP_TIMEOUT:?}"))?
-    }
-
-    /// The response to request `id`.
-    async fn response(&mut self, id: &str) -> anyhow::Result<Value> {
-        self.until(&format!("the response to request {id}"), |f| {
-            f["kind"] == "resp" && f["reqId"] == id
-        })
-        .await
-    }
-}
-
-/// The first change of a messaging notification that matches `want`.
-fn change(frame: &Value, want: impl Fn(&Value) -> bool) -> Option<Value> {
-    if frame["type"] != "ms.MessagingEventNotification" {
-        return None;
-    }
-    frame["body"]["changes"]
-        .as_array()?
-        .iter()
-        .find(|c| want(c))
-        .cloned()
-}
-
-fn is_agent(change: &Value) -> bool {
-    change["originatorMetadata"]["role"]
-        .as_str()
-        .is_some_and(|role| role != "CONSUMER")
-}
-
-fn receipt(dialog: &str, status: &str, sequence: u64) -> Value {
-    json!({"kind": "req", "id": 0, "type": "ms.PublishEvent", "body": {
-        "dialogId": dialog,
-        "event": {"type": "AcceptStatusEvent", "status": status, "sequenceList": [sequence]}
-    }})
-}
-
 async fn tutorial(c: &mut Consumer) -> anyhow::Result<Steps> {
-    println!("\nStep 1: create a conversation");
+    c.step("Step 1: create a conversation").await;
     let id = c
         .request(json!({"kind": "req", "id": 0, "type": "cm.ConsumerRequestConversation"}))
         .await?;
@@ -238,7 +236,8 @@ async fn tutorial(c: &mut Consumer) -> anyhow::Result<Steps> {
         .to_owned();
     println!("  conversation {conversation}");
 
-    println!("\nStep 2: the agent accepts the conversation and sends a message");
+    c.step("Step 2: the agent accepts the conversation and sends a message")
+        .await;
     let frame = c
         .until("the agent's message", |f| {
             change(f, |ch| {
@@ -261,14 +260,21 @@ async fn tutorial(c: &mut Consumer) -> anyhow::Result<Steps> {
         message["event"]["message"]
     );
 
-    println!("\nStep 3: publish an ACCEPT receipt for sequence {sequence} (the second \"V\")");
+    c.step(&format!(
+        "Step 3: publish an ACCEPT receipt for sequence {sequence} (the second \"V\")"
+    ))
+    .await;
     let accept_id = c.request(receipt(&dialog, "ACCEPT", sequence)).await?;
-    expect_code(&c.response(&accept_id).await?, 200)?;
-    println!("\nStep 4: publish a READ receipt for it (the \"V\"s turn orange)");
+    c.receipt_stored(&accept_id, "ACCEPT", sequence).await?;
+    c.step("Step 4: publish a READ receipt for it (the \"V\"s turn orange)")
+        .await;
     let read_id = c.request(receipt(&dialog, "READ", sequence)).await?;
-    expect_code(&c.response(&read_id).await?, 200)?;
+    c.receipt_stored(&read_id, "READ", sequence).await?;
 
-    println!("\nStep 5: a deliberately invalid receipt, for sequence {MISSING_SEQUENCE}, which does not exist");
+    c.step(&format!(
+        "Step 5: a deliberately invalid receipt, for sequence {MISSING_SEQUENCE}, which does not exist"
+    ))
+    .await;
     let invalid_id = c
         .request(receipt(&dialog, "READ", MISSING_SEQUENCE))
         .await?;
@@ -276,9 +282,8 @@ async fn tutorial(c: &mut Consumer) -> anyhow::Result<Steps> {
     expect_code(&resp, 400)?;
     println!("  refused: {}", resp["body"]);
 
-    println!(
-        "\nStep 6: the consumer writes; the agent answers and publishes its own ACCEPT and READ"
-    );
+    c.step("Step 6: the consumer writes; the agent answers and publishes its own ACCEPT and READ")
+        .await;
     let say = c
         .request(json!({"kind": "req", "id": 0, "type": "ms.PublishEvent", "body": {
             "dialogId": dialog,
@@ -303,7 +308,7 @@ async fn tutorial(c: &mut Consumer) -> anyhow::Result<Steps> {
     .await?;
     println!("  the agent read the consumer's message (sequence {mine})");
 
-    println!("\nStep 7: close the conversation");
+    c.step("Step 7: close the conversation").await;
     let close = c
         .request(json!({"kind": "req", "id": 0, "type": "cm.UpdateConversationField", "body": {
             "conversationId": conversation,
@@ -316,14 +321,6 @@ async fn tutorial(c: &mut Consumer) -> anyhow::Result<Steps> {
         read_id,
         invalid_id,
     })
-}
-
-fn expect_code(resp: &Value, code: u64) -> anyhow::Result<()> {
-    if resp["code"].as_u64() == Some(code) {
-        Ok(())
-    } else {
-        bail!("expected code {code}, got {resp}")
-    }
 }
 
 fn jsonl_files(dir: &Path) -> BTreeSet<PathBuf> {
