@@ -383,7 +383,7 @@ async fn a_replayed_session_is_closed_by_a_fault_as_a_live_one() {
     let server = MockServer::builder()
         .replay(wiretape_mock_server::Replay::new(vec![cassette]))
         .fault(
-            Fault::parse("close 1011 \"replay fault\" on cm.ConsumerRequestConversation").unwrap(),
+            Fault::parse("close 1011 \"replay fault\" on cm.RequestConversationResponse").unwrap(),
         )
         .start()
         .await;
@@ -396,10 +396,8 @@ async fn a_replayed_session_is_closed_by_a_fault_as_a_live_one() {
     let created = c
         .request(json!({"kind":"req","id":1,"type":"cm.ConsumerRequestConversation"}))
         .await;
-    assert_eq!(
-        created["code"], 200,
-        "the triggering frame is answered first: {created}"
-    );
+    // The replayed response is the trigger: it passes, then the close comes.
+    assert_eq!(created["code"], 200, "{created}");
     assert_eq!(c.closed().await, (1011, "replay fault".to_owned()));
     assert_eq!(server.report().faults[0].fired, 1);
 }

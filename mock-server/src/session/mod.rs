@@ -140,6 +140,13 @@ where
     V: Service,
 {
     loop {
+        // A fault a frame made due (`stall on GetClock`) acts before the next frame is read.
+        if faults.next_due().is_some_and(|due| due <= Instant::now()) {
+            match fire(&mut ws, hub, &mut queue, &mut faults).await {
+                Some(ending) => return ending,
+                None => continue,
+            }
+        }
         let deadline = service.deadline();
         let fault_due = faults.next_due();
         let reply = tokio::select! {
@@ -155,12 +162,9 @@ where
             }
             // A fault rule's time has come (`close`, `drop`, `stall`).
             () = sleep_until(fault_due.unwrap_or_else(Instant::now)), if fault_due.is_some() => {
-                match faults.due().map(|fired| fired.action) {
-                    Some(Action::Close { code, reason }) => Reply::close(code, reason),
-                    // Dropping the socket cuts the TCP connection, without a close frame.
-                    Some(Action::Drop) => return Ending::Gone("fault: dropped".to_owned()),
-                    Some(Action::Stall) => return stall(&mut ws, hub).await,
-                    _ => continue,
+                match fire(&mut ws, hub, &mut queue, &mut faults).await {
+                    Some(ending) => return ending,
+                    None => continue,
                 }
             }
             // A notification (or other frame) queued for this socket: it and whatever else is
@@ -209,6 +213,27 @@ where
         if let Some(ending) = answer(&mut ws, reply, &mut queue, &mut faults).await {
             return ending;
         }
+    }
+}
+
+/// Does the connection fault that is due (`close`, `drop`, `stall`); `None` when none fired.
+async fn fire<S>(
+    ws: &mut WebSocketStream<S>,
+    hub: &Hub,
+    queue: &mut Receiver<Outgoing>,
+    faults: &mut SocketFaults,
+) -> Option<Ending>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match faults.due()?.action {
+        Action::Close { code, reason } => {
+            answer(ws, Reply::close(code, reason), queue, faults).await
+        }
+        // Dropping the socket cuts the TCP connection, without a close frame.
+        Action::Drop => Some(Ending::Gone("fault: dropped".to_owned())),
+        Action::Stall => Some(stall(ws, hub).await),
+        _ => None,
     }
 }
 
