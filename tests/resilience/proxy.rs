@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use futures_util::StreamExt as _;
+
 use serde_json::json;
 use wiretape_fixtures::cassette::{EndedBy, Sender};
 use wiretape_fixtures::pki::LocalCa;
@@ -149,4 +151,56 @@ async fn wiretape_record_refuses_a_handshake_without_contacting_the_upstream() {
     assert_eq!(recorded[0].faults[0].1.status, Some(429));
     assert_eq!(recorded[0].faults[0].1.to, Sender::Client);
     assert_eq!(recorded[1].open.status, 101);
+}
+
+/// Snapshots keep what was done to a recording: frame faults through the in-process proxy,
+/// in their place among the frames (the duplicated response is there twice, the dropped
+/// request is absent).
+#[tokio::test]
+async fn a_faulted_recording_snapshots_with_its_faults() {
+    use wiretape_mock_server::client::Consumer;
+    use wiretape_mock_server::TlsIdentity;
+
+    let ca = LocalCa::generate().unwrap();
+    let mock = MockServer::builder()
+        .tls(TlsIdentity::from_ca(&ca).unwrap())
+        .manual_agent()
+        .start()
+        .await;
+    let rules = [
+        "duplicate on .GetClock$Response times 1",
+        "drop-frame on frame 3",
+    ];
+    let proxied = crate::harness::proxy::Proxied::configured(ca, &mock.url(), |config| {
+        config.faults = wiretape_fixtures::Faults::with_rules(
+            rules
+                .iter()
+                .map(|r| wiretape_fixtures::Fault::parse(r).unwrap()),
+            None,
+        );
+    })
+    .await;
+    let path = format!("/ws_api/account/{}/messaging/consumer?v=3", mock.account());
+    let mut c = Consumer::connect_to(
+        &proxied.url(&path),
+        Some(proxied.ca.client_config()),
+        Some(&fake_jwt("c0000000-0000-4000-8000-000000000016")),
+    )
+    .await;
+    let clock = |id: &str| json!({"kind":"req","id":id,"type":"GetClock"});
+    assert_eq!(c.request(clock("1")).await["code"], 200);
+    assert_eq!(c.next_frame().await["reqId"], "1", "the duplicate");
+    c.send(&clock("2")).await; // frame 3: dropped on its way to the mock
+    assert_eq!(c.request(clock("3")).await["reqId"], "3");
+    let mut ws = c.into_socket();
+    ws.close(None).await.unwrap();
+    while let Some(Ok(_)) = ws.next().await {}
+    proxied.proxy.shutdown().await;
+
+    let recorded = cassettes(proxied.dir.path());
+    assert_eq!(recorded.len(), 1);
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../snapshots");
+    let _guard = settings.bind_to_scope();
+    insta::assert_json_snapshot!(transcript(&recorded[0]));
 }
