@@ -20,6 +20,8 @@ mod replay;
 // Faults through the proxy: vanished and slow clients, bad upstream certificates, a cassette
 // that cannot be written (issue 6).
 mod faults;
+// Scripted faults (`--fault`) and real clients recovering from them (issue 14).
+mod resilience;
 // Security defaults on the built binary: loopback, the CA key, no token anywhere (issue 6).
 mod security;
 // The Agent Workspace page in headless Chromium (WebDriver): accept, type, the "V"s, verdicts.

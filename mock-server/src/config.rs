@@ -50,6 +50,10 @@ pub struct Config {
     pub files: FileSharing,
     /// CSDS, the IdP and the agent login service: pinned agent credentials, validities.
     pub discovery: Discovery,
+    /// Fault rules applied to every socket and handshake (`--fault`), before the scenario's.
+    pub faults: Vec<wiretape_fixtures::Fault>,
+    /// Seed of the generator probabilistic fault rules draw from (`--fault-seed`).
+    pub fault_seed: Option<u64>,
 }
 
 impl Default for Config {
@@ -70,6 +74,8 @@ impl Default for Config {
             replay: None,
             files: FileSharing::default(),
             discovery: Discovery::default(),
+            faults: Vec::new(),
+            fault_seed: None,
         }
     }
 }

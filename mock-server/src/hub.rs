@@ -154,6 +154,9 @@ pub(crate) struct Hub {
     pub agents: AgentDirectory,
     /// Wakes the ring timer (`routing::expire_rings`) when rings start or end.
     rings_changed: tokio::sync::Notify,
+    /// The fault rules (`--fault`, the scenario, the control API) and how often each fired;
+    /// every socket takes its engine from here (`session`), every upgrade asks it (`endpoint`).
+    pub faults: wiretape_fixtures::Faults,
 }
 
 impl Hub {
@@ -161,6 +164,7 @@ impl Hub {
     pub(crate) fn new(
         settings: Settings,
         triggers: Vec<Trigger>,
+        faults: wiretape_fixtures::Faults,
     ) -> (Self, mpsc::Receiver<ConsumerEvent>) {
         let (agent_events, rx) = mpsc::channel(QUEUE_CAPACITY);
         let hub = Self {
@@ -182,8 +186,21 @@ impl Hub {
             next_connection: AtomicU64::new(1),
             agents: AgentDirectory::default(),
             rings_changed: tokio::sync::Notify::new(),
+            faults,
         };
         (hub, rx)
+    }
+
+    /// The journal's report with the fault rules that fired.
+    pub(crate) fn report(&self) -> crate::Report {
+        let mut report = self.read(|s| s.journal.report());
+        report.faults = self
+            .faults
+            .status()
+            .into_iter()
+            .filter(|f| f.fired > 0)
+            .collect();
+        report
     }
 
     /// Runs `f` on the state under the lock, then wakes waiters and forwards consumer events

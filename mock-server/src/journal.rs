@@ -169,6 +169,10 @@ pub struct Report {
     pub receipts: Vec<ReceiptRecord>,
     /// Every violation, in arrival order.
     pub violations: Vec<ViolationRecord>,
+    /// The fault rules that fired (`--fault`), with how often; faults never count as
+    /// violations and never change the exit code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<wiretape_fixtures::fault::FaultStatus>,
 }
 
 /// Text a client chose, through the one redaction policy.
@@ -238,6 +242,9 @@ impl fmt::Display for Report {
         }
         for v in self.violations.iter().filter(|v| v.receipt.is_none()) {
             write!(f, "\n  violation {v}")?;
+        }
+        for fault in &self.faults {
+            write!(f, "\n  fault fired {}x: {}", fault.fired, fault.rule)?;
         }
         Ok(())
     }
@@ -384,6 +391,7 @@ impl Journal {
             },
             receipts: self.receipts.clone(),
             violations: self.violations.clone(),
+            faults: Vec::new(),
         }
     }
 }

@@ -44,6 +44,9 @@ pub struct Config {
     pub grace: Duration,
     /// Advice added to the reason a client gets when the upstream is unavailable.
     pub advice: Advice,
+    /// Fault rules injected between the legs (`--fault`); empty by default. Cheap to clone:
+    /// every clone is the same set, with the same counts.
+    pub faults: wiretape_fixtures::Faults,
 }
 
 /// Advice for an upstream failure, added after its reason in the client's 502 and the log:
@@ -106,6 +109,7 @@ impl Config {
             max_connections: 50_000,
             grace: Duration::from_secs(5),
             advice: Advice::default(),
+            faults: wiretape_fixtures::Faults::new(None),
         }
     }
 }

@@ -198,6 +198,9 @@ pub(crate) async fn forward<B>(
         .collect();
 
     open.upstream = Some(upstream.origin());
+    if let Some(refusal) = config.faults.handshake() {
+        return refused_by_fault(&recorder, conn, started, open, &refusal).await;
+    }
     let answer = upstream::handshake(
         upstream,
         &config.upstream_tls,
@@ -227,17 +230,20 @@ pub(crate) async fn forward<B>(
                 .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
             let relay_shared = shared.clone();
             let recorder = recorder.clone();
+            // The connection's fault engine: `after` counts from the upgrade.
+            let faults = config.faults.connection();
             shared.tracker.spawn(async move {
                 let shared = relay_shared;
                 let outcome = match on_client.await {
                     Ok(client) => {
                         let tap = recorder.tap(conn);
-                        relay::run(
+                        relay::run_with_faults(
                             TokioIo::new(client),
                             io,
                             tap,
                             shared.cancel.child_token(),
                             shared.config.limits,
+                            faults,
                         )
                         .await
                     }
@@ -297,6 +303,46 @@ pub(crate) async fn forward<B>(
             .await
         }
     }
+}
+
+/// A `refuse` fault rule fired: the client's handshake is answered with its status (and
+/// `Retry-After`) without contacting the upstream; the cassette has the refused open, the
+/// fault line and the end.
+async fn refused_by_fault(
+    recorder: &Recorder,
+    conn: u64,
+    started: Instant,
+    mut open: Open,
+    refusal: &wiretape_fixtures::fault::Refusal,
+) -> Response<Full<Bytes>> {
+    let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    tracing::info!(conn, rule = %refusal.fired.rule, %status, "fault fired: handshake refused");
+    open.status = status.as_u16();
+    recorder.open(conn, open).await;
+    recorder
+        .fault(conn, started.elapsed(), &refusal.fired)
+        .await;
+    let outcome = RelayOutcome {
+        ended_by: EndedBy::Proxy,
+        error: Some(Error::new(
+            Side::Local,
+            Phase::WsUpgrade,
+            format!("refused by the fault rule `{}`", refusal.fired.rule),
+        )),
+    };
+    recorder.end(conn, started.elapsed(), outcome).await;
+    let mut resp = text(
+        status,
+        format!(
+            "{status}: refused by the fault rule `{}` (wiretape)\n",
+            refusal.fired.rule
+        ),
+    );
+    if let Some(secs) = refusal.retry_after {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
 }
 
 /// The upstream could not be reached or its certificate was refused: 502 with one line,

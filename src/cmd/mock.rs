@@ -42,7 +42,10 @@ const EXIT_INVALID_RECEIPTS: u8 = 3;
     The tutorial's prerequisites, offline (CSDS, then the IdP's signup):\n  \
     curl --cacert \"$(wiretape ca)\" \"https://127.0.0.1:8443/api/account/12345678/service/baseURI.json?version=1.0\"\n  \
     curl --cacert \"$(wiretape ca)\" -X POST https://127.0.0.1:8443/api/account/12345678/signup\n\n\
-    Replay: wiretape mock --replay recordings/20261124T101500Z-0001-consumer.jsonl --speed 0")]
+    Replay: wiretape mock --replay recordings/20261124T101500Z-0001-consumer.jsonl --speed 0\n\n\
+    Faults: wiretape mock --fault 'close 4401 after 2s times 1' --fault 'refuse 503 times 1'\n\
+    (live and replayed sessions; also POST/GET/DELETE /mock/api/faults; the report lists each\n\
+    fault fired; faults alone never change the exit code).")]
 pub(crate) struct MockArgs {
     /// Address to listen on. Port 0 picks a free port (printed on the first line).
     #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR:PORT")]
@@ -127,6 +130,8 @@ pub(crate) struct MockArgs {
     /// here is pinned (accepted when the upstream presents exactly it). Repeatable.
     #[arg(long, value_name = "FILE.pem", requires = "upstream")]
     upstream_ca: Vec<PathBuf>,
+    #[command(flatten)]
+    fault: super::fault::FaultArgs,
 }
 
 /// `--match`.
@@ -218,6 +223,8 @@ impl MockArgs {
                 agent_login: self.agent_login,
                 ..Discovery::default()
             },
+            faults: self.fault.faults,
+            fault_seed: self.fault.fault_seed,
             ..Config::default()
         };
         Ok((Config { replay, ..config }, self.report, forwarder))

@@ -3,6 +3,7 @@
 pub(crate) mod ca;
 pub(crate) mod demo;
 pub(crate) mod export;
+pub(crate) mod fault;
 pub(crate) mod import;
 pub(crate) mod mock;
 pub(crate) mod record;

@@ -22,7 +22,10 @@ use wiretape_proxy::{tls, Config, ForwardConfig, HostPattern, Proxy, UpstreamTru
     HTTPS_PROXY=http://127.0.0.1:8080 NODE_EXTRA_CA_CERTS=\"$(wiretape ca)\" node bot.js\n\n\
     stdout: the first line is `listening on wss://ADDR:PORT` (`listening on http://ADDR:PORT`\n\
     with --forward), then where cassettes go and the CA.\n\
-    stderr: one line per frame (> client to server, < server to client), unless --quiet.")]
+    stderr: one line per frame (> client to server, < server to client), unless --quiet.\n\n\
+    --fault RULE injects a fault between the client and the upstream (the upstream is untouched):\n  \
+    wiretape record --upstream wss://va.msg.liveperson.net --fault 'close 4401 after 2s times 1'\n\
+    Each injected fault is a `fault` line in the cassette and a `! fault` line on stderr.")]
 pub(crate) struct RecordArgs {
     /// The real endpoint, `wss://HOST[:PORT]` (`ws://` for a plain one). The client's path and
     /// query are appended unchanged. Required unless --forward.
@@ -85,6 +88,10 @@ pub(crate) struct RecordArgs {
     /// No live view of frames on stderr.
     #[arg(long, short)]
     quiet: bool,
+    // Faults injected between the client and the real upstream (the upstream is untouched;
+    // each fault is a `fault` line in the cassette and a `!` line in the live view).
+    #[command(flatten)]
+    fault: super::fault::FaultArgs,
 }
 
 /// Where the reverse proxy listens unless told otherwise.
@@ -206,6 +213,10 @@ pub(crate) async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         config.record.dir = Some(args.out.clone());
     }
     config.record.live_view = !args.quiet;
+    config.faults = wiretape_fixtures::Faults::with_rules(
+        args.fault.faults.iter().cloned(),
+        args.fault.fault_seed,
+    );
     config.record.redactor = if args.no_redact {
         Redactor::disabled()
     } else {

@@ -93,6 +93,7 @@ mod tests {
             ],
             exchanges: Vec::new(),
             end: None,
+            faults: Vec::new(),
             complete: false,
         };
         let script = Script::from_cassette(&cassette);

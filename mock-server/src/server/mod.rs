@@ -16,6 +16,7 @@ use crate::journal::{ReceiptRecord, Report, ViolationRecord};
 use crate::scenario::runner;
 use crate::snapshot::ConversationSnapshot;
 use crate::verify::Expectation;
+use wiretape_fixtures::fault::{Fault, FaultStatus};
 
 mod builder;
 
@@ -95,7 +96,14 @@ impl MockServer {
             .replay
             .map(|r| Arc::new(crate::replay::Library::new(r)));
         let triggers = scenario.rules.iter().map(|r| r.on).collect();
-        let (hub, agent_events) = Hub::new(settings, triggers);
+        let faults = wiretape_fixtures::Faults::with_rules(
+            config
+                .faults
+                .into_iter()
+                .chain(scenario.faults.iter().cloned()),
+            config.fault_seed,
+        );
+        let (hub, agent_events) = Hub::new(settings, triggers, faults);
         let hub = Arc::new(hub);
         hub.tracker.spawn(runner::run(
             scenario,
@@ -238,9 +246,25 @@ impl MockServer {
         self.hub.read(|s| s.journal.violations().to_vec())
     }
 
-    /// Summary, receipts and violations.
+    /// Summary, receipts, violations and the fault rules that fired.
     pub fn report(&self) -> Report {
-        self.hub.read(|s| s.journal.report())
+        self.hub.report()
+    }
+
+    /// Adds a fault rule to the running server: it applies to handshakes and to connections
+    /// opened from now on (`POST /mock/api/faults`).
+    pub fn inject(&self, fault: Fault) {
+        self.hub.faults.add(fault);
+    }
+
+    /// Every fault rule and how often it fired (`GET /mock/api/faults`).
+    pub fn faults(&self) -> Vec<FaultStatus> {
+        self.hub.faults.status()
+    }
+
+    /// Removes every fault rule (`DELETE /mock/api/faults`).
+    pub fn clear_faults(&self) {
+        self.hub.faults.clear();
     }
 
     /// Completes when the server is asked to stop (`POST /mock/api/shutdown`, or

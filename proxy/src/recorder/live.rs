@@ -3,7 +3,7 @@
 
 use std::io::Write as _;
 
-use wiretape_fixtures::cassette::{Exchange, Frame, Kind, Open, Sender};
+use wiretape_fixtures::cassette::{Exchange, FaultLine, Frame, Kind, Open, Sender};
 use wiretape_fixtures::redact::{redact_text, redact_url};
 
 /// `#0001 open /ws_api/...?v=3 101` (or `refused`).
@@ -45,6 +45,24 @@ pub(super) fn exchange(conn: u64, exchange: &Exchange) {
 /// `#0001 closed by client 1000 "bye"`.
 pub(super) fn closed(conn: u64, by: &str, how: &str) {
     line(&format!("#{conn:04} closed by {by} {how}"));
+}
+
+/// `#0001 ! fault close 4401 to client (close 4401 after 2s times 1)`.
+pub(super) fn fault(conn: u64, fault: &FaultLine) {
+    let to = match fault.to {
+        Sender::Client => "client",
+        Sender::Server => "server",
+    };
+    let what = match (fault.code, fault.status, fault.delay_ms) {
+        (Some(code), _, _) => format!("{} {code}", fault.action),
+        (_, Some(status), _) => format!("{} {status}", fault.action),
+        (_, _, Some(ms)) => format!("{} {ms}ms", fault.action),
+        _ => fault.action.clone(),
+    };
+    line(&redact_text(&format!(
+        "#{conn:04} ! fault {what} to {to} ({})",
+        fault.rule
+    )));
 }
 
 /// One message: see [`message_line`].

@@ -88,6 +88,17 @@ impl Recorder {
         }
     }
 
+    /// Queues a fault line for `conn` (one fired outside the relay: a refused handshake).
+    pub(crate) async fn fault(
+        &self,
+        conn: u64,
+        at: Duration,
+        fired: &wiretape_fixtures::fault::Fired,
+    ) {
+        let mut tap = self.tap(conn);
+        relay::Tap::fault(&mut tap, at, fired, relay::Peer::Client).await;
+    }
+
     /// Waits until everything queued so far is written.
     pub(crate) async fn flush(&self) {
         if let Some(queue) = &self.queue {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use wiretape_fixtures::cassette::{
-    End, EndedBy, Exchange, Frame, Kind, Line, Open, RelayedMessage, Sender, Writer,
+    End, EndedBy, Exchange, FaultLine, Frame, Kind, Line, Open, RelayedMessage, Sender, Writer,
 };
 
 use super::config::RecordConfig;
@@ -84,6 +84,7 @@ impl Thread {
                         self.chunk(conn, from, at, &bytes);
                     }
                     Msg::Http(conn, exchange) => self.http(conn, *exchange),
+                    Msg::Fault(conn, line) => self.fault(conn, *line),
                     Msg::End(conn, end) => self.end(conn, *end),
                     Msg::Flush(done) => {
                         self.write_out();
@@ -242,6 +243,24 @@ impl Thread {
             if let Err(err) = w.write(&Line::Http(exchange)) {
                 live::loud(conn, &err);
                 state.writer = None;
+            }
+        }
+    }
+
+    /// A fault line, in its place among the frames (after those already appended).
+    fn fault(&mut self, conn: u64, line: FaultLine) {
+        if self.config.live_view {
+            live::fault(conn, &line);
+        }
+        let Some(state) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if let Some(writer) = state.writer.as_mut() {
+            if let Err(err) = writer.append(&Line::Fault(line)) {
+                tracing::error!(conn, cause = %err, "cannot serialize a fault line");
+            }
+            if self.dirty.last() != Some(&conn) {
+                self.dirty.push(conn);
             }
         }
     }
