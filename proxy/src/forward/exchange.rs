@@ -12,7 +12,7 @@ use http_body_util::BodyExt as _;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_util::rt::TokioIo;
 use tokio::time::Instant;
-use wiretape_fixtures::cassette::{Exchange, Open, BODY_CAP};
+use wiretape_fixtures::cassette::{is_recorded_exchange_header, Exchange, Open, BODY_CAP};
 
 use super::{own, ProxyBody};
 use crate::connection::{unreachable, Shared};
@@ -22,22 +22,10 @@ use crate::relay::{EndedBy, RelayOutcome};
 use crate::timeouts::with_timeout;
 use crate::upstream::{self, UpstreamUrl};
 
-/// Headers of one hop that an HTTP exchange does not pass on (both directions). Unlike an
-/// upgrade's, `content-length` passes: the body is streamed unchanged.
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authorization",
-    "proxy-authenticate",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
+/// Whether a header passes (both directions) and is recorded: not one of the hop's
+/// ([`is_recorded_exchange_header`]).
 fn passes(name: &header::HeaderName) -> bool {
-    !HOP_BY_HOP.contains(&name.as_str())
+    is_recorded_exchange_header(name.as_str())
 }
 
 /// Forwards `req` to `upstream` and streams the answer back; records the exchange when
