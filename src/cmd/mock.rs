@@ -110,6 +110,7 @@ pub(crate) struct MockArgs {
     open_control_api: bool,
     /// Replay this cassette instead of simulating (repeatable): each connection is matched to
     /// an unused cassette by its path, query (volatile values ignored) and subprotocol.
+    /// WebSocket cassettes only: an HTTP exchange's (`record --forward`, a HAR) is refused.
     #[arg(long, value_name = "CASSETTE.jsonl")]
     replay: Vec<PathBuf>,
     /// Replay timing: 1 as recorded, 0 everything at once, N (e.g. 2, 0.5) N times as fast.
@@ -245,6 +246,17 @@ impl MockArgs {
                 Cassette::open(path).with_context(|| format!("--replay {}", path.display()))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        if let Some(http) = cassettes.iter().find(|c| c.is_http_exchange()) {
+            anyhow::bail!(
+                "--replay {}: an HTTP exchange ({} {}{}, recorded by `wiretape record --forward` \
+                 or imported from a HAR), not a WebSocket connection: replay serves WebSocket \
+                 cassettes only; leave it out",
+                http.path.display(),
+                http.open.method.as_deref().unwrap_or("GET"),
+                http.open.upstream.as_deref().unwrap_or(""),
+                http.open.url,
+            );
+        }
         let mut replay =
             Replay::new(cassettes)
                 .speed(Speed(self.speed))
