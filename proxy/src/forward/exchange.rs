@@ -21,21 +21,10 @@ use crate::recorder::Recorder;
 use crate::relay::{EndedBy, RelayOutcome};
 use crate::timeouts::with_timeout;
 use crate::upstream::{self, UpstreamUrl};
+use wiretape_fixtures::cassette::HOP_BY_HOP;
 
-/// Headers of one hop that an HTTP exchange does not pass on (both directions). Unlike an
-/// upgrade's, `content-length` passes: the body is streamed unchanged.
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authorization",
-    "proxy-authenticate",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
+/// Whether a header of an HTTP exchange is passed on (both directions). Unlike an upgrade's,
+/// `content-length` passes: the body is streamed unchanged.
 fn passes(name: &header::HeaderName) -> bool {
     !HOP_BY_HOP.contains(&name.as_str())
 }
