@@ -82,23 +82,7 @@ impl Forward {
 }
 
 /// Runs a client to completion off the async runtime.
-pub(super) async fn run(mut command: Command) -> Output {
-    tokio::task::spawn_blocking(move || {
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the client runs");
-        // wscat exits as soon as its stdin closes: keep it open until the client is done.
-        let stdin = child.stdin.take();
-        let output = child.wait_with_output().unwrap();
-        drop(stdin);
-        output
-    })
-    .await
-    .unwrap()
-}
+pub(super) use crate::harness::wscat::run_to_end as run;
 
 /// `curl -sS -x PROXY ARGS...`: the answer's head and body on stdout (`-D -`).
 pub(super) async fn curl(proxy: &str, args: &[&str]) -> (String, String) {

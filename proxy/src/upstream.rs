@@ -3,7 +3,7 @@
 //! The client's path and query are forwarded unchanged (after the upstream URL's own path
 //! prefix, if it has one), and so are its end-to-end headers: `Authorization`,
 //! `Sec-WebSocket-Protocol`, `Sec-WebSocket-Key`/`-Version`, `Origin`, `User-Agent`, cookies
-//! and custom headers. `Host` names the upstream. Hop-by-hop headers ([`HOP_BY_HOP`]) are not
+//! and custom headers. `Host` names the upstream. Hop-by-hop headers ([`is_end_to_end`]) are not
 //! forwarded; neither is `Sec-WebSocket-Extensions`: a compression extension would make the
 //! recorded payloads unreadable, so the two peers talk without one.
 
@@ -23,17 +23,12 @@ use tokio_util::either::Either;
 use crate::error::{Error, Phase, Side};
 use crate::timeouts::{with_timeout, Timeouts};
 
-/// Request headers that belong to one hop (or that the proxy sets itself): the cassette
-/// format's list, so what is forwarded and what is recorded follow one rule.
-pub use wiretape_fixtures::cassette::HOP_BY_HOP;
+/// Whether an upgrade request header is forwarded end to end: the cassette format's rule, so
+/// what is forwarded and what is recorded follow one list.
+pub use wiretape_fixtures::cassette::is_end_to_end_on_upgrade as is_end_to_end;
 
 /// Largest refusal body passed back to the client.
 const MAX_REFUSAL_BODY: usize = 64 << 10;
-
-/// Whether a header is forwarded end to end.
-pub fn is_end_to_end(name: &str) -> bool {
-    !HOP_BY_HOP.contains(&name)
-}
 
 /// A parsed `wss://host[:port][/prefix]` (or `ws://` for plain upstreams).
 #[derive(Debug, Clone, PartialEq, Eq)]

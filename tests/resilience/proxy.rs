@@ -17,6 +17,50 @@ use crate::harness::cassettes;
 use crate::harness::json::fake_jwt;
 use crate::harness::process::Wiretape;
 
+/// `wiretape record --fault RULE` in front of `mock`, in a home of its own.
+struct RecordWithFault {
+    home: tempfile::TempDir,
+    out: std::path::PathBuf,
+    proxy: Wiretape,
+    /// The consumer URL through the proxy.
+    url: String,
+    /// A client configuration trusting the proxy's CA.
+    tls: std::sync::Arc<rustls::ClientConfig>,
+}
+
+impl RecordWithFault {
+    fn start(mock: &MockServer, rule: &str) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let out = home.path().join("recordings");
+        let proxy = Wiretape::start(
+            home.path(),
+            &[
+                "record",
+                "--upstream",
+                &mock.url(),
+                "--listen",
+                "127.0.0.1:0",
+                "--out",
+                out.to_str().unwrap(),
+                "--fault",
+                rule,
+            ],
+        );
+        let path = format!("/ws_api/account/{}/messaging/consumer?v=3", mock.account());
+        let url = format!("{}{path}", proxy.url);
+        let tls = LocalCa::load_or_create(home.path())
+            .unwrap()
+            .client_config();
+        Self {
+            home,
+            out,
+            proxy,
+            url,
+            tls,
+        }
+    }
+}
+
 /// Done when: `wiretape record --upstream … --fault 'close 4401 after 2s times 1'` closes the
 /// consumer with 4401 after about 2 s, it recovers through the proxy as it does on the mock,
 /// and the cassette shows the injected close as a fault (and the live view as a `!` line).
@@ -27,30 +71,13 @@ async fn wiretape_record_fault_close_4401_after_2s_and_the_cassette_shows_it() {
         .auto_agent(Duration::ZERO)
         .start()
         .await;
-    let home = tempfile::tempdir().unwrap();
-    let out = home.path().join("recordings");
-    let proxy = Wiretape::start(
-        home.path(),
-        &[
-            "record",
-            "--upstream",
-            &mock.url(),
-            "--listen",
-            "127.0.0.1:0",
-            "--out",
-            out.to_str().unwrap(),
-            "--fault",
-            "close 4401 after 2s times 1",
-        ],
-    );
-    let url = format!(
-        "{}/ws_api/account/{}/messaging/consumer?v=3",
-        proxy.url,
-        mock.account()
-    );
-    let tls = LocalCa::load_or_create(home.path())
-        .unwrap()
-        .client_config();
+    let RecordWithFault {
+        home: _home,
+        out,
+        proxy,
+        url,
+        tls,
+    } = RecordWithFault::start(&mock, "close 4401 after 2s times 1");
     let jwt = fake_jwt("c0000000-0000-4000-8000-000000000015");
     let closed_after = recover_from_4401(&url, tls, &jwt).await;
     assert!(
@@ -111,30 +138,13 @@ async fn wiretape_record_fault_close_4401_after_2s_and_the_cassette_shows_it() {
 #[tokio::test]
 async fn wiretape_record_refuses_a_handshake_without_contacting_the_upstream() {
     let mock = MockServer::builder().plain().manual_agent().start().await;
-    let home = tempfile::tempdir().unwrap();
-    let out = home.path().join("recordings");
-    let proxy = Wiretape::start(
-        home.path(),
-        &[
-            "record",
-            "--upstream",
-            &mock.url(),
-            "--listen",
-            "127.0.0.1:0",
-            "--out",
-            out.to_str().unwrap(),
-            "--fault",
-            "refuse 429 3s times 1",
-        ],
-    );
-    let url = format!(
-        "{}/ws_api/account/{}/messaging/consumer?v=3",
-        proxy.url,
-        mock.account()
-    );
-    let tls = LocalCa::load_or_create(home.path())
-        .unwrap()
-        .client_config();
+    let RecordWithFault {
+        home: _home,
+        out,
+        proxy,
+        url,
+        tls,
+    } = RecordWithFault::start(&mock, "refuse 429 3s times 1");
     let refused = wiretape_mock_server::client::connect(&url, Some(tls.clone()), Some("test"))
         .await
         .expect_err("refused");

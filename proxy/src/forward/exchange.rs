@@ -22,8 +22,9 @@ use crate::relay::{EndedBy, RelayOutcome};
 use crate::timeouts::with_timeout;
 use crate::upstream::{self, UpstreamUrl};
 
-/// Whether a header passes (both directions) and is recorded: not one of the hop's
-/// ([`is_recorded_exchange_header`]).
+/// Whether a header of an HTTP exchange is passed on (both directions) and recorded: the one
+/// rule ([`is_recorded_exchange_header`]) that `wiretape import` keeps too. Unlike an
+/// upgrade's, `content-length` passes: the body is streamed unchanged.
 fn passes(name: &header::HeaderName) -> bool {
     is_recorded_exchange_header(name.as_str())
 }
