@@ -16,6 +16,9 @@ use crate::harness::mitmproxy::{mitmdump, Mitmdump};
 use crate::harness::{cassettes, npm, spawn_proxy};
 use crate::replay::{consumer_url, record_tutorial, replay_mock, tutorial_client, Variant};
 
+// The forward proxy's HTTP exchanges through a HAR and back; the mock refusing to replay one.
+mod exchanges;
+
 /// Where the canonical cassettes live.
 const CASSETTES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/cassettes");
 
@@ -110,7 +113,7 @@ fn the_export_of_every_canonical_cassette_is_valid_har_and_imports_back_to_the_s
     assert_eq!(
         lines[paths.len()],
         format!(
-            "imported {} WebSocket connections from {}; skipped 0 entries without WebSocket messages",
+            "imported {} WebSocket connections and 0 HTTP exchanges from {}; skipped 0 entries (no response, not http(s), or from the browser's cache)",
             paths.len(),
             har.display()
         )
@@ -250,7 +253,7 @@ async fn a_mitmproxy_hardump_of_the_tutorial_imports_and_replays_as_wiretape_rec
         stdout.lines().last(),
         Some(
             format!(
-                "imported 1 WebSocket connection from {}; skipped 0 entries without WebSocket messages",
+                "imported 1 WebSocket connection and 0 HTTP exchanges from {}; skipped 0 entries (no response, not http(s), or from the browser's cache)",
                 har.display()
             )
             .as_str()

@@ -115,7 +115,12 @@ fn record_and_mock_listen_on_127_0_0_1_unless_told_otherwise() {
         assert!(ok);
         let listen = help.split("--listen").nth(1).expect("a --listen option");
         let default = listen.split("[default: ").nth(1).unwrap().split(']').next();
-        assert_eq!(default, Some("127.0.0.1:8443"), "{command}: {listen}");
+        // `record --forward` listens on the usual proxy port, on loopback too.
+        let expected = match command {
+            "record" => "127.0.0.1:8443, or 127.0.0.1:8080 with --forward",
+            _ => "127.0.0.1:8443",
+        };
+        assert_eq!(default, Some(expected), "{command}: {listen}");
     }
     // The library's own default (what `--listen` defaults to for tests and the demo) too.
     let config = wiretape_mock_server::Config::default();

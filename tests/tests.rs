@@ -12,11 +12,16 @@ mod mock;
 mod tutorial;
 // The canonical cassettes in fixtures/cassettes/: snapshots, `wiretape snapshot`, the regenerator.
 mod cassettes;
+// The forward proxy (`record --forward`) with wscat --proxy, curl -x, node-agent-sdk under
+// HTTPS_PROXY (issue 13, item 1).
+mod forward;
 // Replay: cassettes drive the mock; deviations, timing, the real wscat.
 mod replay;
 // Faults through the proxy: vanished and slow clients, bad upstream certificates, a cassette
 // that cannot be written (issue 6).
 mod faults;
+// Scripted faults (`--fault`) and real clients recovering from them (issue 14).
+mod resilience;
 // Security defaults on the built binary: loopback, the CA key, no token anywhere (issue 6).
 mod security;
 // The Agent Workspace page in headless Chromium (WebDriver): accept, type, the "V"s, verdicts.

@@ -225,12 +225,14 @@ async fn demo_workspace_plays_the_tutorial_on_the_page() {
         .find("#messages li.msg.agent[data-status='read']")
         .await;
     let rule = browser
-        .find("#verdicts li.verdict[data-verdict='invalid'] .rule")
+        .text_of("#verdicts li.verdict[data-verdict='invalid'] .rule")
         .await;
-    assert_eq!(rule.text().await.unwrap(), "sequence-exists");
-    let composer = browser.find("textarea#message").await;
+    assert_eq!(rule, "sequence-exists");
     assert_eq!(
-        composer.attr("disabled").await.unwrap().as_deref(),
+        browser
+            .attr("textarea#message", "disabled")
+            .await
+            .as_deref(),
         Some("true"),
         "watching is read-only"
     );

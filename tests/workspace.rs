@@ -104,10 +104,9 @@ async fn the_tutorials_agent_half_in_the_browser() {
     let first = say(&mut consumer, "c1", &conversation, "Hi, I need help").await;
 
     // It rings on the page: the button named "Accept".
-    let accept = browser.find("#waiting button.accept").await;
-    assert_eq!(accept.text().await.unwrap(), "Accept");
+    assert_eq!(browser.text_of("#waiting button.accept").await, "Accept");
     browser.screenshot(shots, "1-ringing.png").await;
-    accept.click().await.unwrap();
+    browser.click("#waiting button.accept").await;
 
     // The history is there (QueryMessages), the consumer's typing shows, the agent types.
     browser
@@ -127,7 +126,7 @@ async fn the_tutorials_agent_half_in_the_browser() {
             "document.getElementById('typing').textContent.includes('typing')",
         )
         .await;
-    let message = browser.find("textarea#message:not([disabled])").await;
+    browser.find("textarea#message:not([disabled])").await;
     let label = browser
         .client
         .execute(
@@ -137,15 +136,17 @@ async fn the_tutorials_agent_half_in_the_browser() {
         .await
         .unwrap();
     assert_eq!(label, "Message");
-    message.send_keys("hello\u{E007}").await.unwrap();
+    browser
+        .type_into("textarea#message:not([disabled])", "hello\u{E007}")
+        .await;
 
     // The consumer receives it; one "V".
     let (dialog, sequence) = agent_message(&mut consumer, "hello").await;
     let mine = format!("#messages li.msg.agent[data-sequence='{sequence}']");
     browser.find(&format!("{mine}[data-status='sent']")).await;
-    let ticks = browser.find(&format!("{mine} .ticks")).await;
+    let ticks = format!("{mine} .ticks");
     assert_eq!(
-        ticks.attr("aria-label").await.unwrap().as_deref(),
+        browser.attr(&ticks, "aria-label").await.as_deref(),
         Some("Sent")
     );
     browser.screenshot(shots, "2-sent.png").await;
@@ -156,24 +157,24 @@ async fn the_tutorials_agent_half_in_the_browser() {
     browser
         .find(&format!("{mine}[data-status='accepted']"))
         .await;
-    let ticks = browser.find(&format!("{mine} .ticks")).await;
+    let ticks = format!("{mine} .ticks");
     assert_eq!(
-        ticks.attr("aria-label").await.unwrap().as_deref(),
+        browser.attr(&ticks, "aria-label").await.as_deref(),
         Some("Delivered")
     );
-    assert_eq!(ticks.text().await.unwrap().matches('V').count(), 2);
+    assert_eq!(browser.text_of(&ticks).await.matches('V').count(), 2);
     browser.screenshot(shots, "3-accepted.png").await;
 
     // READ: the "V"s turn orange.
     let read = client::receipt("c4", &dialog, ReceiptStatus::Read, [sequence]);
     assert_eq!(consumer.request(read).await["code"], 200);
     browser.find(&format!("{mine}[data-status='read']")).await;
-    let ticks = browser.find(&format!("{mine} .ticks")).await;
+    let ticks = format!("{mine} .ticks");
     assert_eq!(
-        ticks.attr("aria-label").await.unwrap().as_deref(),
+        browser.attr(&ticks, "aria-label").await.as_deref(),
         Some("Read")
     );
-    let colour = ticks.css_value("color").await.unwrap();
+    let colour = browser.css_value(&ticks, "color").await;
     assert!(
         colour.contains("194, 84, 0"),
         "read ticks are orange, got {colour}"
@@ -190,9 +191,9 @@ async fn the_tutorials_agent_half_in_the_browser() {
     let invalid = client::receipt("c5", &dialog, ReceiptStatus::Read, [99]);
     assert_eq!(consumer.request(invalid).await["code"], 400);
     let rule = browser
-        .find("#verdicts li.verdict[data-verdict='invalid'] .rule")
+        .text_of("#verdicts li.verdict[data-verdict='invalid'] .rule")
         .await;
-    assert_eq!(rule.text().await.unwrap(), "sequence-exists");
+    assert_eq!(rule, "sequence-exists");
     let valid = browser
         .client
         .find_all(fantoccini::Locator::Css(
@@ -204,15 +205,9 @@ async fn the_tutorials_agent_half_in_the_browser() {
     browser.screenshot(shots, "5-invalid-receipt.png").await;
 
     // The agent's own READ for the consumer's message, then the close.
-    let mark = browser.find("#mark-read:not([disabled])").await;
-    mark.click().await.unwrap();
+    browser.click("#mark-read:not([disabled])").await;
     agent_receipt(&mut consumer, "READ", first).await;
-    browser
-        .find("#close-conversation")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click("#close-conversation").await;
     browser
         .find(&format!("#closed li[data-conversation='{conversation}']"))
         .await;
@@ -329,14 +324,10 @@ async fn dark_mode_shows_the_same_states() {
         .await;
     let mut consumer = Consumer::connect(&server).await;
     let conversation = consumer.create_conversation().await;
+    browser.click("#waiting button.accept").await;
     browser
-        .find("#waiting button.accept")
-        .await
-        .click()
-        .await
-        .unwrap();
-    let message = browser.find("textarea#message:not([disabled])").await;
-    message.send_keys("hello\u{E007}").await.unwrap();
+        .type_into("textarea#message:not([disabled])", "hello\u{E007}")
+        .await;
     let (dialog, sequence) = agent_message(&mut consumer, "hello").await;
     for (id, status) in [("d1", ReceiptStatus::Accept), ("d2", ReceiptStatus::Read)] {
         let r = consumer
@@ -344,12 +335,9 @@ async fn dark_mode_shows_the_same_states() {
             .await;
         assert_eq!(r["code"], 200, "{r}");
     }
-    let ticks = browser
-        .find(&format!(
-            "#messages li.msg.agent[data-sequence='{sequence}'][data-status='read'] .ticks"
-        ))
-        .await;
-    let colour = ticks.css_value("color").await.unwrap();
+    let ticks =
+        format!("#messages li.msg.agent[data-sequence='{sequence}'][data-status='read'] .ticks");
+    let colour = browser.css_value(&ticks, "color").await;
     assert!(
         colour.contains("255, 154, 60"),
         "dark read ticks are orange, got {colour}"

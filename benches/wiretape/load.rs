@@ -24,15 +24,20 @@ pub(crate) struct Target {
     pub(crate) url: String,
     /// Trust for that endpoint.
     pub(crate) tls: Arc<ClientConfig>,
+    /// A forward proxy to reach it through (`CONNECT`), or `None` for a direct connection.
+    pub(crate) via: Option<std::net::SocketAddr>,
 }
 
 /// Opens one connection.
 pub(crate) async fn connect(target: &Target) -> Client {
     let uri: tokio_tungstenite::tungstenite::http::Uri = target.url.parse().unwrap();
     let port = uri.port_u16().unwrap();
-    let tcp = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
+    let tcp = match target.via {
+        None => TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect"),
+        Some(proxy) => tunnel(proxy, port).await,
+    };
     let _ = tcp.set_nodelay(true);
     let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
     let tls = TlsConnector::from(target.tls.clone())
@@ -43,6 +48,27 @@ pub(crate) async fn connect(target: &Target) -> Client {
         .await
         .expect("WebSocket upgrade");
     ws
+}
+
+/// A `CONNECT 127.0.0.1:PORT` tunnel through the forward proxy at `proxy`, answered 200.
+async fn tunnel(proxy: std::net::SocketAddr, port: u16) -> TcpStream {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut tcp = TcpStream::connect(proxy)
+        .await
+        .expect("connect to the proxy");
+    let request = format!("CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.expect("CONNECT");
+    // The answer's head, byte by byte: nothing after it may be read from the tunnel here.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(tcp.read_u8().await.expect("the CONNECT answer"));
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 200"),
+        "CONNECT refused: {}",
+        String::from_utf8_lossy(&head)
+    );
+    tcp
 }
 
 /// Opens `n` connections, at most 100 handshakes at a time.

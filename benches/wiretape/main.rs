@@ -8,7 +8,7 @@
 //! (default `target/bench/wiretape.json`), `--window-ms N` (measuring window per case),
 //! `--mitmdump PATH` (also measure mitmproxy: benches/compare-mitmproxy.sh),
 //! `--nginx PATH` (default: `nginx` on the PATH or in /usr/sbin; skipped with a note when
-//! there is none), `--only relay,latency,handshake,idle,flat,mitmproxy,mock` (some sections only; `mock` is
+//! there is none), `--only relay,forward,latency,handshake,idle,flat,mitmproxy,mock` (some sections only; `mock` is
 //! `mock-startup,mock-receipts,mock-conversations,mock-replay,mock-agent`).
 //! It prints a markdown table and writes the same figures as JSON for comparing runs.
 //!
@@ -305,6 +305,7 @@ async fn main() {
     let direct = Target {
         url: format!("{upstream_url}/bench"),
         tls: upstream_ca.client_config(),
+        via: None,
     };
 
     let proxy_rec = ProxyProc::spawn(
@@ -318,6 +319,7 @@ async fn main() {
     let via = |p: &Listening| Target {
         url: format!("{}/bench", p.url),
         tls: wiretape_ca.client_config(),
+        via: None,
     };
     let rec = via(&proxy_rec);
     let norec = via(&proxy_norec);
@@ -420,6 +422,61 @@ async fn main() {
         report.insert("throughput".into(), Value::Array(rows));
     }
 
+    // ---- the forward proxy: the same relay reached through CONNECT (issue 13)
+    if args.runs("forward") {
+        let (child, url) = start_listening(
+            Command::new(env!("CARGO_BIN_EXE_wiretape"))
+                .args(["record", "--forward", "--listen", "127.0.0.1:0", "--quiet"])
+                .arg("--upstream-ca")
+                .arg(&upstream_ca_file)
+                .arg("--out")
+                .arg(rec_root.path())
+                .env("WIRETAPE_HOME", work.path())
+                .env("RUST_LOG", "error")
+                .stderr(Stdio::inherit()),
+        );
+        let forward = Listening { child, url };
+        let addr = forward
+            .url
+            .strip_prefix("http://")
+            .and_then(|a| a.parse().ok())
+            .expect("listening on http://ADDR:PORT");
+        let through = Target {
+            url: format!("{upstream_url}/bench"),
+            tls: wiretape_ca.client_config(),
+            via: Some(addr),
+        };
+        println!("## Forward proxy: the recording relay reached through CONNECT, beside reverse mode (ping-pong, recording)\n");
+        println!("| C | size | direct f/s | reverse f/s | forward f/s | forward / reverse | p50 µs direct / reverse / forward | p99 µs direct / reverse / forward |");
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let conns: &[usize] = if args.quick { &[1, 50] } else { &[1, 50, 1000] };
+        let mut rows = Vec::new();
+        for &c in conns {
+            let size = 200;
+            let mut d = measure(&direct, c, size, 1, args.window).await;
+            let mut r = measure(&rec, c, size, 1, args.window).await;
+            let mut f = measure(&through, c, size, 1, args.window).await;
+            println!(
+                "| {c} | {size} | {:.0} | {:.0} | {:.0} | {:.2} | {:.0} / {:.0} / {:.0} | {:.0} / {:.0} / {:.0} |",
+                d.rate(), r.rate(), f.rate(), f.rate() / r.rate(),
+                d.quantile_us(0.5), r.quantile_us(0.5), f.quantile_us(0.5),
+                d.quantile_us(0.99), r.quantile_us(0.99), f.quantile_us(0.99),
+            );
+            rows.push(json!({
+                "conns": c, "size": size,
+                "direct_fps": d.rate(), "reverse_fps": r.rate(), "forward_fps": f.rate(),
+                "ratio_forward_to_reverse": f.rate() / r.rate(),
+                "p50_us_direct": d.quantile_us(0.5), "p50_us_reverse": r.quantile_us(0.5),
+                "p50_us_forward": f.quantile_us(0.5),
+                "p99_us_reverse": r.quantile_us(0.99), "p99_us_forward": f.quantile_us(0.99),
+            }));
+            clear_dir(rec_root.path());
+        }
+        println!();
+        report.insert("forward".into(), Value::Array(rows));
+        drop(forward);
+    }
+
     // ---- the latency floor: a process hop without TLS termination
     if args.runs("latency") {
         let (mut forward, addr) = start_listening(
@@ -429,6 +486,7 @@ async fn main() {
         let piped = Target {
             url: format!("wss://{addr}/bench"),
             tls: upstream_ca.client_config(),
+            via: None,
         };
         let mut paths = vec![
             ("direct", direct.clone()),
@@ -605,6 +663,7 @@ async fn main() {
             let target = Target {
                 url: format!("{}{}", proxy.url, IdleUpstream::PATH),
                 tls: wiretape_ca.client_config(),
+                via: None,
             };
             drop(load::connect_many(&target, 1).await);
             tokio::time::sleep(Duration::from_millis(300)).await;

@@ -58,6 +58,7 @@ impl Mitm {
             target: Target {
                 url: format!("wss://127.0.0.1:{port}/bench"),
                 tls: pki::client_config(roots),
+                via: None,
             },
         }
     }

@@ -108,6 +108,7 @@ http {{
             target: Target {
                 url: format!("wss://127.0.0.1:{port}/bench"),
                 tls: ca.client_config(),
+                via: None,
             },
         }
     }

@@ -50,6 +50,10 @@ pub struct Config {
     pub files: FileSharing,
     /// CSDS, the IdP and the agent login service: pinned agent credentials, validities.
     pub discovery: Discovery,
+    /// Fault rules applied to every socket and handshake (`--fault`), before the scenario's.
+    pub faults: Vec<wiretape_fixtures::Fault>,
+    /// Seed of the generator probabilistic fault rules draw from (`--fault-seed`).
+    pub fault_seed: Option<u64>,
     /// How much history is kept in memory (`--keep-records`, `--keep-closed`).
     pub retention: Retention,
     /// Stream every receipt and violation record to this file (JSON Lines, one line per
@@ -99,6 +103,8 @@ impl Default for Config {
             discovery: Discovery::default(),
             retention: Retention::default(),
             report: None,
+            faults: Vec::new(),
+            fault_seed: None,
         }
     }
 }

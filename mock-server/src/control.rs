@@ -13,6 +13,9 @@
 //! | `GET /mock/api/receipts[?account=ID][&since=INDEX][&limit=N]` | consumer receipts (of one account) with their verdicts, paged |
 //! | `GET /mock/api/violations[?account=ID][&since=INDEX][&limit=N]` | violations (of one account), paged |
 //! | `GET /mock/api/report` | exact counts (by verdict and rule, what was dropped or forgotten), and the records in memory |
+//! | `POST /mock/api/faults` `{"rule": "close 4401 after 2s times 1"}` | adds a fault rule (the `--fault` language); 400 quoting the rule when it does not parse |
+//! | `GET /mock/api/faults` | every fault rule with how often it fired: `[{"rule", "fired"}]` |
+//! | `DELETE /mock/api/faults` | removes every fault rule |
 //! | `POST /mock/api/shutdown` | stops the server (like SIGTERM for `wiretape mock`) |
 //!
 //! Every record and conversation names its `account`; `?account=ID` keeps only that account's.
@@ -57,6 +60,10 @@ pub(crate) fn router() -> Router<Arc<Hub>> {
         .route("/receipts", get(receipts))
         .route("/violations", get(violations))
         .route("/report", get(report))
+        .route(
+            "/faults",
+            get(faults_get).post(faults_post).delete(faults_delete),
+        )
         .route("/shutdown", post(shutdown))
 }
 
@@ -323,7 +330,42 @@ async fn violations(
 }
 
 async fn report(_: Allowed, State(hub): State<Arc<Hub>>) -> Json<crate::Report> {
-    Json(hub.read(|s| s.journal.report()))
+    Json(hub.report())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultBody {
+    rule: String,
+}
+
+async fn faults_get(
+    _: Allowed,
+    State(hub): State<Arc<Hub>>,
+) -> Json<Vec<wiretape_fixtures::fault::FaultStatus>> {
+    Json(hub.faults.status())
+}
+
+/// Adds a rule; it applies to handshakes and to sockets opened from now on.
+async fn faults_post(
+    _: Allowed,
+    State(hub): State<Arc<Hub>>,
+    Json(body): Json<FaultBody>,
+) -> Response {
+    match wiretape_fixtures::Fault::parse(&body.rule) {
+        Ok(fault) => {
+            let rule = fault.text();
+            hub.faults.add(fault);
+            (StatusCode::CREATED, Json(json!({"rule": rule}))).into_response()
+        }
+        Err(err) => error(StatusCode::BAD_REQUEST, &err.to_string()),
+    }
+}
+
+async fn faults_delete(_: Allowed, State(hub): State<Arc<Hub>>) -> Json<Value> {
+    let cleared = hub.faults.status().len();
+    hub.faults.clear();
+    Json(json!({"cleared": cleared}))
 }
 
 async fn shutdown(_: Allowed, State(hub): State<Arc<Hub>>) -> (StatusCode, Json<Value>) {

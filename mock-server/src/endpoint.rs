@@ -66,6 +66,9 @@ async fn replay_socket(hub: Arc<Hub>, library: Arc<Library>, mut req: Request) -
             "this is a WebSocket endpoint: send a WebSocket upgrade (version 13)",
         );
     };
+    if let Some(refused) = fault_refusal(&hub) {
+        return refused;
+    }
     let path_and_query = req
         .uri()
         .path_and_query()
@@ -186,6 +189,9 @@ fn upgrade_checks(
             "this is a WebSocket endpoint: send a WebSocket upgrade (version 13)",
         )));
     };
+    if let Some(refused) = fault_refusal(hub) {
+        return Err(Box::new(refused));
+    }
     if !hub.settings.serves(account) {
         return Err(Box::new(refuse(
             StatusCode::NOT_FOUND,
@@ -357,6 +363,25 @@ fn websocket_key(headers: &HeaderMap) -> Option<String> {
         .to_str()
         .ok()
         .map(str::to_owned)
+}
+
+/// A `refuse` fault rule that fires for this handshake: its status (with `Retry-After` when
+/// the rule has one), before authentication and before any cassette is claimed.
+fn fault_refusal(hub: &Hub) -> Option<Response> {
+    let refusal = hub.faults.handshake()?;
+    tracing::info!(rule = %refusal.fired.rule, "fault fired: handshake refused");
+    let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let message = format!(
+        "{status}: refused by the fault rule `{}` (wiretape)",
+        refusal.fired.rule
+    );
+    let mut response = refuse(status, &message);
+    if let Some(secs) = refusal.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+    }
+    Some(response)
 }
 
 fn refuse(status: StatusCode, message: &str) -> Response {

@@ -160,6 +160,9 @@ pub(crate) struct Hub {
     pub agents: AgentDirectory,
     /// Wakes the ring timer (`routing::expire_rings`) when rings start or end.
     rings_changed: tokio::sync::Notify,
+    /// The fault rules (`--fault`, the scenario, the control API) and how often each fired;
+    /// every socket takes its engine from here (`session`), every upgrade asks it (`endpoint`).
+    pub faults: wiretape_fixtures::Faults,
 }
 
 impl Hub {
@@ -168,6 +171,7 @@ impl Hub {
         settings: Settings,
         triggers: Vec<Trigger>,
         journal: Journal,
+        faults: wiretape_fixtures::Faults,
     ) -> (Self, mpsc::Receiver<ConsumerEvent>) {
         let (agent_events, rx) = mpsc::channel(QUEUE_CAPACITY);
         let hub = Self {
@@ -191,8 +195,32 @@ impl Hub {
             next_connection: AtomicU64::new(1),
             agents: AgentDirectory::default(),
             rings_changed: tokio::sync::Notify::new(),
+            faults,
         };
         (hub, rx)
+    }
+
+    /// The journal's report with the fault rules that fired.
+    pub(crate) fn report(&self) -> crate::Report {
+        let mut report = self.read(|s| s.journal.report());
+        report.faults = self.fired_faults();
+        report
+    }
+
+    fn fired_faults(&self) -> Vec<wiretape_fixtures::fault::FaultStatus> {
+        self.faults
+            .status()
+            .into_iter()
+            .filter(|f| f.fired > 0)
+            .collect()
+    }
+
+    /// Ends the `--report` stream with its summary line (the fault rules that fired
+    /// included) and returns the report.
+    pub(crate) fn finish_report(&self) -> Result<crate::Report, crate::Error> {
+        let faults = self.fired_faults();
+        self.with_state(|s| s.journal.finish(faults))?;
+        Ok(self.report())
     }
 
     /// Runs `f` on the state under the lock, then wakes waiters and forwards consumer events

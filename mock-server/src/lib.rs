@@ -157,3 +157,5 @@ pub use validation::{
     Finding, Rule, Severity, Verdict, CONVERSATION_IS_CLOSE, MAX_ERROR_BODY, MAX_SAFE_SEQUENCE,
     MAX_SEQUENCES,
 };
+/// The fault language (`--fault`, [`MockServer::inject`]), shared with the recording proxy.
+pub use wiretape_fixtures::fault::{self, Fault, FaultStatus};

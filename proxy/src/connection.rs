@@ -20,6 +20,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
@@ -30,12 +31,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use wiretape_fixtures::cassette::{is_recorded_header, Open};
 
-use crate::config::Config;
+use crate::config::{Config, Mode};
 use crate::error::{Context, Error, Phase, Side};
 use crate::recorder::Recorder;
 use crate::relay::{self, EndedBy, RelayOutcome};
 use crate::timeouts::with_timeout;
-use crate::upstream::{self, is_end_to_end, Handshake};
+use crate::upstream::{self, is_end_to_end, Handshake, UpstreamUrl};
 
 /// What every connection of one proxy shares.
 pub(crate) struct Shared {
@@ -48,10 +49,15 @@ pub(crate) struct Shared {
     pub(crate) next_id: AtomicU64,
 }
 
-/// Serves one accepted TCP connection.
+/// Serves one accepted TCP connection: a forward proxy's plain HTTP, or a reverse proxy's
+/// TLS (unless plain) and upgrade requests relayed to its one upstream.
 #[tracing::instrument(name = "conn", skip_all, fields(%peer))]
 pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let _ = stream.set_nodelay(true);
+    let upstream = match &shared.config.mode {
+        Mode::Forward(_) => return crate::forward::serve(stream, shared).await,
+        Mode::Reverse(upstream) => Arc::new(upstream.clone()),
+    };
     let io = match &shared.config.server_tls {
         Some(tls) => {
             let accept = TlsAcceptor::from(tls.clone()).accept(stream);
@@ -73,13 +79,43 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
         }
         None => Either::Right(stream),
     };
-    let service = {
-        let shared = shared.clone();
-        service_fn(move |req| {
-            let shared = shared.clone();
-            async move { Ok::<_, Infallible>(forward(req, shared).await) }
-        })
-    };
+    let handler_shared = shared.clone();
+    serve_http(io, &shared, move |req| {
+        let (shared, upstream) = (handler_shared.clone(), upstream.clone());
+        async move {
+            if !is_websocket_upgrade(&req) {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "wiretape record relays WebSocket connections to {}; connect with a \
+                         WebSocket client, e.g. wscat -c wss://HOST:PORT/ws_api/...\n",
+                        upstream.origin()
+                    ),
+                );
+            }
+            forward(req, &upstream, true, shared).await
+        }
+    })
+    .await;
+}
+
+/// Serves HTTP/1.1 on `io` (upgrades included) until the client is done, each request
+/// answered by `handle`; on shutdown, the exchange in flight finishes first. One function for
+/// a reverse proxy's connections and for every connection a forward proxy serves (its own,
+/// and the requests inside each intercepted `CONNECT`).
+pub(crate) async fn serve_http<I, F, Fut, B>(io: I, shared: &Shared, handle: F)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    F: Fn(Request<Incoming>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Response<B>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let service = service_fn(move |req| {
+        let answer = handle(req);
+        async move { Ok::<_, Infallible>(answer.await) }
+    });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(shared.config.timeouts.upgrade)
@@ -102,7 +138,7 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
     }
 }
 
-fn is_websocket_upgrade<B>(req: &Request<B>) -> bool {
+pub(crate) fn is_websocket_upgrade<B>(req: &Request<B>) -> bool {
     let has = |name: header::HeaderName, token: &str| {
         req.headers().get_all(name).iter().any(|v| {
             v.to_str()
@@ -113,7 +149,7 @@ fn is_websocket_upgrade<B>(req: &Request<B>) -> bool {
     has(header::CONNECTION, "upgrade") && has(header::UPGRADE, "websocket")
 }
 
-fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+pub(crate) fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
@@ -123,21 +159,23 @@ fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     resp
 }
 
-/// Answers one upgrade request: dials the upstream with it, passes the upstream's answer
-/// back, and (on 101) spawns the relay for when the client's side is upgraded. Any request
-/// type hyper can upgrade works, so a server of another kind can hand requests over.
-pub(crate) async fn forward<B>(mut req: Request<B>, shared: Arc<Shared>) -> Response<Full<Bytes>> {
+/// Answers one WebSocket upgrade request: dials `upstream` with it, passes the upstream's
+/// answer back, and (on 101) spawns the relay for when the client's side is upgraded. Any
+/// request type hyper can upgrade works, so a server of another kind can hand requests over.
+/// The reverse proxy, the forward proxy (inside a `CONNECT` and for absolute-form `ws://`) and
+/// [`crate::Forwarder`] all come here: one relay, recorder, redaction and live view.
+pub(crate) async fn forward<B>(
+    mut req: Request<B>,
+    upstream: &UpstreamUrl,
+    record: bool,
+    shared: Arc<Shared>,
+) -> Response<Full<Bytes>> {
     let config = &shared.config;
-    if !is_websocket_upgrade(&req) {
-        return text(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "wiretape record relays WebSocket connections to {}; connect with a WebSocket \
-                 client, e.g. wscat -c wss://HOST:PORT/ws_api/...\n",
-                config.upstream.origin()
-            ),
-        );
-    }
+    let recorder = if record {
+        shared.recorder.clone()
+    } else {
+        Recorder::off()
+    };
     let conn = shared.next_id.fetch_add(1, Ordering::Relaxed) + 1;
     let started = Instant::now();
     let path_and_query = req
@@ -146,7 +184,6 @@ pub(crate) async fn forward<B>(mut req: Request<B>, shared: Arc<Shared>) -> Resp
         .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
     // The cassette keeps the URL without credentials (the agent socket's bearer is in its path).
     let mut open = Open::new(conn, config.record.redactor.url(&path_and_query));
-    open.upstream = Some(config.upstream.origin());
     open.headers = req
         .headers()
         .iter()
@@ -160,8 +197,12 @@ pub(crate) async fn forward<B>(mut req: Request<B>, shared: Arc<Shared>) -> Resp
         })
         .collect();
 
+    open.upstream = Some(upstream.origin());
+    if let Some(refusal) = config.faults.handshake() {
+        return refused_by_fault(&recorder, conn, started, open, &refusal).await;
+    }
     let answer = upstream::handshake(
-        &config.upstream,
+        upstream,
         &config.upstream_tls,
         &path_and_query,
         req.headers(),
@@ -174,7 +215,7 @@ pub(crate) async fn forward<B>(mut req: Request<B>, shared: Arc<Shared>) -> Resp
                 .get(header::SEC_WEBSOCKET_PROTOCOL)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            shared.recorder.open(conn, open).await;
+            recorder.open(conn, open).await;
             let on_client = hyper::upgrade::on(&mut req);
             let mut resp = Response::new(Full::new(Bytes::new()));
             *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -188,17 +229,21 @@ pub(crate) async fn forward<B>(mut req: Request<B>, shared: Arc<Shared>) -> Resp
             resp.headers_mut()
                 .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
             let relay_shared = shared.clone();
+            let recorder = recorder.clone();
+            // The connection's fault engine: `after` counts from the upgrade.
+            let faults = config.faults.connection();
             shared.tracker.spawn(async move {
                 let shared = relay_shared;
                 let outcome = match on_client.await {
                     Ok(client) => {
-                        let tap = shared.recorder.tap(conn);
-                        relay::run(
+                        let tap = recorder.tap(conn);
+                        relay::run_with_faults(
                             TokioIo::new(client),
                             io,
                             tap,
                             shared.cancel.child_token(),
                             shared.config.limits,
+                            faults,
                         )
                         .await
                     }
@@ -215,7 +260,7 @@ pub(crate) async fn forward<B>(mut req: Request<B>, shared: Arc<Shared>) -> Resp
                     Some(err) => tracing::debug!(conn, ended_by = ?outcome.ended_by, side = %err.side, phase = %err.phase, cause = %err.cause_text(), "relay ended"),
                     None => tracing::debug!(conn, ended_by = ?outcome.ended_by, "relay ended"),
                 }
-                shared.recorder.end(conn, started.elapsed(), outcome).await;
+                recorder.end(conn, started.elapsed(), outcome).await;
             });
             resp
         }
@@ -226,7 +271,7 @@ pub(crate) async fn forward<B>(mut req: Request<B>, shared: Arc<Shared>) -> Resp
         }) => {
             tracing::info!(conn, %status, "upstream refused the WebSocket upgrade");
             open.status = status.as_u16();
-            shared.recorder.open(conn, open).await;
+            recorder.open(conn, open).await;
             let outcome = RelayOutcome {
                 ended_by: EndedBy::Upstream,
                 error: Some(Error::new(
@@ -235,7 +280,7 @@ pub(crate) async fn forward<B>(mut req: Request<B>, shared: Arc<Shared>) -> Resp
                     format!("upstream refused the WebSocket upgrade: {status}"),
                 )),
             };
-            shared.recorder.end(conn, started.elapsed(), outcome).await;
+            recorder.end(conn, started.elapsed(), outcome).await;
             let mut resp = Response::new(Full::new(body));
             *resp.status_mut() = status;
             for (name, value) in &headers {
@@ -245,13 +290,67 @@ pub(crate) async fn forward<B>(mut req: Request<B>, shared: Arc<Shared>) -> Resp
             }
             resp
         }
-        Err(err) => unreachable(&shared, conn, started, open, &err).await,
+        Err(err) => {
+            unreachable(
+                &shared,
+                &recorder,
+                &upstream.origin(),
+                conn,
+                started,
+                open,
+                &err,
+            )
+            .await
+        }
     }
 }
 
-/// The upstream could not be reached or its certificate was refused: 502 with one line.
-async fn unreachable(
+/// A `refuse` fault rule fired: the client's handshake is answered with its status (and
+/// `Retry-After`) without contacting the upstream; the cassette has the refused open, the
+/// fault line and the end.
+async fn refused_by_fault(
+    recorder: &Recorder,
+    conn: u64,
+    started: Instant,
+    mut open: Open,
+    refusal: &wiretape_fixtures::fault::Refusal,
+) -> Response<Full<Bytes>> {
+    let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    tracing::info!(conn, rule = %refusal.fired.rule, %status, "fault fired: handshake refused");
+    open.status = status.as_u16();
+    recorder.open(conn, open).await;
+    recorder
+        .fault(conn, started.elapsed(), &refusal.fired)
+        .await;
+    let outcome = RelayOutcome {
+        ended_by: EndedBy::Proxy,
+        error: Some(Error::new(
+            Side::Local,
+            Phase::WsUpgrade,
+            format!("refused by the fault rule `{}`", refusal.fired.rule),
+        )),
+    };
+    recorder.end(conn, started.elapsed(), outcome).await;
+    let mut resp = text(
+        status,
+        format!(
+            "{status}: refused by the fault rule `{}` (wiretape)\n",
+            refusal.fired.rule
+        ),
+    );
+    if let Some(secs) = refusal.retry_after {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
+}
+
+/// The upstream could not be reached or its certificate was refused: 502 with one line,
+/// recorded as the connection's (or HTTP exchange's) cassette.
+pub(crate) async fn unreachable(
     shared: &Shared,
+    recorder: &Recorder,
+    upstream: &str,
     conn: u64,
     started: Instant,
     mut open: Open,
@@ -261,15 +360,14 @@ async fn unreachable(
     if let Some(advice) = shared.config.advice.about(err) {
         reason = format!("{reason}; {advice}");
     }
-    let upstream = shared.config.upstream.origin();
     tracing::warn!(conn, %upstream, cause = %reason, "upstream unavailable");
     open.status = 502;
-    shared.recorder.open(conn, open).await;
+    recorder.open(conn, open).await;
     let outcome = RelayOutcome {
         ended_by: EndedBy::Proxy,
         error: Some(Error::new(err.side, err.phase, reason.clone())),
     };
-    shared.recorder.end(conn, started.elapsed(), outcome).await;
+    recorder.end(conn, started.elapsed(), outcome).await;
     text(
         StatusCode::BAD_GATEWAY,
         format!("wiretape: upstream {upstream} unavailable: {reason}\n"),

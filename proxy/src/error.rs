@@ -28,6 +28,10 @@ pub enum Phase {
     WsUpgrade,
     /// Relaying frames.
     Relay,
+    /// A forward proxy's plain HTTP exchange: the request sent, the answer's head awaited.
+    Http,
+    /// A forward proxy's `CONNECT` (its target, its tunnel).
+    Tunnel,
     /// Writing cassettes.
     Record,
 }
@@ -41,6 +45,8 @@ impl fmt::Display for Phase {
             Phase::TlsHandshake => "TLS handshake",
             Phase::WsUpgrade => "WebSocket upgrade",
             Phase::Relay => "relay",
+            Phase::Http => "HTTP exchange",
+            Phase::Tunnel => "CONNECT tunnel",
             Phase::Record => "recording",
         })
     }

@@ -9,7 +9,11 @@
 //! # Layout
 //! - [`config`]: [`Config`], [`Timeouts`]; built and validated before anything binds.
 //! - `listener`: [`Proxy::start`] and the accept loop; [`ProxyHandle`] stops it.
-//! - `connection`: one connection's phases, TLS accept to relay (phase chart there).
+//! - `connection`: one connection's phases, TLS accept to relay (phase chart there); the one
+//!   WebSocket forwarding path every mode uses.
+//! - `forward`: forward-proxy mode ([`Mode::Forward`], `wiretape record --forward`): `CONNECT`
+//!   intercepted with a leaf per host or tunnelled ([`HostPattern`]), absolute-form requests,
+//!   HTTP exchanges streamed and recorded.
 //! - `forwarder`: [`Forwarder`], the same forwarding for a server that accepts by itself.
 //! - [`upstream`]: maps the handshake onto the upstream and dials it.
 //! - [`tls`]: the upstream's trust ([`UpstreamTrust`], pinning) and why a certificate was
@@ -47,6 +51,7 @@
 pub mod config;
 mod connection;
 pub mod error;
+mod forward;
 mod forwarder;
 pub mod frame;
 mod listener;
@@ -56,8 +61,9 @@ pub mod timeouts;
 pub mod tls;
 pub mod upstream;
 
-pub use config::{Advice, Config, Timeouts};
+pub use config::{Advice, Config, Mode, Timeouts};
 pub use error::{Error, Phase, Side};
+pub use forward::{ForwardConfig, HostPattern};
 pub use forwarder::Forwarder;
 pub use listener::{Proxy, ProxyHandle};
 pub use recorder::RecordConfig;

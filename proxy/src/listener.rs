@@ -33,7 +33,11 @@ impl Proxy {
         let (recorder, recorder_thread) = Recorder::start(config.record.clone())
             .map_err(|e| Error::new(Side::Local, Phase::Record, e))?;
         let cancel = CancellationToken::new();
-        let tls = config.server_tls.is_some();
+        let scheme = match (&config.mode, config.server_tls.is_some()) {
+            (crate::config::Mode::Forward(_), _) => "http",
+            (_, true) => "wss",
+            (_, false) => "ws",
+        };
         let grace = config.grace;
         let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
         let shared = Arc::new(Shared {
@@ -53,7 +57,7 @@ impl Proxy {
         ));
         Ok(ProxyHandle {
             addr,
-            tls,
+            scheme,
             cancel,
             task: Some(task),
         })
@@ -121,7 +125,8 @@ async fn accept_loop(
 #[derive(Debug)]
 pub struct ProxyHandle {
     addr: SocketAddr,
-    tls: bool,
+    /// `wss`, `ws`, or `http` for a forward proxy.
+    scheme: &'static str,
     cancel: CancellationToken,
     task: Option<JoinHandle<()>>,
 }
@@ -132,10 +137,9 @@ impl ProxyHandle {
         self.addr
     }
 
-    /// `wss://ADDR:PORT` (or `ws://` for a plain listener).
+    /// `wss://ADDR:PORT` (or `ws://` for a plain listener, `http://` for a forward proxy).
     pub fn url(&self) -> String {
-        let scheme = if self.tls { "wss" } else { "ws" };
-        format!("{scheme}://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// A token that shuts the proxy down when cancelled.

@@ -14,6 +14,8 @@ pub struct Timeouts {
     pub connect: Duration,
     /// Reading the client's upgrade request, and waiting for the upstream's answer to it.
     pub upgrade: Duration,
+    /// A forward proxy's HTTP exchange: from sending the request to the answer's head.
+    pub response: Duration,
 }
 
 impl Default for Timeouts {
@@ -22,6 +24,7 @@ impl Default for Timeouts {
             tls_handshake: Duration::from_secs(10),
             connect: Duration::from_secs(10),
             upgrade: Duration::from_secs(15),
+            response: Duration::from_secs(60),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! The client's path and query are forwarded unchanged (after the upstream URL's own path
 //! prefix, if it has one), and so are its end-to-end headers: `Authorization`,
 //! `Sec-WebSocket-Protocol`, `Sec-WebSocket-Key`/`-Version`, `Origin`, `User-Agent`, cookies
-//! and custom headers. `Host` names the upstream. Hop-by-hop headers ([`HOP_BY_HOP`]) are not
+//! and custom headers. `Host` names the upstream. Hop-by-hop headers ([`is_end_to_end`]) are not
 //! forwarded; neither is `Sec-WebSocket-Extensions`: a compression extension would make the
 //! recorded payloads unreadable, so the two peers talk without one.
 
@@ -23,17 +23,12 @@ use tokio_util::either::Either;
 use crate::error::{Error, Phase, Side};
 use crate::timeouts::{with_timeout, Timeouts};
 
-/// Request headers that belong to one hop (or that the proxy sets itself): the cassette
-/// format's list, so what is forwarded and what is recorded follow one rule.
-pub use wiretape_fixtures::cassette::HOP_BY_HOP;
+/// Whether an upgrade request header is forwarded end to end: the cassette format's rule, so
+/// what is forwarded and what is recorded follow one list.
+pub use wiretape_fixtures::cassette::is_end_to_end_on_upgrade as is_end_to_end;
 
 /// Largest refusal body passed back to the client.
 const MAX_REFUSAL_BODY: usize = 64 << 10;
-
-/// Whether a header is forwarded end to end.
-pub fn is_end_to_end(name: &str) -> bool {
-    !HOP_BY_HOP.contains(&name)
-}
 
 /// A parsed `wss://host[:port][/prefix]` (or `ws://` for plain upstreams).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,8 +97,27 @@ impl UpstreamUrl {
         }
     }
 
+    /// An upstream at `host:port` (IPv6 without brackets), TLS or not, without a prefix.
+    pub fn host_port(tls: bool, host: &str, port: u16) -> Self {
+        Self {
+            tls,
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+            port,
+            prefix: String::new(),
+        }
+    }
+
+    /// `https://host:port` (or `http://`): the origin of an HTTP exchange with this host.
+    pub fn http_origin(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}:{}", self.host_for_url(), self.port)
+    }
+
     /// The `Host` header value for the upstream.
-    fn host_header(&self) -> String {
+    pub(crate) fn host_header(&self) -> String {
         let default = if self.tls { 443 } else { 80 };
         if self.port == default {
             self.host_for_url()
@@ -128,14 +142,16 @@ pub(crate) enum Handshake {
     },
 }
 
-/// Dials the upstream and performs the WebSocket upgrade with the client's request.
-pub(crate) async fn handshake(
+/// A connection to an upstream: TLS, or plain TCP for `ws://` and `http://`.
+pub(crate) type UpstreamIo = Either<tokio_rustls::client::TlsStream<TcpStream>, TcpStream>;
+
+/// Dials `url`'s host and port and, for a TLS upstream, performs the handshake with `tls`
+/// (its verifier explains a refused certificate in plain words).
+pub(crate) async fn dial(
     url: &UpstreamUrl,
     tls: &Arc<ClientConfig>,
-    path_and_query: &str,
-    client_headers: &HeaderMap,
     timeouts: &Timeouts,
-) -> Result<Handshake, Error> {
+) -> Result<UpstreamIo, Error> {
     let tcp = with_timeout(
         Side::Upstream,
         Phase::Connect,
@@ -144,26 +160,36 @@ pub(crate) async fn handshake(
     )
     .await?;
     let _ = tcp.set_nodelay(true);
-    let io = if url.tls {
-        let name = ServerName::try_from(url.host.clone())
-            .map_err(|e| Error::new(Side::Upstream, Phase::TlsHandshake, e))?;
-        let stream = with_timeout(
-            Side::Upstream,
-            Phase::TlsHandshake,
-            timeouts.tls_handshake,
-            async {
-                let host = url.host.as_str();
-                TlsConnector::from(tls.clone())
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| crate::tls::problem::explain(host, e))
-            },
-        )
-        .await?;
-        Either::Left(stream)
-    } else {
-        Either::Right(tcp)
-    };
+    if !url.tls {
+        return Ok(Either::Right(tcp));
+    }
+    let name = ServerName::try_from(url.host.clone())
+        .map_err(|e| Error::new(Side::Upstream, Phase::TlsHandshake, e))?;
+    let stream = with_timeout(
+        Side::Upstream,
+        Phase::TlsHandshake,
+        timeouts.tls_handshake,
+        async {
+            let host = url.host.as_str();
+            TlsConnector::from(tls.clone())
+                .connect(name, tcp)
+                .await
+                .map_err(|e| crate::tls::problem::explain(host, e))
+        },
+    )
+    .await?;
+    Ok(Either::Left(stream))
+}
+
+/// Dials the upstream and performs the WebSocket upgrade with the client's request.
+pub(crate) async fn handshake(
+    url: &UpstreamUrl,
+    tls: &Arc<ClientConfig>,
+    path_and_query: &str,
+    client_headers: &HeaderMap,
+    timeouts: &Timeouts,
+) -> Result<Handshake, Error> {
+    let io = dial(url, tls, timeouts).await?;
     let upgrade = |e: hyper::Error| Error::new(Side::Upstream, Phase::WsUpgrade, e);
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await

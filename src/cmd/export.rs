@@ -1,4 +1,5 @@
-//! `wiretape export`: cassettes as one HAR 1.2 file that Chromium DevTools opens.
+//! `wiretape export`: cassettes (WebSocket connections, HTTP exchanges) as one HAR 1.2 file
+//! that Chromium DevTools opens.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -10,10 +11,15 @@ use wiretape_fixtures::{har, Cassette};
 /// Arguments of `wiretape export`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "One entry per cassette, shaped as Chromium DevTools writes WebSocket \
-    entries (_resourceType \"websocket\", _webSocketMessages), valid HAR 1.2: open it in \
-    DevTools (Network panel, Import HAR) and read the frames under Messages. Secrets are \
-    redacted again on the way out. `wiretape import` reads it back to the same snapshot.\n\
+    after_help = "One entry per cassette, valid HAR 1.2. A WebSocket connection is shaped \
+    as Chromium DevTools writes it (_resourceType \"websocket\", _webSocketMessages): open \
+    the file in DevTools (Network panel, Import HAR) and read the frames under Messages. An \
+    HTTP exchange (`wiretape record --forward`) is an ordinary HTTP entry: method, URL, \
+    headers, postData, response content (base64 for a binary body; only the size for a body \
+    the cassette kept as its length), _resourceType \"document\" for an HTML answer, \
+    \"fetch\" otherwise. A cassette's fault lines travel in the entry's _wiretape object. \
+    Secrets are redacted again on the way out. `wiretape import` reads it back to the same \
+    snapshot.\n\
     stdout: `wrote OUT.har: N entries, M messages`.\n  \
     wiretape export recordings/*.jsonl --har session.har"
 )]

@@ -46,7 +46,10 @@ const EXIT_INVALID_RECEIPTS: u8 = 3;
     The tutorial's prerequisites, offline (CSDS, then the IdP's signup):\n  \
     curl --cacert \"$(wiretape ca)\" \"https://127.0.0.1:8443/api/account/12345678/service/baseURI.json?version=1.0\"\n  \
     curl --cacert \"$(wiretape ca)\" -X POST https://127.0.0.1:8443/api/account/12345678/signup\n\n\
-    Replay: wiretape mock --replay recordings/20261124T101500Z-0001-consumer.jsonl --speed 0")]
+    Replay: wiretape mock --replay recordings/20261124T101500Z-0001-consumer.jsonl --speed 0\n\n\
+    Faults: wiretape mock --fault 'close 4401 after 2s times 1' --fault 'refuse 503 times 1'\n\
+    (live and replayed sessions; also POST/GET/DELETE /mock/api/faults; the report lists each\n\
+    fault fired; faults alone never change the exit code).")]
 pub(crate) struct MockArgs {
     /// Address to listen on. Port 0 picks a free port (printed on the first line).
     #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR:PORT")]
@@ -124,6 +127,7 @@ pub(crate) struct MockArgs {
     open_control_api: bool,
     /// Replay this cassette instead of simulating (repeatable): each connection is matched to
     /// an unused cassette by its path, query (volatile values ignored) and subprotocol.
+    /// WebSocket cassettes only: an HTTP exchange's (`record --forward`, a HAR) is refused.
     #[arg(long, value_name = "CASSETTE.jsonl")]
     replay: Vec<PathBuf>,
     /// Replay timing: 1 as recorded, 0 everything at once, N (e.g. 2, 0.5) N times as fast.
@@ -144,6 +148,8 @@ pub(crate) struct MockArgs {
     /// here is pinned (accepted when the upstream presents exactly it). Repeatable.
     #[arg(long, value_name = "FILE.pem", requires = "upstream")]
     upstream_ca: Vec<PathBuf>,
+    #[command(flatten)]
+    fault: super::fault::FaultArgs,
 }
 
 /// `--match`.
@@ -240,6 +246,8 @@ impl MockArgs {
                 closed_conversations: self.keep_closed,
             },
             report: self.report,
+            faults: self.fault.faults,
+            fault_seed: self.fault.fault_seed,
             ..Config::default()
         };
         Ok((Config { replay, ..config }, forwarder))
@@ -260,6 +268,17 @@ impl MockArgs {
                 Cassette::open(path).with_context(|| format!("--replay {}", path.display()))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        if let Some(http) = cassettes.iter().find(|c| c.is_http_exchange()) {
+            anyhow::bail!(
+                "--replay {}: an HTTP exchange ({} {}{}, recorded by `wiretape record --forward` \
+                 or imported from a HAR), not a WebSocket connection: replay serves WebSocket \
+                 cassettes only; leave it out",
+                http.path.display(),
+                http.open.method.as_deref().unwrap_or("GET"),
+                http.open.upstream.as_deref().unwrap_or(""),
+                http.open.url,
+            );
+        }
         let mut replay =
             Replay::new(cassettes)
                 .speed(Speed(self.speed))

@@ -3,6 +3,7 @@
 pub(crate) mod ca;
 pub(crate) mod demo;
 pub(crate) mod export;
+pub(crate) mod fault;
 pub(crate) mod import;
 pub(crate) mod mock;
 pub(crate) mod record;
@@ -42,8 +43,18 @@ pub(crate) fn flag_error(flag: &str, err: &wiretape_proxy::Error) -> anyhow::Err
 /// What to do about a refused upstream certificate, naming the flags that do it (the proxy
 /// library says what failed; this adds the advice to the client's 502 and the log).
 pub(crate) fn upstream_advice() -> wiretape_proxy::Advice {
+    advice(false)
+}
+
+/// [`upstream_advice`] for `record --forward`, where the client, not `--upstream`, names
+/// the host.
+pub(crate) fn forward_advice() -> wiretape_proxy::Advice {
+    advice(true)
+}
+
+fn advice(forward: bool) -> wiretape_proxy::Advice {
     use wiretape_proxy::{CertProblem, UpstreamCertError};
-    wiretape_proxy::Advice::new(|err| {
+    wiretape_proxy::Advice::new(move |err| {
         let refused = err.cause::<UpstreamCertError>()?;
         Some(match &refused.problem {
             CertProblem::CaUsedAsEndEntity { .. } => {
@@ -52,6 +63,9 @@ pub(crate) fn upstream_advice() -> wiretape_proxy::Advice {
             CertProblem::UnknownIssuer => "pass the CA that signed it (or the certificate itself, \
                  if it is self-signed) with --upstream-ca"
                 .to_owned(),
+            CertProblem::NotValidForName { .. } if forward => {
+                "the client must ask for one of the certificate's hosts".to_owned()
+            }
             CertProblem::NotValidForName { .. } => {
                 "--upstream must name one of the certificate's hosts".to_owned()
             }

@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::elements::Element;
+use fantoccini::error::CmdError;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
@@ -121,6 +122,51 @@ impl Browser {
                 self.text().await
             ),
         }
+    }
+
+    /// Does `act` on the element for `css`, finding it again when the page redrew it in
+    /// between (a stale element reference), until [`WAIT`] runs out.
+    pub(crate) async fn on<T, F, Fut>(&self, css: &str, act: F) -> T
+    where
+        F: Fn(Element) -> Fut,
+        Fut: std::future::Future<Output = Result<T, CmdError>>,
+    {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match act(self.find(css).await).await {
+                Ok(done) => return done,
+                Err(e) if e.is_stale_element_reference() && Instant::now() < deadline => continue,
+                Err(e) => panic!("{css}: {e}\n{}", self.text().await),
+            }
+        }
+    }
+
+    /// Clicks the element for `css`.
+    pub(crate) async fn click(&self, css: &str) {
+        self.on(css, |e| async move { e.click().await.map(drop) })
+            .await;
+    }
+
+    /// Types `keys` into the element for `css` (`\u{E007}` is Enter).
+    pub(crate) async fn type_into(&self, css: &str, keys: &str) {
+        self.on(css, |e| async move { e.send_keys(keys).await })
+            .await;
+    }
+
+    /// The visible text of the element for `css`.
+    pub(crate) async fn text_of(&self, css: &str) -> String {
+        self.on(css, |e| async move { e.text().await }).await
+    }
+
+    /// An attribute of the element for `css`.
+    pub(crate) async fn attr(&self, css: &str, name: &str) -> Option<String> {
+        self.on(css, |e| async move { e.attr(name).await }).await
+    }
+
+    /// A computed CSS property of the element for `css`.
+    pub(crate) async fn css_value(&self, css: &str, property: &str) -> String {
+        self.on(css, |e| async move { e.css_value(property).await })
+            .await
     }
 
     /// The page's visible text, for failure messages.

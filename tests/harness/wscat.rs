@@ -35,6 +35,13 @@ pub(crate) async fn exchange(
         command.args(["-H", header]);
     }
     command.args(["-c", url, "-x", message, "-w", "1"]);
+    run_to_end(command).await
+}
+
+/// Runs a client (wscat, curl, node) to completion off the async runtime, its output
+/// captured. wscat exits as soon as its stdin closes: stdin stays open until the client is
+/// done.
+pub(crate) async fn run_to_end(mut command: Command) -> std::process::Output {
     tokio::task::spawn_blocking(move || {
         use std::process::Stdio;
         let mut child = command
@@ -42,7 +49,7 @@ pub(crate) async fn exchange(
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("run wscat");
+            .unwrap_or_else(|e| panic!("run {:?}: {e}", command.get_program()));
         let stdin = child.stdin.take();
         let output = child.wait_with_output().unwrap();
         drop(stdin);

@@ -195,6 +195,49 @@ async fn an_sdk_greeting_bot_joins_as_manager_and_greets() {
     );
 }
 
+/// node-agent-sdk's `reconnect()` after a 4401 (`close 4401 after 1s times 1`), as its
+/// greeting-bot example calls it on `closed`: the SDK logs in again (a new bearer), opens a new
+/// socket, resubscribes, and the bot goes on greeting new conversations (issue 14).
+#[tokio::test]
+async fn the_sdk_reconnects_after_4401_logs_in_again_and_resubscribes() {
+    let ca = LocalCa::generate().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), ca.cert_pem()).unwrap();
+    let server = MockServer::builder()
+        .tls(TlsIdentity::from_ca(&ca).unwrap())
+        .manual_agent()
+        .fault(wiretape_mock_server::Fault::parse("close 4401 after 1s times 1").unwrap())
+        .start()
+        .await;
+    let mut bot = Bot::start(&server, dir.path(), "reconnect", ("greeter", "pw"));
+    let first = bot.event("connected", |_| true).await;
+    let opened = tokio::time::Instant::now();
+    bot.event("subscribed", |e| e["ok"] == true).await;
+    bot.event("closed", |e| e["code"] == 4401).await;
+    let closed_after = opened.elapsed();
+    assert!(
+        closed_after >= Duration::from_millis(500) && closed_after < Duration::from_secs(3),
+        "closed after {closed_after:?}"
+    );
+    let again = bot.event("connected", |_| true).await;
+    assert_eq!(again["agentId"], first["agentId"]);
+    assert_eq!(again["newToken"], true, "logged in again: {again}");
+    bot.event("subscribed", |e| e["ok"] == true).await;
+    // The new subscription works: a new conversation is greeted.
+    let mut consumer = Consumer::connect(&server).await;
+    let conv = consumer.create_conversation().await;
+    bot.event("joined", |e| {
+        e["convId"] == conv.as_str() && e["ok"] == true
+    })
+    .await;
+    consumer
+        .frame_matching("the bot's welcome", |f| {
+            f["body"]["changes"][0]["event"]["message"] == "welcome from bot"
+        })
+        .await;
+    assert_eq!(server.faults()[0].fired, 1);
+}
+
 /// The SDK refreshes its session (csrf and the login cookie) every 200 ms here: no error in a
 /// second means the refreshes were accepted.
 #[tokio::test]

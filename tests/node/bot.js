@@ -5,6 +5,8 @@
 //            greets, READs and echoes every consumer message (the agent-bot example)
 //   greet    AWAY, subscribes to every open conversation, joins as MANAGER and greets
 //            (the greeting-bot example)
+//   reconnect  as greet, and on `closed` calls `agent.reconnect()` as the greeting-bot example
+//            does (a new login, a new socket; `connected` says whether the token is new)
 //   refresh  logs in with a short refresh interval and reports the refreshes that succeeded
 //   login    logs in and reports `connected` (or the SDK's error)
 // Every event it sees is printed as one JSON line on stdout, for the test to read.
@@ -21,14 +23,19 @@ const conf = { accountId, username, password, csdsDomain };
 if (mode === 'refresh') conf.refreshSessionInterval = 200;
 const agent = new Agent(conf);
 const mine = {};
+const greets = mode === 'greet' || mode === 'reconnect';
+let lastToken;
 
 agent.on('connected', () => {
-  say('connected', { agentId: agent.agentId });
+  // Whether this socket came with a token other than the last one's (never the token itself).
+  const token = agent.transport && agent.transport.configuration.token;
+  say('connected', { agentId: agent.agentId, newToken: lastToken !== undefined && token !== lastToken });
+  lastToken = token;
   if (mode === 'echo') {
     agent.setAgentState({ availability: 'ONLINE' });
     agent.subscribeExConversations({ agentIds: [agent.agentId], convState: ['OPEN'] });
     agent.subscribeRoutingTasks({}, (err) => say('routing', { ok: !err }));
-  } else if (mode === 'greet') {
+  } else if (greets) {
     agent.setAgentState({ availability: 'AWAY' });
     agent.subscribeExConversations({ convState: ['OPEN'] }, (err) => say('subscribed', { ok: !err }));
   } else if (mode === 'refresh') {
@@ -68,7 +75,7 @@ agent.on('cqm.ExConversationChangeNotification', (body) => {
       });
       agent.subscribeMessagingEvents({ dialogId: convId });
       say('joined', { convId, role: me.role });
-    } else if (mode === 'greet' && !me) {
+    } else if (greets && !me) {
       mine[convId] = true;
       agent.updateConversationField({
         conversationId: convId,
@@ -110,4 +117,8 @@ agent.on('ms.MessagingEventNotification', (body) => {
 });
 
 agent.on('error', (err) => say('error', { message: String(err && err.message !== undefined ? JSON.stringify(err.message) : err), code: err && err.code }));
-agent.on('closed', (code) => say('closed', { code }));
+agent.on('closed', (code) => {
+  say('closed', { code });
+  // The greeting-bot example: "regenerate token for reasons of authorization (4401 || 4407)".
+  if (mode === 'reconnect') agent.reconnect();
+});

@@ -209,6 +209,10 @@ pub struct Report {
     /// The violations kept in memory, in arrival order.
     #[serde(default)]
     pub violations: Vec<ViolationRecord>,
+    /// The fault rules that fired (`--fault`), with how often; faults never count as
+    /// violations and never change the exit code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<wiretape_fixtures::fault::FaultStatus>,
 }
 
 /// Text a client chose, through the one redaction policy.
@@ -316,6 +320,9 @@ impl fmt::Display for Report {
         }
         for v in self.violations.iter().filter(|v| v.receipt.is_none()) {
             write!(f, "\n  violation {v}")?;
+        }
+        for fault in &self.faults {
+            write!(f, "\n  fault fired {}x: {}", fault.fired, fault.rule)?;
         }
         Ok(())
     }
@@ -546,6 +553,7 @@ impl Journal {
             summary: self.summary(),
             receipts: self.receipts.iter().cloned().collect(),
             violations: self.violations.iter().cloned().collect(),
+            faults: Vec::new(),
         }
     }
 
@@ -554,10 +562,14 @@ impl Journal {
     ///
     /// # Errors
     /// [`Error::Report`](crate::Error::Report) when any line could not be written.
-    pub(crate) fn finish(&mut self) -> Result<(), crate::Error> {
+    pub(crate) fn finish(
+        &mut self,
+        faults: Vec<wiretape_fixtures::fault::FaultStatus>,
+    ) -> Result<(), crate::Error> {
         match self.stream.take() {
             Some(stream) => stream.finish(&Report {
                 summary: self.summary(),
+                faults,
                 ..Report::default()
             }),
             None => Ok(()),
@@ -566,10 +578,11 @@ impl Journal {
 }
 
 /// A journal dropped with its stream still open (a library user who never called
-/// `MockServer::finish_report`) still ends the file with its summary line.
+/// `MockServer::finish_report`) still ends the file with its summary line (without the
+/// faults, which the journal does not see).
 impl Drop for Journal {
     fn drop(&mut self) {
-        if let Err(err) = self.finish() {
+        if let Err(err) = self.finish(Vec::new()) {
             tracing::error!(cause = %err, "the report stream could not be finished");
         }
     }

@@ -91,7 +91,9 @@ mod tests {
                 frame(2000, Sender::Client, Kind::Close, ""),
                 frame(2001, Sender::Server, Kind::Close, ""),
             ],
+            exchanges: Vec::new(),
             end: None,
+            faults: Vec::new(),
             complete: false,
         };
         let script = Script::from_cassette(&cassette);

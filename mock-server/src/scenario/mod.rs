@@ -47,6 +47,9 @@ pub struct Scenario {
     /// [`Survey`] when the file does not say, none with `"survey": null`.
     #[serde(default = "Survey::default_some")]
     pub survey: Option<Survey>,
+    /// Fault rules (the `--fault` language, one string each), applied from the start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<wiretape_fixtures::Fault>,
 }
 
 impl Default for Scenario {
@@ -56,6 +59,7 @@ impl Default for Scenario {
             description: String::new(),
             rules: Vec::new(),
             survey: Survey::default_some(),
+            faults: Vec::new(),
         }
     }
 }
@@ -177,6 +181,7 @@ impl Scenario {
                 },
             ],
             survey: Survey::default_some(),
+            faults: Vec::new(),
         }
     }
 

@@ -172,6 +172,19 @@ impl MockServerBuilder {
         self
     }
 
+    /// Adds a fault rule (the same as `--fault`); see [`MockServer::inject`] for a running
+    /// server.
+    pub fn fault(mut self, fault: wiretape_fixtures::Fault) -> Self {
+        self.config.faults.push(fault);
+        self
+    }
+
+    /// Seeds the generator probabilistic fault rules (`p=`) draw from (`--fault-seed`).
+    pub fn fault_seed(mut self, seed: u64) -> Self {
+        self.config.fault_seed = Some(seed);
+        self
+    }
+
     /// Starts the server.
     ///
     /// # Panics

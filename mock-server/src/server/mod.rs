@@ -16,6 +16,7 @@ use crate::journal::{ReceiptRecord, Report, ViolationRecord};
 use crate::scenario::runner;
 use crate::snapshot::ConversationSnapshot;
 use crate::verify::Expectation;
+use wiretape_fixtures::fault::{Fault, FaultStatus};
 
 mod builder;
 
@@ -98,7 +99,14 @@ impl MockServer {
             .replay
             .map(|r| Arc::new(crate::replay::Library::new(r)));
         let triggers = scenario.rules.iter().map(|r| r.on).collect();
-        let (hub, agent_events) = Hub::new(settings, triggers, journal);
+        let faults = wiretape_fixtures::Faults::with_rules(
+            config
+                .faults
+                .into_iter()
+                .chain(scenario.faults.iter().cloned()),
+            config.fault_seed,
+        );
+        let (hub, agent_events) = Hub::new(settings, triggers, journal, faults);
         let hub = Arc::new(hub);
         hub.tracker.spawn(runner::run(
             scenario,
@@ -238,9 +246,26 @@ impl MockServer {
         self.hub.read(|s| s.journal.violations().cloned().collect())
     }
 
-    /// Summary (exact counts), and the receipts and violations kept in memory.
+    /// Summary (exact counts), the receipts and violations kept in memory, and the fault rules
+    /// that fired.
     pub fn report(&self) -> Report {
-        self.hub.read(|s| s.journal.report())
+        self.hub.report()
+    }
+
+    /// Adds a fault rule to the running server: it applies to handshakes and to connections
+    /// opened from now on (`POST /mock/api/faults`).
+    pub fn inject(&self, fault: Fault) {
+        self.hub.faults.add(fault);
+    }
+
+    /// Every fault rule and how often it fired (`GET /mock/api/faults`).
+    pub fn faults(&self) -> Vec<FaultStatus> {
+        self.hub.faults.status()
+    }
+
+    /// Removes every fault rule (`DELETE /mock/api/faults`).
+    pub fn clear_faults(&self) {
+        self.hub.faults.clear();
     }
 
     /// Ends the `--report` stream (the builder's [`report`](MockServerBuilder::report)) with
@@ -250,10 +275,7 @@ impl MockServer {
     /// # Errors
     /// [`Error::Report`] when any line of the stream could not be written.
     pub fn finish_report(&self) -> Result<Report, Error> {
-        self.hub.with_state(|s| {
-            s.journal.finish()?;
-            Ok(s.journal.report())
-        })
+        self.hub.finish_report()
     }
 
     /// Completes when the server is asked to stop (`POST /mock/api/shutdown`, or
@@ -271,10 +293,7 @@ impl MockServer {
     pub async fn shutdown_with_report(self) -> Result<Report, Error> {
         let hub = self.hub.clone();
         self.shutdown().await;
-        hub.with_state(|s| {
-            s.journal.finish()?;
-            Ok(s.journal.report())
-        })
+        hub.finish_report()
     }
 
     /// Stops accepting, closes every socket with 1001, and waits (up to the configured grace

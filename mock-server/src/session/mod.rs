@@ -9,10 +9,15 @@
 //! completion, with the frames already queued for the socket, before anything else is looked
 //! at, so a response always precedes the notifications its request caused.
 //!
+//! Fault rules (`--fault`, [`crate::MockServer::inject`]) apply here, once for every service:
+//! the loop asks the socket's engine (`wiretape_fixtures::fault`) about each frame in and out
+//! and keeps its timer beside the service's ([`faults`]).
+//!
 //! Bad input never ends the session, except where the WebSocket protocol says so: invalid
 //! UTF-8 in a text frame closes with 1007, a message over the size limit with 1009 (both
 //! recorded); a service may close after answering (strict mode's 1008).
 
+mod faults;
 mod live;
 
 pub(crate) use live::Live;
@@ -35,6 +40,9 @@ use crate::conn::{ConnCtx, Peer};
 use crate::handler::{record_violation, truncate_utf8, Reply};
 use crate::hub::{Hub, Outgoing};
 use crate::validation::{Finding, Rule};
+use faults::SocketFaults;
+use wiretape_fixtures::fault::{Action, FrameFate};
+use wiretape_fixtures::frame::Sender;
 
 /// How long the close handshake may take once the server has sent its Close.
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
@@ -113,7 +121,8 @@ pub(crate) async fn run<S, V>(
         client_properties: peer.client_properties,
         agent: peer.agent,
     });
-    let ending = serve(ws, hub, &mut service, queue, overflow).await;
+    let faults = SocketFaults::new(hub, id);
+    let ending = serve(ws, hub, &mut service, (queue, overflow), faults).await;
     service.on_end(hub);
     hub.unregister(id);
     tracing::debug!(connection = id, ending = %ending, "session ended");
@@ -123,15 +132,23 @@ async fn serve<S, V>(
     mut ws: WebSocketStream<S>,
     hub: &Hub,
     service: &mut V,
-    mut queue: Receiver<Outgoing>,
-    overflow: tokio_util::sync::CancellationToken,
+    (mut queue, overflow): (Receiver<Outgoing>, tokio_util::sync::CancellationToken),
+    mut faults: SocketFaults,
 ) -> Ending
 where
     S: AsyncRead + AsyncWrite + Unpin,
     V: Service,
 {
     loop {
+        // A fault a frame made due (`stall on GetClock`) acts before the next frame is read.
+        if faults.next_due().is_some_and(|due| due <= Instant::now()) {
+            match fire(&mut ws, hub, &mut queue, &mut faults).await {
+                Some(ending) => return ending,
+                None => continue,
+            }
+        }
         let deadline = service.deadline();
+        let fault_due = faults.next_due();
         let reply = tokio::select! {
             // The server is shutting down.
             () = hub.cancel.cancelled() => Reply::close(1001, "mock server shutting down"),
@@ -143,6 +160,13 @@ where
             () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                 service.on_deadline(hub, Instant::now())
             }
+            // A fault rule's time has come (`close`, `drop`, `stall`).
+            () = sleep_until(fault_due.unwrap_or_else(Instant::now)), if fault_due.is_some() => {
+                match fire(&mut ws, hub, &mut queue, &mut faults).await {
+                    Some(ending) => return ending,
+                    None => continue,
+                }
+            }
             // A notification (or other frame) queued for this socket: it and whatever else is
             // queued already go out with one flush.
             Some(Outgoing::Frame(frame)) = queue.recv() => Reply::one(frame),
@@ -151,8 +175,27 @@ where
                 service.on_traffic(Instant::now());
                 match incoming {
                     None => return Ending::Gone("connection ended".to_owned()),
-                    Some(Ok(Message::Text(text))) => service.text(hub, text.as_str()),
-                    Some(Ok(Message::Binary(data))) => service.binary(hub, &data),
+                    Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
+                        match faults.frame(Sender::Client, &message) {
+                            FrameFate::Pass => serve_frame(service, hub, &message),
+                            FrameFate::Drop(_) => continue,
+                            FrameFate::Delay(delay, _) => {
+                                tokio::time::sleep(delay).await;
+                                serve_frame(service, hub, &message)
+                            }
+                            FrameFate::Duplicate(_) => {
+                                let first = serve_frame(service, hub, &message);
+                                if first.close.is_some() {
+                                    first
+                                } else {
+                                    let second = serve_frame(service, hub, &message);
+                                    let mut frames = first.frames;
+                                    frames.extend(second.frames);
+                                    Reply { frames, close: second.close }
+                                }
+                            }
+                        }
+                    }
                     // tungstenite answers pings itself; they only count as traffic.
                     Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
                     Some(Ok(Message::Close(_))) => {
@@ -167,8 +210,60 @@ where
                 }
             }
         };
-        if let Some(ending) = answer(&mut ws, reply, &mut queue).await {
+        if let Some(ending) = answer(&mut ws, reply, &mut queue, &mut faults).await {
             return ending;
+        }
+    }
+}
+
+/// Does the connection fault that is due (`close`, `drop`, `stall`); `None` when none fired.
+async fn fire<S>(
+    ws: &mut WebSocketStream<S>,
+    hub: &Hub,
+    queue: &mut Receiver<Outgoing>,
+    faults: &mut SocketFaults,
+) -> Option<Ending>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match faults.due()?.action {
+        Action::Close { code, reason } => {
+            answer(ws, Reply::close(code, reason), queue, faults).await
+        }
+        // Dropping the socket cuts the TCP connection, without a close frame.
+        Action::Drop => Some(Ending::Gone("fault: dropped".to_owned())),
+        Action::Stall => Some(stall(ws, hub).await),
+        _ => None,
+    }
+}
+
+/// A data frame from the client, to the service.
+fn serve_frame<V: Service>(service: &mut V, hub: &Hub, message: &Message) -> Reply {
+    match message {
+        Message::Text(text) => service.text(hub, text.as_str()),
+        Message::Binary(data) => service.binary(hub, data),
+        _ => Reply::default(),
+    }
+}
+
+/// A `stall` fault: nothing is sent any more, the socket stays open and what the client sends
+/// is read and ignored, as a frozen server would; until the client leaves or the server stops.
+async fn stall<S>(ws: &mut WebSocketStream<S>, hub: &Hub) -> Ending
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        tokio::select! {
+            () = hub.cancel.cancelled() => {
+                return Ending::Gone("stalled (fault) until the server stopped".to_owned())
+            }
+            incoming = ws.next() => match incoming {
+                Some(Ok(Message::Close(_))) => return Ending::ClientClosed,
+                Some(Ok(_)) => {}
+                None | Some(Err(_)) => {
+                    return Ending::Gone("stalled (fault) until the connection ended".to_owned())
+                }
+            },
         }
     }
 }
@@ -179,6 +274,7 @@ async fn answer<S>(
     ws: &mut WebSocketStream<S>,
     reply: Reply,
     queue: &mut Receiver<Outgoing>,
+    faults: &mut SocketFaults,
 ) -> Option<Ending>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -191,8 +287,24 @@ where
     // A closing reply sends nothing queued after its own frames: the close comes next.
     let queued = queued.take(if closing { 0 } else { QUEUED_PER_REPLY });
     for frame in reply.frames.into_iter().chain(queued) {
-        if let Err(err) = ws.feed(frame).await {
-            return Some(Ending::Gone(err.to_string()));
+        let copies = match faults.frame(Sender::Server, &frame) {
+            FrameFate::Pass => 1,
+            FrameFate::Drop(_) => 0,
+            FrameFate::Duplicate(_) => 2,
+            // What went before goes out now; this frame and everything after it waits (the
+            // socket's queue, bounded, holds what arrives meanwhile).
+            FrameFate::Delay(delay, _) => {
+                if let Err(err) = ws.flush().await {
+                    return Some(Ending::Gone(err.to_string()));
+                }
+                tokio::time::sleep(delay).await;
+                1
+            }
+        };
+        for _ in 0..copies {
+            if let Err(err) = ws.feed(frame.clone()).await {
+                return Some(Ending::Gone(err.to_string()));
+            }
         }
     }
     if let Err(err) = ws.flush().await {

@@ -82,8 +82,16 @@ function short(id) {
   return id ? String(id).slice(0, 8) : '?';
 }
 
-// Replaces a list's items, keeping keyboard focus on the element with the same key.
+// The markup each list was last drawn with.
+const drawn = new WeakMap();
+
+// Replaces a list's items, keeping keyboard focus on the element with the same key. A list
+// whose markup would not change is left alone, so a redraw does not take away the element a
+// person is hovering, selecting text in or tabbing through. Returns whether it was redrawn.
 function replaceItems(list, items) {
+  const markup = items.map((item) => item.outerHTML).join('');
+  if (drawn.get(list) === markup) return false;
+  drawn.set(list, markup);
   const active = document.activeElement;
   const key = active && list.contains(active) ? active.dataset.key : null;
   list.replaceChildren(...items);
@@ -91,6 +99,7 @@ function replaceItems(list, items) {
     const again = list.querySelector(`[data-key="${CSS.escape(key)}"]`);
     if (again) again.focus();
   }
+  return true;
 }
 
 function convItem(conv, label, extra) {
@@ -170,8 +179,7 @@ function renderConversation() {
   const list = $('messages');
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   const before = list.childElementCount;
-  list.replaceChildren(...items);
-  if (atBottom || items.length !== before) list.scrollTop = list.scrollHeight;
+  if (replaceItems(list, items) && (atBottom || items.length !== before)) list.scrollTop = list.scrollHeight;
   $('typing').textContent = conv && state.typing.get(conv) === 'COMPOSING' ? 'The consumer is typing…' : '';
 }
 
@@ -190,7 +198,7 @@ export function renderVerdicts() {
       el('span', {class: 'rule', text: f.rule}), ` (${f.severity}): ${f.message}`));
     items.push(el('li', {class: 'verdict', 'data-verdict': verdict, 'data-index': String(r.index)}, head, ...findings));
   }
-  $('verdicts').replaceChildren(...items);
+  replaceItems($('verdicts'), items);
 }
 
 export function render() {

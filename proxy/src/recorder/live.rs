@@ -3,7 +3,7 @@
 
 use std::io::Write as _;
 
-use wiretape_fixtures::cassette::{Frame, Kind, Open, Sender};
+use wiretape_fixtures::cassette::{Exchange, FaultLine, Frame, Kind, Open, Sender};
 use wiretape_fixtures::redact::{redact_text, redact_url};
 
 /// `#0001 open /ws_api/...?v=3 101` (or `refused`).
@@ -14,6 +14,14 @@ pub(super) fn opened(conn: u64, open: &Open) {
 /// The open line; a credential in the URL never shows, even when the cassette keeps it
 /// (`--no-redact` is about the cassette, not the terminal).
 fn opened_line(conn: u64, open: &Open) -> String {
+    if let Some(method) = &open.method {
+        // An HTTP exchange of the forward proxy: `#0002 POST https://host:443/path`.
+        return format!(
+            "#{conn:04} {method} {}{}",
+            open.upstream.as_deref().unwrap_or(""),
+            redact_url(&open.url)
+        );
+    }
     format!(
         "#{conn:04} {} {} {}",
         match open.status {
@@ -25,9 +33,36 @@ fn opened_line(conn: u64, open: &Open) -> String {
     )
 }
 
+/// `#0002 answered 200, 1234 B in 15 ms`: an HTTP exchange's answer.
+pub(super) fn exchange(conn: u64, exchange: &Exchange) {
+    let size = exchange.response_body.as_ref().map_or(0, |b| b.length);
+    line(&format!(
+        "#{conn:04} answered {}, {size} B in {} ms",
+        exchange.status, exchange.ms
+    ));
+}
+
 /// `#0001 closed by client 1000 "bye"`.
 pub(super) fn closed(conn: u64, by: &str, how: &str) {
     line(&format!("#{conn:04} closed by {by} {how}"));
+}
+
+/// `#0001 ! fault close 4401 to client (close 4401 after 2s times 1)`.
+pub(super) fn fault(conn: u64, fault: &FaultLine) {
+    let to = match fault.to {
+        Sender::Client => "client",
+        Sender::Server => "server",
+    };
+    let what = match (fault.code, fault.status, fault.delay_ms) {
+        (Some(code), _, _) => format!("{} {code}", fault.action),
+        (_, Some(status), _) => format!("{} {status}", fault.action),
+        (_, _, Some(ms)) => format!("{} {ms}ms", fault.action),
+        _ => fault.action.clone(),
+    };
+    line(&redact_text(&format!(
+        "#{conn:04} ! fault {what} to {to} ({})",
+        fault.rule
+    )));
 }
 
 /// One message: see [`message_line`].
@@ -123,6 +158,18 @@ mod tests {
         assert_eq!(
             opened_line(2, &open),
             "#0002 open /ws_api/account/1/messaging/brand/<redacted>?v=2.1 101"
+        );
+    }
+
+    #[test]
+    fn an_http_exchange_opens_with_its_method_and_full_url_without_a_token() {
+        let mut open = Open::new(3, "/api/account/1/login?v=1.3&token=t0k");
+        open.method = Some("POST".into());
+        open.upstream = Some("https://lo.example.test:443".into());
+        open.status = 200;
+        assert_eq!(
+            opened_line(3, &open),
+            "#0003 POST https://lo.example.test:443/api/account/1/login?v=1.3&token=<redacted>"
         );
     }
 }

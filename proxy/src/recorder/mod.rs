@@ -21,7 +21,7 @@ mod writer;
 
 use std::time::Duration;
 
-use wiretape_fixtures::cassette::{EndedBy, Open};
+use wiretape_fixtures::cassette::{EndedBy, Exchange, Open};
 
 use crate::relay::{self, RelayOutcome};
 pub use config::RecordConfig;
@@ -58,6 +58,20 @@ impl Recorder {
         }
     }
 
+    /// Queues the `http` line of `conn`, an HTTP exchange of the forward proxy (already
+    /// redacted: its bodies are made by [`wiretape_fixtures::redact::Redactor::body`]).
+    pub(crate) async fn exchange(&self, conn: u64, exchange: Exchange) {
+        if let Some(queue) = &self.queue {
+            queue.send(Msg::Http(conn, Box::new(exchange))).await;
+        }
+    }
+
+    /// A recorder that records nothing: for what a forward proxy passes on without
+    /// intercepting it (`--hosts`).
+    pub(crate) fn off() -> Self {
+        Self { queue: None }
+    }
+
     /// Queues the end line of `conn`, `at` after it opened.
     pub(crate) async fn end(&self, conn: u64, at: Duration, outcome: RelayOutcome) {
         if let Some(queue) = &self.queue {
@@ -72,6 +86,17 @@ impl Recorder {
             };
             queue.send(Msg::End(conn, Box::new(ending))).await;
         }
+    }
+
+    /// Queues a fault line for `conn` (one fired outside the relay: a refused handshake).
+    pub(crate) async fn fault(
+        &self,
+        conn: u64,
+        at: Duration,
+        fired: &wiretape_fixtures::fault::Fired,
+    ) {
+        let mut tap = self.tap(conn);
+        relay::Tap::fault(&mut tap, at, fired, relay::Peer::Client).await;
     }
 
     /// Waits until everything queued so far is written.

@@ -23,10 +23,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
-use wiretape_fixtures::cassette::{EndedBy, Open, Sender};
+use wiretape_fixtures::cassette::{EndedBy, Exchange, FaultLine, Open, Sender};
+use wiretape_fixtures::fault::Fired;
 
 use super::config::RecordConfig;
-use crate::relay::{Direction, Tap};
+use crate::relay::{Direction, Peer, Tap};
 
 /// How long a writer that just worked waits for more before going to sleep until woken.
 pub(super) const LINGER: Duration = Duration::from_millis(1);
@@ -42,6 +43,10 @@ pub(super) enum Msg {
     /// Frames of one connection, `at` after it opened; the permit holds their share of the
     /// byte budget until the writer is done with them.
     Chunk(u64, Sender, Duration, Bytes, OwnedSemaphorePermit),
+    /// An HTTP exchange of the forward proxy: its cassette's `http` line.
+    Http(u64, Box<Exchange>),
+    /// A fault rule fired on a connection: its cassette's fault line.
+    Fault(u64, Box<FaultLine>),
     /// A connection ended: its cassette's end line.
     End(u64, Box<Ending>),
     /// Answered once everything queued before it is written.
@@ -270,6 +275,18 @@ impl Tap for RecorderTap {
     async fn relayed(&mut self, direction: Direction, at: Duration, frames: &[u8]) {
         if let Some(queue) = &self.queue {
             queue.chunk(self.conn, sender(direction), at, frames).await;
+        }
+    }
+
+    async fn fault(&mut self, at: Duration, fired: &Fired, to: Peer) {
+        if let Some(queue) = &self.queue {
+            let to = match to {
+                Peer::Client => Sender::Client,
+                Peer::Upstream => Sender::Server,
+            };
+            let ms = u64::try_from(at.as_millis()).unwrap_or(u64::MAX);
+            let line = FaultLine::new(ms, fired, to);
+            queue.send(Msg::Fault(self.conn, Box::new(line))).await;
         }
     }
 }

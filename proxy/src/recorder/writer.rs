@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use wiretape_fixtures::cassette::{
-    End, EndedBy, Frame, Kind, Line, Open, RelayedMessage, Sender, Writer,
+    End, EndedBy, Exchange, FaultLine, Frame, Kind, Line, Open, RelayedMessage, Sender, Writer,
 };
 
 use super::config::RecordConfig;
@@ -45,6 +45,8 @@ struct Conn {
     partial: [Option<Partial>; 2],
     /// First close frame seen from each side: (code, reason).
     closes: [Option<(Option<u16>, Option<String>)>; 2],
+    /// An HTTP exchange (its `http` line said it all in the live view).
+    http: bool,
 }
 
 struct Thread {
@@ -81,6 +83,8 @@ impl Thread {
                     Msg::Chunk(conn, from, at, bytes, _permit) => {
                         self.chunk(conn, from, at, &bytes);
                     }
+                    Msg::Http(conn, exchange) => self.http(conn, *exchange),
+                    Msg::Fault(conn, line) => self.fault(conn, *line),
                     Msg::End(conn, end) => self.end(conn, *end),
                     Msg::Flush(done) => {
                         self.write_out();
@@ -121,6 +125,7 @@ impl Thread {
                 writer,
                 partial: [None, None],
                 closes: [None, None],
+                http: false,
             },
         );
     }
@@ -226,6 +231,40 @@ impl Thread {
         }
     }
 
+    fn http(&mut self, conn: u64, exchange: Exchange) {
+        let Some(state) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        state.http = true;
+        if self.config.live_view {
+            live::exchange(conn, &exchange);
+        }
+        if let Some(w) = state.writer.as_mut() {
+            if let Err(err) = w.write(&Line::Http(exchange)) {
+                live::loud(conn, &err);
+                state.writer = None;
+            }
+        }
+    }
+
+    /// A fault line, in its place among the frames (after those already appended).
+    fn fault(&mut self, conn: u64, line: FaultLine) {
+        if self.config.live_view {
+            live::fault(conn, &line);
+        }
+        let Some(state) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if let Some(writer) = state.writer.as_mut() {
+            if let Err(err) = writer.append(&Line::Fault(line)) {
+                tracing::error!(conn, cause = %err, "cannot serialize a fault line");
+            }
+            if self.dirty.last() != Some(&conn) {
+                self.dirty.push(conn);
+            }
+        }
+    }
+
     fn end(&mut self, conn: u64, end: super::tap::Ending) {
         let Some(mut state) = self.conns.remove(&conn) else {
             return;
@@ -239,7 +278,7 @@ impl Thread {
         let error = end
             .error
             .map(|e| self.config.redactor.header("x-error", &e));
-        if self.config.live_view {
+        if self.config.live_view && !(state.http && error.is_none()) {
             let how = match (&code, &error) {
                 (Some(code), _) => format!("{code} {:?}", reason.as_deref().unwrap_or("")),
                 (None, Some(err)) => err.clone(),

@@ -28,8 +28,10 @@ pub(super) struct Ending {
     /// Fired to make both pumps send [`Ending::goodbye`] to their peer: shutdown (a child of
     /// the proxy's token) or a pump that gave up on the connection (oversized frame).
     pub(super) stop: CancellationToken,
-    /// The close the proxy sends when stopping: 1001 for shutdown unless a pump set another.
-    goodbye: Mutex<(u16, String)>,
+    /// The close the proxy sends each peer (client [0], upstream [1]) when stopping: 1001
+    /// for shutdown unless a pump or a fault set another; `None`: no close frame, the
+    /// connection is cut (a `drop` fault).
+    goodbye: Mutex<[Option<(u16, String)>; 2]>,
 }
 
 impl Ending {
@@ -38,7 +40,9 @@ impl Ending {
             outcome: Mutex::new(None),
             closes: Default::default(),
             stop: cancel.child_token(),
-            goodbye: Mutex::new((1001, "wiretape is shutting down".into())),
+            goodbye: Mutex::new(std::array::from_fn(|_| {
+                Some((1001, "wiretape is shutting down".into()))
+            })),
         }
     }
 
@@ -62,16 +66,22 @@ impl Ending {
 
     /// Stops both directions, each sending close `code` with `reason` to its peer.
     pub(super) fn abort(&self, code: u16, reason: String) {
-        *self.goodbye.lock().unwrap_or_else(|e| e.into_inner()) = (code, reason);
+        self.abort_each(Some((code, reason.clone())), Some((code, reason)));
+    }
+
+    /// Stops both directions with a close of its own for each peer (`None`: cut without one).
+    pub(super) fn abort_each(
+        &self,
+        client: Option<(u16, String)>,
+        upstream: Option<(u16, String)>,
+    ) {
+        *self.goodbye.lock().unwrap_or_else(|e| e.into_inner()) = [client, upstream];
         self.stop.cancel();
     }
 
-    /// The close the proxy sends when stopping.
-    pub(super) fn goodbye(&self) -> (u16, String) {
-        self.goodbye
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    /// The close the proxy sends `peer` when stopping (`None`: none, the connection is cut).
+    pub(super) fn goodbye(&self, peer: Peer) -> Option<(u16, String)> {
+        self.goodbye.lock().unwrap_or_else(|e| e.into_inner())[peer as usize].clone()
     }
 
     pub(super) fn take(&self) -> RelayOutcome {

@@ -37,6 +37,7 @@
 
 mod direction;
 mod ending;
+mod faults;
 mod limits;
 mod pump;
 mod tap;
@@ -46,10 +47,12 @@ mod tests;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use wiretape_fixtures::fault::{Action, ConnectionFaults, Faults};
 
 pub use direction::{Direction, EndedBy, Peer};
 use ending::Ending;
 pub use ending::RelayOutcome;
+use faults::FaultStage;
 pub use limits::{RelayLimits, UpstreamDrop};
 use pump::Pump;
 pub use tap::{NoTap, Tap};
@@ -68,15 +71,39 @@ where
     U: AsyncRead + AsyncWrite + Send,
     T: Tap,
 {
+    let no_faults = Faults::new(None).connection();
+    run_with_faults(client, upstream, tap, cancel, limits, no_faults).await
+}
+
+/// As [`run`], with the fault rules of this connection (`--fault`) applied between the legs:
+/// see `faults` for what each peer sees.
+pub async fn run_with_faults<C, U, T>(
+    client: C,
+    upstream: U,
+    tap: T,
+    cancel: CancellationToken,
+    limits: RelayLimits,
+    faults: ConnectionFaults,
+) -> RelayOutcome
+where
+    C: AsyncRead + AsyncWrite + Send,
+    U: AsyncRead + AsyncWrite + Send,
+    T: Tap,
+{
     let (client_rd, client_wr) = tokio::io::split(client);
     let (upstream_rd, upstream_wr) = tokio::io::split(upstream);
     let ending = Ending::new(&cancel);
     let started = Instant::now();
-    let pump = |direction, tap| Pump::new(direction, tap, limits, &ending, started);
+    let stage = FaultStage::new(faults, started);
+    let shared = (&ending, &stage);
+    let pump = |direction, tap| Pump::new(direction, tap, limits, shared, started);
     let c2u = pump(Direction::ClientToUpstream, tap.clone()).run(client_rd, upstream_wr);
-    let u2c = pump(Direction::UpstreamToClient, tap).run(upstream_rd, client_wr);
-    tokio::pin!(c2u, u2c);
+    let u2c = pump(Direction::UpstreamToClient, tap.clone()).run(upstream_rd, client_wr);
+    let timer = fault_timer(&stage, &ending, tap, started);
+    tokio::pin!(c2u, u2c, timer);
     let late = tokio::select! {
+        // A fault timer never ends; what it does, the pumps carry out.
+        () = &mut timer => false,
         // The client side finished (closed, dropped or timed out): the upstream side gets the
         // close timeout to finish the handshake.
         () = &mut c2u => tokio::time::timeout(limits.close_timeout, &mut u2c).await.is_err(),
@@ -88,3 +115,36 @@ where
     }
     ending.take()
 }
+
+/// Fires the connection's timed faults (`close`, `drop`, `stall`) when they are due: tells
+/// the tap, then has the pumps do it. Never returns.
+async fn fault_timer<T: Tap>(stage: &FaultStage, ending: &Ending, mut tap: T, started: Instant) {
+    if stage.is_empty() {
+        return std::future::pending().await;
+    }
+    loop {
+        let due = stage.next_due();
+        tokio::select! {
+            // A timer is due.
+            () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {}
+            // A frame scheduled a fault (`close ... on TYPE`): look again.
+            () = stage.scheduled.notified() => continue,
+        }
+        while let Some(fired) = stage.due() {
+            tracing::info!(rule = %fired.rule, "fault fired");
+            tap.fault(started.elapsed(), &fired, Peer::Client).await;
+            match fired.action {
+                Action::Close { code, reason } => ending.abort_each(
+                    Some((code, reason)),
+                    Some((1000, UPSTREAM_GOODBYE.to_owned())),
+                ),
+                Action::Drop => ending.abort_each(None, Some((1001, UPSTREAM_GOODBYE.to_owned()))),
+                Action::Stall => stage.stall(),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The reason of the close the upstream gets when a fault ends the client's connection.
+const UPSTREAM_GOODBYE: &str = "wiretape: a fault rule ended the client's connection";

@@ -7,10 +7,12 @@ use tokio::time::Instant;
 
 use super::direction::{Direction, EndedBy, Peer};
 use super::ending::Ending;
+use super::faults::FaultStage;
 use super::limits::{RelayLimits, UpstreamDrop};
 use super::tap::Tap;
 use crate::error::{Context, Error, Phase};
-use crate::frame::{self, OP_CLOSE};
+use crate::frame::{self, FrameHeader, OP_CLOSE};
+use wiretape_fixtures::fault::FrameFate;
 
 /// Where one direction is in the connection's life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +57,7 @@ pub(super) struct Pump<'a, T> {
     tap: T,
     limits: RelayLimits,
     ending: &'a Ending,
+    faults: &'a FaultStage,
     started: Instant,
 }
 
@@ -63,7 +66,7 @@ impl<'a, T: Tap> Pump<'a, T> {
         direction: Direction,
         tap: T,
         limits: RelayLimits,
-        ending: &'a Ending,
+        (ending, faults): (&'a Ending, &'a FaultStage),
         started: Instant,
     ) -> Self {
         Self {
@@ -71,6 +74,7 @@ impl<'a, T: Tap> Pump<'a, T> {
             tap,
             limits,
             ending,
+            faults,
             started,
         }
     }
@@ -151,9 +155,22 @@ impl<'a, T: Tap> Pump<'a, T> {
         dst: &mut W,
         state: State,
     ) -> State {
-        if !state.writable() {
+        if !state.writable() || self.faults.swallows(self.direction) {
             return state;
         }
+        if !self.faults.is_empty() {
+            return self.forward_faulted(chunk, dst, state).await;
+        }
+        self.write_tapped(chunk, dst, state).await
+    }
+
+    /// Writes whole frames to the destination, then hands them to the tap.
+    async fn write_tapped<W: AsyncWrite + Unpin>(
+        &mut self,
+        chunk: &[u8],
+        dst: &mut W,
+        state: State,
+    ) -> State {
         if let Err(err) = dst.write_all(chunk).await {
             let peer = self.direction.destination();
             let what = format!("writing to the {} failed", peer.name());
@@ -165,6 +182,57 @@ impl<'a, T: Tap> Pump<'a, T> {
             .relayed(self.direction, self.started.elapsed(), chunk)
             .await;
         state
+    }
+
+    /// With fault rules: frame by frame through the fault stage, which may hold a frame back
+    /// (the frames after it wait: order is kept, and nothing more is read meanwhile), send
+    /// it twice or not at all. Each fault goes to the tap before the frame's fate is done.
+    async fn forward_faulted<W: AsyncWrite + Unpin>(
+        &mut self,
+        chunk: &[u8],
+        dst: &mut W,
+        mut state: State,
+    ) -> State {
+        let mut at = 0usize;
+        while let Some(header) = FrameHeader::parse(&chunk[at..]) {
+            let Ok(len) = usize::try_from(header.frame_len()) else {
+                break;
+            };
+            let Some(raw) = chunk.get(at..at + len) else {
+                break;
+            };
+            at += len;
+            let copies = match self.faults.frame(self.direction, &header, raw) {
+                FrameFate::Pass => 1,
+                FrameFate::Drop(fired) => {
+                    self.fault(&fired).await;
+                    0
+                }
+                FrameFate::Duplicate(fired) => {
+                    self.fault(&fired).await;
+                    2
+                }
+                FrameFate::Delay(delay, fired) => {
+                    self.fault(&fired).await;
+                    tokio::time::sleep(delay).await;
+                    1
+                }
+            };
+            for _ in 0..copies {
+                state = self.write_tapped(raw, dst, state).await;
+                if !state.writable() {
+                    return state;
+                }
+            }
+        }
+        state
+    }
+
+    /// Tells the tap a fault was done to this direction's destination.
+    async fn fault(&mut self, fired: &wiretape_fixtures::fault::Fired) {
+        let to = self.direction.destination();
+        tracing::info!(rule = %fired.rule, to = to.name(), "fault fired");
+        self.tap.fault(self.started.elapsed(), fired, to).await;
     }
 
     /// The source's close frame went by; `None` when this direction is done with it.
@@ -187,8 +255,15 @@ impl<'a, T: Tap> Pump<'a, T> {
         self.ending.first(EndedBy::Proxy, None);
         match state {
             State::Relaying => {
-                let (code, reason) = self.ending.goodbye();
-                let _ = self.send_close(dst, code, &reason).await;
+                match self.ending.goodbye(self.direction.destination()) {
+                    Some((code, reason)) => {
+                        let _ = self.send_close(dst, code, &reason).await;
+                    }
+                    // A `drop` fault: no close frame, the destination's stream just ends.
+                    None => {
+                        let _ = dst.shutdown().await;
+                    }
+                }
                 Some(State::Stopping {
                     deadline: self.close_deadline(),
                 })
@@ -216,8 +291,10 @@ impl<'a, T: Tap> Pump<'a, T> {
         let error = Error::new(self.direction.source().into(), Phase::Relay, reason.clone());
         self.ending.first(EndedBy::Proxy, Some(error));
         self.ending.abort(1009, reason);
-        if state.writable() {
-            let (code, reason) = self.ending.goodbye();
+        if let (true, Some((code, reason))) = (
+            state.writable(),
+            self.ending.goodbye(self.direction.destination()),
+        ) {
             let _ = self.send_close(dst, code, &reason).await;
         }
         let _ = dst.shutdown().await;

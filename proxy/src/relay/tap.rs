@@ -3,7 +3,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::direction::Direction;
+use wiretape_fixtures::fault::Fired;
+
+use super::direction::{Direction, Peer};
 
 /// Sees every chunk of complete frames the relay forwarded. The recorder implements it.
 pub trait Tap: Clone + Send + 'static {
@@ -17,6 +19,14 @@ pub trait Tap: Clone + Send + 'static {
         at: Duration,
         frames: &[u8],
     ) -> impl Future<Output = ()> + Send;
+
+    /// Called when a fault rule (`--fault`) fired, `at` after the connection opened, doing
+    /// `fired` to the peer `to`: before the faulted frame would have been written, or before
+    /// the close or drop is done. Does nothing by default.
+    fn fault(&mut self, at: Duration, fired: &Fired, to: Peer) -> impl Future<Output = ()> + Send {
+        let _ = (at, fired, to);
+        async {}
+    }
 }
 
 /// A tap that looks at nothing.

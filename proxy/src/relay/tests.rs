@@ -230,3 +230,127 @@ async fn an_oversized_frame_ends_the_connection_with_1009() {
     );
     assert_eq!(&payload[..2], &1009u16.to_be_bytes());
 }
+
+/// The relay between two in-memory peers with fault rules.
+fn start_faulted(rules: &[&str]) -> Peers {
+    let (client, proxy_client) = duplex(1 << 16);
+    let (upstream, proxy_upstream) = duplex(1 << 16);
+    let seen = Seen::default();
+    let cancel = CancellationToken::new();
+    let faults = wiretape_fixtures::Faults::with_rules(
+        rules
+            .iter()
+            .map(|r| wiretape_fixtures::Fault::parse(r).unwrap()),
+        None,
+    );
+    let relay = tokio::spawn(run_with_faults(
+        proxy_client,
+        proxy_upstream,
+        seen.clone(),
+        cancel.clone(),
+        RelayLimits {
+            close_timeout: Duration::from_millis(300),
+            ..RelayLimits::default()
+        },
+        faults.connection(),
+    ));
+    Peers {
+        client,
+        upstream,
+        relay,
+        seen,
+        cancel,
+    }
+}
+
+#[tokio::test]
+async fn frame_faults_duplicate_drop_and_delay_frames_in_order_on_their_way() {
+    let mut p = start_faulted(&[
+        "duplicate on note times 1",
+        "drop-frame on frame 2",
+        "delay 200ms on late",
+    ]);
+    let note = encode(OP_TEXT, br#"{"type":"note","n":1}"#, None);
+    let dropped = encode(OP_TEXT, br#"{"type":"other"}"#, None);
+    let late = encode(OP_TEXT, br#"{"type":"late"}"#, None);
+    let after = encode(OP_TEXT, br#"{"type":"after"}"#, None);
+    let mut all = Vec::new();
+    for f in [&note, &dropped, &late, &after] {
+        all.extend_from_slice(f);
+    }
+    let sent = tokio::time::Instant::now();
+    p.upstream.write_all(&all).await.unwrap();
+    assert_eq!(read_frame(&mut p.client).await, note);
+    assert_eq!(read_frame(&mut p.client).await, note, "duplicated");
+    assert_eq!(
+        read_frame(&mut p.client).await,
+        late,
+        "the dropped frame never came"
+    );
+    assert!(
+        sent.elapsed() >= Duration::from_millis(190),
+        "{:?}",
+        sent.elapsed()
+    );
+    assert_eq!(
+        read_frame(&mut p.client).await,
+        after,
+        "the frame after waited"
+    );
+    // A client's frame named by type is faulted on its way to the upstream too.
+    let masked = encode(OP_TEXT, br#"{"type":"note"}"#, Some([1, 2, 3, 4]));
+    p.client.write_all(&masked).await.unwrap();
+    assert_eq!(
+        read_frame(&mut p.upstream).await,
+        masked,
+        "times 1: once only"
+    );
+    let seen = p.seen.0.lock().unwrap();
+    // The tap sees what was delivered: the note twice, no dropped frame.
+    let delivered: Vec<&Vec<u8>> = seen.iter().map(|(_, f)| f).collect();
+    assert_eq!(delivered, [&note, &note, &late, &after, &masked]);
+    drop(seen);
+    p.cancel.cancel();
+}
+
+#[tokio::test]
+async fn a_close_fault_closes_the_client_with_its_code_and_the_upstream_with_1000() {
+    let mut p = start_faulted(&[r#"close 4401 "token expired" after 100ms"#]);
+    let opened = tokio::time::Instant::now();
+    let to_client = read_frame(&mut p.client).await;
+    assert!(
+        opened.elapsed() >= Duration::from_millis(95),
+        "{:?}",
+        opened.elapsed()
+    );
+    assert_eq!(
+        to_client,
+        encode(OP_CLOSE, &frame::close_payload(4401, "token expired"), None)
+    );
+    let to_upstream = read_frame(&mut p.upstream).await;
+    let (header, payload) = frames(&to_upstream).next().unwrap();
+    assert_eq!(header.opcode, OP_CLOSE);
+    let mut payload = payload.to_vec();
+    frame::apply_mask(
+        &mut payload,
+        header.mask.expect("masked to the upstream"),
+        0,
+    );
+    assert_eq!(&payload[..2], &1000u16.to_be_bytes());
+    // Both answer; the relay ends, by the proxy, without an error.
+    p.client
+        .write_all(&encode(
+            OP_CLOSE,
+            &frame::close_payload(4401, ""),
+            Some([1, 1, 1, 1]),
+        ))
+        .await
+        .unwrap();
+    p.upstream
+        .write_all(&encode(OP_CLOSE, &frame::close_payload(1000, ""), None))
+        .await
+        .unwrap();
+    let outcome = p.relay.await.unwrap();
+    assert_eq!(outcome.ended_by, EndedBy::Proxy);
+    assert!(outcome.error.is_none(), "{outcome:?}");
+}
