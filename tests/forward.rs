@@ -84,6 +84,31 @@ impl Forward {
 /// Runs a client to completion off the async runtime.
 pub(super) use crate::harness::wscat::run_to_end as run;
 
+/// Logs in as `bot` with `password` at the agentVep `login_url` through the forward proxy,
+/// with curl (and `extra` arguments): the answer's head and JSON, checked to be a 200.
+pub(super) async fn curl_login(
+    fwd: &Forward,
+    login_url: &str,
+    password: &str,
+    extra: &[&str],
+) -> (String, serde_json::Value) {
+    let ca = fwd.ca().display().to_string();
+    let login_body = format!(r#"{{"username":"bot","password":"{password}"}}"#);
+    let mut args = vec![
+        "--cacert",
+        &ca,
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        &login_body,
+    ];
+    args.extend_from_slice(extra);
+    args.push(login_url);
+    let (head, body) = curl(&fwd.url(), &args).await;
+    assert_eq!(status(&head), 200, "{head}\n{body}");
+    (head, serde_json::from_str(&body).unwrap())
+}
+
 /// `curl -sS -x PROXY ARGS...`: the answer's head and body on stdout (`-D -`).
 pub(super) async fn curl(proxy: &str, args: &[&str]) -> (String, String) {
     let mut command = Command::new("curl");
@@ -203,24 +228,13 @@ async fn curl_through_the_forward_proxy_leaves_recorded_redacted_exchanges() {
     let account = server.account().to_owned();
     let ca = fwd.ca().display().to_string();
 
-    let login_body = format!(r#"{{"username":"bot","password":"{password}"}}"#);
-    let (head, body) = curl(
-        &fwd.url(),
-        &[
-            "--cacert",
-            &ca,
-            "-H",
-            "Content-Type: application/json",
-            "-H",
-            "Cookie: visitor=cookie-not-on-disk",
-            "-d",
-            &login_body,
-            &format!("{origin}/api/account/{account}/login?v=1.3"),
-        ],
+    let (head, answer) = curl_login(
+        &fwd,
+        &format!("{origin}/api/account/{account}/login?v=1.3"),
+        password,
+        &["-H", "Cookie: visitor=cookie-not-on-disk"],
     )
     .await;
-    assert_eq!(status(&head), 200, "{head}\n{body}");
-    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
     let bearer = answer["bearer"].as_str().unwrap().to_owned();
     let csrf = answer["csrf"].as_str().unwrap().to_owned();
     let session = head

@@ -10,7 +10,7 @@ use wiretape_fixtures::pki::LocalCa;
 use wiretape_fixtures::{transcript, Cassette};
 
 use super::{har_validator, text, wiretape, CASSETTES};
-use crate::forward::{curl, dead_port, mock, status, Forward};
+use crate::forward::{curl, curl_login, dead_port, mock, status, Forward};
 
 #[tokio::test]
 async fn recorded_exchanges_export_as_valid_har_entries_and_import_back_to_the_same_snapshots() {
@@ -21,25 +21,14 @@ async fn recorded_exchanges_export_as_valid_har_entries_and_import_back_to_the_s
     let origin = format!("https://{}", server.address());
     let account = server.account().to_owned();
     let ca = fwd.ca().display().to_string();
-    let login_body = format!(r#"{{"username":"bot","password":"{password}"}}"#);
-    let (head, body) = curl(
-        &fwd.url(),
-        &[
-            "--cacert",
-            &ca,
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            &login_body,
-            &format!("{origin}/api/account/{account}/login?v=1.3"),
-        ],
+    let (_, answer) = curl_login(
+        &fwd,
+        &format!("{origin}/api/account/{account}/login?v=1.3"),
+        password,
+        &[],
     )
     .await;
-    assert_eq!(status(&head), 200, "{head}\n{body}");
-    let bearer = serde_json::from_str::<Value>(&body).unwrap()["bearer"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let bearer = answer["bearer"].as_str().unwrap().to_owned();
     let (head, body) = curl(
         &fwd.url(),
         &[
@@ -134,7 +123,7 @@ async fn recorded_exchanges_export_as_valid_har_entries_and_import_back_to_the_s
         login_line,
         format!(
             "HTTP POST {origin}/api/account/{account}/login?v=1.3 (200), request {} bytes, response {} bytes",
-            login_body.len(),
+            format!(r#"{{"username":"bot","password":"{password}"}}"#).len(),
             recorded[0].exchanges[0].response_body.as_ref().unwrap().length
         )
     );
