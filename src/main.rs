@@ -34,11 +34,12 @@ enum Command {
     /// Print a cassette's normalized transcript (pretty JSON: no timing, stable placeholders
     /// for ids and timestamps, secrets redacted), the text snapshot tests commit and diff.
     Snapshot(cmd::snapshot::SnapshotArgs),
-    /// Turn the WebSocket connections of a HAR file (saved by Chromium DevTools, Firefox or
-    /// mitmproxy's hardump) into cassettes, secrets redacted, ready for `wiretape mock --replay`.
+    /// Turn a HAR file (saved by Chromium DevTools, Firefox or mitmproxy's hardump) into
+    /// cassettes, secrets redacted: each WebSocket connection one, ready for `wiretape mock
+    /// --replay`, and each HTTP exchange one.
     Import(cmd::import::ImportArgs),
-    /// Write cassettes as one HAR 1.2 file (one entry each, as Chromium DevTools writes
-    /// WebSocket entries), to open in DevTools' Network panel or import back.
+    /// Write cassettes as one HAR 1.2 file (one entry each, shaped as Chromium DevTools writes
+    /// WebSocket and HTTP entries), to open in DevTools' Network panel or import back.
     Export(cmd::export::ExportArgs),
 }
 
