@@ -78,13 +78,7 @@ async fn the_tutorials_agent_half_in_the_browser() {
     };
     let shots = screenshot_dir();
     let shots = shots.as_deref();
-    browser.client.goto(&server.workspace_url()).await.unwrap();
-    browser
-        .until(
-            "the page is connected",
-            "document.getElementById('connection').textContent.startsWith('Connected')",
-        )
-        .await;
+    browser.open_connected(&server.workspace_url()).await;
 
     // Logged in and connected, with nothing kept: no storage, no cookie the page can read, the
     // page's URL as it was opened.
@@ -224,13 +218,7 @@ async fn keyboard_only_at_360_px_wide() {
     let Some(browser) = Browser::start(Window::PHONE).await else {
         return;
     };
-    browser.client.goto(&server.workspace_url()).await.unwrap();
-    browser
-        .until(
-            "the page is connected",
-            "document.getElementById('connection').textContent.startsWith('Connected')",
-        )
-        .await;
+    browser.open_connected(&server.workspace_url()).await;
     let mut consumer = Consumer::connect(&server).await;
     let conversation = consumer.create_conversation().await;
     browser.find("#waiting button.accept").await;
@@ -309,17 +297,11 @@ async fn dark_mode_shows_the_same_states() {
     else {
         return;
     };
-    browser.client.goto(&server.workspace_url()).await.unwrap();
+    browser.open_connected(&server.workspace_url()).await;
     browser
         .until(
             "dark colours apply",
             "matchMedia('(prefers-color-scheme: dark)').matches",
-        )
-        .await;
-    browser
-        .until(
-            "the page is connected",
-            "document.getElementById('connection').textContent.startsWith('Connected')",
         )
         .await;
     let mut consumer = Consumer::connect(&server).await;

@@ -195,6 +195,17 @@ impl Browser {
         }
     }
 
+    /// Opens the Agent Workspace at `url` and waits until it is connected (logged in,
+    /// subscribed).
+    pub(crate) async fn open_connected(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+        self.until(
+            "the page is connected",
+            "document.getElementById('connection').textContent.startsWith('Connected')",
+        )
+        .await;
+    }
+
     /// The PNG of the window, written to `dir/name` when `dir` is given.
     pub(crate) async fn screenshot(&self, dir: Option<&Path>, name: &str) -> Vec<u8> {
         let png = self.client.screenshot().await.unwrap();
